@@ -1,0 +1,218 @@
+"""`python -m sim`: the Hydra command line.
+
+Before Hydra sees the arguments this module
+- maps scenario names as users type them (`scenario=4321`, `scenario=2:8`) to the
+  scenario files (`4321.yaml`, `2_8.yaml`); plain Hydra would read 4321 as an integer;
+- composes and validates the config of every job a `-m` sweep would run, so a bad value
+  stops everything with one line (key, value, what is allowed), exit code 2, no traceback
+  and no output folder.
+Then Hydra runs each job in its own folder under `outputs/`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import re
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.config_store import ConfigStore
+from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from . import report, scenarios
+from .config import ConfigError, SimConfig, validate
+from .montecarlo import run_monte_carlo
+
+CONF = Path(__file__).resolve().parent.parent / "conf"
+_SCENARIO_ARG = re.compile(r"^(\+{0,2})scenario=(.*)$")
+
+
+# ------------------------------------------------------------------ arguments
+def _register() -> None:
+    cs = ConfigStore.instance()
+    cs.store(name="sim_schema", node=SimConfig)
+    for stem in scenarios.available():
+        try:
+            cs.store(group="scenario", name=stem, node=scenarios.checked(stem), package="_global_")
+        except ConfigError:
+            pass  # a broken file is reported when someone asks for it, not when others run
+
+
+def normalise(argv: list[str]) -> list[str]:
+    """Rewrite `scenario=` values to quoted file stems; ConfigError for unknown names."""
+    out = []
+    for a in argv:
+        m = _SCENARIO_ARG.match(a)
+        if m:
+            names = [n for n in m.group(2).split(",")]
+            if not all(n.strip() for n in names):
+                raise ConfigError(f"scenario = {m.group(2)!r}: give a scenario name, e.g. scenario=4321")
+            stems = [scenarios.resolve(n) for n in names]
+            for s in stems:
+                scenarios.checked(s)
+            a = m.group(1) + "scenario=" + ",".join(f"'{s}'" for s in stems)
+        out.append(a)
+    return out
+
+
+def _job_overrides(argv: list[str]) -> list[list[str]]:
+    """Every job's override list that a sweep would launch (one list without -m)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    args = [a for a in argv if not a.startswith("-") and not a.startswith("hydra")]
+    multirun = any(a in ("-m", "--multirun") for a in argv)
+    parser = OverridesParser.create()
+    try:
+        parsed = parser.parse_overrides(args)
+    except Exception as e:  # OverrideParseException
+        raise ConfigError(f"could not read the arguments: {str(e).splitlines()[0]}") from None
+    choices = []
+    for ov, text in zip(parsed, args):
+        if multirun and ov.is_sweep_override():
+            key = ov.get_key_element()
+            choices.append([f"{key}={v}" for v in ov.sweep_string_iterator()])
+        else:
+            if ov.is_sweep_override():
+                raise ConfigError(f"{ov.get_key_element()} = {text.split('=', 1)[1]!r}: "
+                                  "a list of values is a sweep; add -m to run one job per value")
+            choices.append([text])
+    return [list(c) for c in itertools.product(*choices)]
+
+
+def _describe(e: BaseException) -> str:
+    """One line from a Hydra / OmegaConf composition error."""
+    seen = e
+    while seen is not None:
+        if isinstance(seen, OmegaConfBaseException):
+            return scenarios.describe_omegaconf_error(seen)
+        seen = seen.__cause__ or seen.__context__
+    msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    m = re.search(r"Could not override '([^']+)'", msg)
+    if m:
+        return f"unknown key '{m.group(1)}' (see `python -m sim --help` for the keys)"
+    m = re.search(r"Key '([^']+)' is not in struct", msg)
+    if m:
+        return f"unknown key '{m.group(1)}' (see `python -m sim --help` for the keys)"
+    return msg
+
+
+def preflight(argv: list[str]) -> int:
+    """Compose and validate every job's config; return the number of jobs."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    jobs = _job_overrides(argv)
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        for ov in jobs:
+            try:
+                dcfg = compose(config_name="config", overrides=ov)
+                cfg = OmegaConf.to_object(dcfg)
+            except ConfigError:
+                raise
+            except Exception as e:
+                raise ConfigError(_describe(e)) from None
+            validate(cfg)
+    GlobalHydra.instance().clear()
+    return len(jobs)
+
+
+# ------------------------------------------------------------------ help
+def help_text() -> str:
+    from .config import PAYERS
+
+    lines = [
+        "python -m sim [-m] [scenario=NAME[,NAME...]] [key=value ...]",
+        "",
+        "Simulates a government-bank-guarantor (政银担) risk-sharing scheme month by month over",
+        "Monte Carlo replications and writes a report folder under outputs/.",
+        "",
+        "Examples:",
+        "  python -m sim scenario=4321",
+        "  python -m sim scenario=2:8 mc.replications=200 pool.size=2e9",
+        "  python -m sim -m scenario=4321,2:8,bank_only      (one job per scenario)",
+        "",
+        "Scenarios (scenario=NAME; names with ':' may be typed as is):",
+    ]
+    for stem, desc in scenarios.available().items():
+        lines.append(f"  {stem:<16} {desc}")
+    lines += ["", "Main keys (defaults in sim/config.py):"]
+    cfg = OmegaConf.structured(SimConfig)
+    for section in ("horizon", "firms", "bank", "guarantor", "reguarantor", "national_fund", "pool",
+                    "government", "copula", "mc"):
+        node = cfg[section]
+        if isinstance(node, DictConfig):
+            for k, v in node.items():
+                if not isinstance(v, (DictConfig, list)) and not OmegaConf.is_list(v):
+                    lines.append(f"  {section}.{k} = {v}")
+        else:
+            lines.append(f"  {section} = {node}")
+    lines += [
+        "  scheme.tranches.<name>.share / .payer / .cap_per_loan / .cap_rate",
+        f"      payers: {', '.join(PAYERS)}",
+        "  scheme.guarantee_fee, scheme.max_loan, scheme.shortfall_bearer",
+        "",
+        "Hydra's own options: python -m sim --hydra-help",
+    ]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ the job
+class SweepComparison(Callback):
+    """After a -m sweep: one table with every job's headline means side by side."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        import pandas as pd
+
+        root = Path(config.hydra.sweep.dir)
+        cols = {}
+        for d in sorted(p for p in root.iterdir() if (p / "summary.csv").exists()):
+            cols[d.name] = pd.read_csv(d / "summary.csv", index_col="metric")["mean"]
+        if len(cols) > 1:
+            table = pd.DataFrame(cols)
+            table.to_csv(root / "comparison.csv")
+            print(f"\ncomparison of {len(cols)} jobs (means): {root / 'comparison.csv'}")
+
+
+@hydra.main(version_base="1.3", config_path=str(CONF), config_name="config")
+def _task(dcfg: DictConfig) -> None:
+    # Mesa logs every step at INFO; Hydra's logging setup would print them all.
+    logging.getLogger("MESA").setLevel(logging.WARNING)
+    cfg: SimConfig = OmegaConf.to_object(dcfg)
+    validate(cfg)
+    out = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        res = run_monte_carlo(cfg, out, progress=not cfg.quiet)
+    except KeyboardInterrupt:
+        print(f"interrupted before any replication finished; {out} is marked so", file=sys.stderr)
+        raise SystemExit(130)
+    except BaseException:
+        report.mark(out, "failed", cfg)
+        raise
+    print(report.format_table(report.headline(res), report.title(res)))
+    state = "" if res.complete else " (INCOMPLETE: interrupted)"
+    print(f"\nreport: {out / 'report.md'}{state}  ({res.wall_seconds:.1f} s)")
+    if not res.complete:
+        raise SystemExit(130)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if any(a in ("-h", "--help") for a in argv):
+        print(help_text())
+        return 0
+    try:
+        argv = normalise(argv)
+        _register()
+        preflight(argv)
+    except ConfigError as e:
+        print(f"sim: error: {e}", file=sys.stderr)
+        return 2
+    sys.argv = [sys.argv[0] if sys.argv else "sim"] + argv
+    _task()
+    return 0

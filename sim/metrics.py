@@ -1,0 +1,240 @@
+"""Every metric the simulator reports, each defined once, with its formula.
+
+Three levels:
+- `monthly_row`: one row per month of one replication (the time series);
+- `summarise`: one row per replication, from its time series and final state;
+- `aggregate`: one table over replications (means, quantiles, VaR/ES, probabilities).
+
+All money is province-scale yuan (see `sim.config`). "Scheme loans" are the loans covered
+by the risk-sharing scheme (the guaranteed, or pool-backed, channel).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from .config import PAYERS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .model import GuaranteeModel
+
+# ---------------------------------------------------------------------------- monthly
+MONTHLY_DOC = {
+    "month": "month number, 1-based",
+    "new_direct": "new direct bank lending this month (yuan)",
+    "new_scheme": "new lending covered by the scheme this month (yuan)",
+    "outstanding_direct": "direct loans outstanding at month end (yuan)",
+    "outstanding_scheme": "scheme loans outstanding at month end (yuan)",
+    "firms_with_loan": "firms with a loan at month end",
+    "applicants": "firms that applied this month",
+    "first_time": "first-time borrowers (首贷户) served this month: new loans to firms never lent to",
+    "rationed_bank_risk": "applicants the bank refused, with or without the scheme's cover",
+    "rationed_guarantor_risk": "applicants the guarantor refused on risk",
+    "rationed_capacity": "applicants the guarantor refused for lack of capacity (leverage cap, suspension)",
+    "defaults": "firms defaulting this month",
+    "default_direct": "exposure at default of direct loans (yuan)",
+    "default_scheme": "exposure at default of scheme loans (yuan)",
+    "loss_direct_bank": "bank's gross loss on direct loans (yuan)",
+    **{f"scheme_loss_{p}": f"{p}'s tranche payments on defaulted scheme loans (yuan)" for p in PAYERS},
+    "shortfall": "part of scheme losses no payer could pay, booked to the shortfall bearer (yuan)",
+    "claims": "claim payments (代偿) by the guarantee system: guarantor + re-guarantor + national fund (yuan)",
+    "released_scheme": "guarantees released: scheme loans repaid or defaulted this month (yuan)",
+    "recoveries": "recoveries (追偿) received this month, all payers (yuan)",
+    "fees": "guarantee fees earned this month (yuan)",
+    **{f"paid_{p}": f"{p}: gross payments this month, incl. shortfall it bears and direct-loan losses (yuan)"
+       for p in PAYERS},
+    **{f"recovered_{p}": f"{p}: recoveries received this month (yuan)" for p in PAYERS},
+    "guarantor_net_assets": "net assets of all guarantors (yuan)",
+    "guarantor_outstanding": "outstanding guarantees (在保余额) of all guarantors (yuan)",
+    "guarantor_leverage": "system leverage multiple (放大倍数) = guarantor_outstanding / guarantor_net_assets",
+    "guarantor_leverage_max": "highest leverage multiple of any single guarantor",
+    "guarantor_leverage_cap": "the leverage cap",
+    "guarantors_suspended": "guarantors that have stopped new business",
+    "guarantor_min_net_assets": "lowest net assets of any single guarantor (yuan)",
+    "reguarantor_capital": "provincial re-guarantor capital (yuan)",
+    "national_fund_capital": "national fund capital for the province (yuan)",
+    "pool_balance": "compensation pool balance (yuan)",
+    "pool_appropriated": "fiscal money put into the pool so far, beyond its initial size (yuan)",
+    "fiscal_spent": "fiscal money spent so far: pool endowment + appropriations + government tranche (yuan)",
+    "bank_capital": "bank capital (yuan)",
+    "npl_ratio": "NPL ratio (不良率) = EAD defaulted in the last `recovery_lag` months / (outstanding + that EAD)",
+}
+MONTHLY = tuple(MONTHLY_DOC)
+
+
+def monthly_row(model: "GuaranteeModel") -> dict:
+    m, f = model._m, model.firms
+    w = model.weight
+    on_direct = f.channel == 1
+    on_scheme = f.channel == 2
+    row = {k: 0.0 for k in MONTHLY}
+    row.update({k: v for k, v in m.items() if k in row})
+    row["month"] = model.month + 1
+    row["outstanding_direct"] = w * f.amount[on_direct].sum()
+    row["outstanding_scheme"] = w * f.amount[on_scheme].sum()
+    row["firms_with_loan"] = w * np.count_nonzero(on_direct | on_scheme)
+    by_payer = {p: [] for p in PAYERS}
+    for acc in model.accounts:
+        by_payer[acc.payer].append(acc)
+    for p, accs in by_payer.items():
+        row[f"paid_{p}"] = sum(a.paid_month for a in accs)
+        row[f"recovered_{p}"] = sum(a.recovered_month for a in accs)
+    ags = model.agencies
+    na = sum(a.net_assets for a in ags)
+    out = sum(a.outstanding for a in ags)
+    row["guarantor_net_assets"] = na
+    row["guarantor_outstanding"] = out
+    row["guarantor_leverage"] = out / na if na > 0 else (math.inf if out > 0 else 0.0)
+    row["guarantor_leverage_max"] = max(a.leverage for a in ags)
+    row["guarantor_leverage_cap"] = model.cfg.guarantor.leverage_cap
+    row["guarantors_suspended"] = sum(a.suspended for a in ags)
+    row["guarantor_min_net_assets"] = min(a.net_assets for a in ags)
+    row["reguarantor_capital"] = model.reguarantor.capital
+    row["national_fund_capital"] = model.national_fund.capital
+    row["pool_balance"] = model.pool.balance
+    row["pool_appropriated"] = model.pool.appropriated_total
+    row["fiscal_spent"] = model.pool.size + model.government.fiscal_spent
+    row["bank_capital"] = model.bank.capital
+    lo = max(0, model.month + 1 - model._npl_window)
+    npl = model._npl_by_month[lo:model.month + 1].sum()
+    outstanding = row["outstanding_direct"] + row["outstanding_scheme"]
+    row["npl_ratio"] = npl / (outstanding + npl) if outstanding + npl > 0 else 0.0
+    return row
+
+
+# ---------------------------------------------------------------------------- per replication
+FUNDS = {
+    # fund -> (balance column, starting balance from config)
+    "pool": "pool_balance",
+    "guarantor": "guarantor_min_net_assets",
+    "reguarantor": "reguarantor_capital",
+    "national_fund": "national_fund_capital",
+}
+
+SUMMARY_DOC = {
+    "new_lending_direct": "Σ new_direct over the horizon (yuan)",
+    "new_lending_scheme": "Σ new_scheme over the horizon: credit the scheme brings out (yuan)",
+    "new_lending_total": "new_lending_direct + new_lending_scheme (yuan)",
+    "outstanding_mean": "mean over months of outstanding_direct + outstanding_scheme (yuan)",
+    "outstanding_scheme_mean": "mean over months of outstanding_scheme (yuan)",
+    "first_time_borrowers": "Σ first_time (firms)",
+    "applicants": "Σ applicants (applications)",
+    "rationed": "Σ of the three rationed_* columns (applications refused)",
+    "rationed_share": "rationed / applicants",
+    "guarantor_leverage_mean": "mean over months of the system leverage multiple 放大倍数",
+    "guarantor_leverage_peak": "max over months of the highest single-guarantor leverage multiple",
+    "pool_leverage": "mean over months of outstanding_scheme / pool_balance, if the pool is a payer",
+    "fiscal_leverage": ("fiscal leverage (财政资金杠杆): new_lending_scheme / fiscal_spent at the end; "
+                        "NaN when neither the pool nor the government pays a tranche"),
+    **{f"{k}_depleted": f"1 if the {k} ran dry (balance <= 0, or for guarantors: any one) within the horizon"
+       for k in FUNDS},
+    **{f"{k}_months_to_depletion": f"first month the {k} ran dry (NaN if it did not)" for k in FUNDS},
+    **{f"{k}_min_balance": f"lowest {k} balance over the horizon (yuan)" for k in FUNDS},
+    **{f"loss_{p}": f"{p}'s net loss: gross payments - recoveries received within the horizon (yuan)"
+       for p in PAYERS},
+    "loss_total": "Σ loss_* over payers (yuan)",
+    "loss_scheme_total": "gross loss on defaulted scheme loans = Σ tranche payments + shortfall (yuan)",
+    **{f"scheme_share_{p}": f"{p}'s share of gross scheme losses (tranche payments / loss_scheme_total)"
+       for p in PAYERS},
+    "bank_share_scheme": "bank's share of gross scheme losses incl. shortfall it bears",
+    "shortfall": "Σ shortfall (yuan)",
+    "shortfall_share": "shortfall / loss_scheme_total",
+    "claim_rate": "claim rate (代偿率) = Σ claims / Σ released_scheme",
+    "npl_ratio_mean": "mean over months of npl_ratio",
+    "default_rate_scheme": "Σ default_scheme / Σ new_scheme (cumulative, by amount)",
+    "default_rate_direct": "Σ default_direct / Σ new_direct (cumulative, by amount)",
+    "guarantors_suspended_end": "guarantors suspended at the end",
+}
+
+
+def _depletion(balance: np.ndarray) -> tuple[int, float, float]:
+    dry = np.flatnonzero(balance <= 1e-6)
+    first = float(dry[0] + 1) if dry.shape[0] else math.nan
+    return int(dry.shape[0] > 0), first, float(balance.min())
+
+
+def summarise(ts: pd.DataFrame, payers_in_scheme: list[str], bearer: str = "bank") -> dict:
+    """One replication's summary from its monthly time series."""
+    s = {}
+    s["new_lending_direct"] = ts.new_direct.sum()
+    s["new_lending_scheme"] = ts.new_scheme.sum()
+    s["new_lending_total"] = s["new_lending_direct"] + s["new_lending_scheme"]
+    s["outstanding_mean"] = (ts.outstanding_direct + ts.outstanding_scheme).mean()
+    s["outstanding_scheme_mean"] = ts.outstanding_scheme.mean()
+    s["first_time_borrowers"] = ts.first_time.sum()
+    s["applicants"] = ts.applicants.sum()
+    s["rationed"] = (ts.rationed_bank_risk + ts.rationed_guarantor_risk + ts.rationed_capacity).sum()
+    s["rationed_share"] = s["rationed"] / s["applicants"] if s["applicants"] else 0.0
+    s["guarantor_leverage_mean"] = ts.guarantor_leverage.replace(np.inf, np.nan).mean()
+    s["guarantor_leverage_peak"] = ts.guarantor_leverage_max.max()
+    if "pool" in payers_in_scheme:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pl = np.where(ts.pool_balance > 0, ts.outstanding_scheme / ts.pool_balance, np.nan)
+        s["pool_leverage"] = float(np.nanmean(pl)) if np.isfinite(pl).any() else math.nan
+    else:
+        s["pool_leverage"] = math.nan
+    # Fiscal money backs the scheme only through the pool and the government tranche.
+    fiscal = ts.fiscal_spent.iloc[-1] if {"pool", "government"} & set(payers_in_scheme) else 0.0
+    s["fiscal_leverage"] = s["new_lending_scheme"] / fiscal if fiscal > 0 else math.nan
+    for k, col in FUNDS.items():
+        if k in payers_in_scheme:
+            flag, first, low = _depletion(ts[col].to_numpy())
+        else:  # a fund the scheme does not use cannot run dry because of it
+            flag, first, low = math.nan, math.nan, math.nan
+        s[f"{k}_depleted"], s[f"{k}_months_to_depletion"], s[f"{k}_min_balance"] = flag, first, low
+    for p in PAYERS:
+        s[f"loss_{p}"] = ts[f"paid_{p}"].sum() - ts[f"recovered_{p}"].sum()
+    s["loss_total"] = sum(s[f"loss_{p}"] for p in PAYERS)
+    s["loss_scheme_total"] = ts.default_scheme.sum()
+    for p in PAYERS:
+        s[f"scheme_share_{p}"] = (ts[f"scheme_loss_{p}"].sum() / s["loss_scheme_total"]
+                                  if s["loss_scheme_total"] else math.nan)
+    s["shortfall"] = ts.shortfall.sum()
+    s["bank_share_scheme"] = ((ts.scheme_loss_bank.sum() + (s["shortfall"] if bearer == "bank" else 0.0))
+                              / s["loss_scheme_total"] if s["loss_scheme_total"] else math.nan)
+    s["shortfall_share"] = s["shortfall"] / s["loss_scheme_total"] if s["loss_scheme_total"] else 0.0
+    rel = ts.released_scheme.sum()
+    s["claim_rate"] = ts.claims.sum() / rel if rel else math.nan
+    s["npl_ratio_mean"] = ts.npl_ratio.mean()
+    s["default_rate_scheme"] = (ts.default_scheme.sum() / s["new_lending_scheme"]
+                                if s["new_lending_scheme"] else math.nan)
+    s["default_rate_direct"] = (ts.default_direct.sum() / s["new_lending_direct"]
+                                if s["new_lending_direct"] else math.nan)
+    s["guarantors_suspended_end"] = ts.guarantors_suspended.iloc[-1]
+    return s
+
+
+# ---------------------------------------------------------------------------- over replications
+def var(x: np.ndarray, alpha: float = 0.99) -> float:
+    """Value at risk: the alpha-quantile of the loss distribution over replications."""
+    return float(np.quantile(x, alpha))
+
+
+def expected_shortfall(x: np.ndarray, alpha: float = 0.99) -> float:
+    """Expected shortfall ES_alpha: mean of losses at or above VaR_alpha."""
+    q = np.quantile(x, alpha)
+    return float(x[x >= q].mean())
+
+
+def aggregate(reps: pd.DataFrame) -> pd.DataFrame:
+    """Table over replications: one row per summary metric.
+
+    Columns: mean, sd, p5, p50, p95 for every metric; for losses also VaR99 and ES99; for
+    `*_depleted` the mean is the depletion probability.
+    """
+    rows = []
+    for col in SUMMARY_DOC:
+        x = reps[col].to_numpy(dtype=float)
+        fin = x[np.isfinite(x)]
+        r = {"metric": col, "n": fin.shape[0]}
+        if fin.shape[0]:
+            r.update(mean=fin.mean(), sd=fin.std(ddof=1) if fin.shape[0] > 1 else 0.0,
+                     p5=np.quantile(fin, 0.05), p50=np.quantile(fin, 0.5), p95=np.quantile(fin, 0.95))
+            if col.startswith("loss_") or col == "shortfall":
+                r.update(var99=var(fin), es99=expected_shortfall(fin))
+        rows.append(r)
+    return pd.DataFrame(rows).set_index("metric")

@@ -1,0 +1,262 @@
+"""Everything a run writes: status, resolved config, tables, the Markdown report, plots.
+
+Folder layout (a Hydra run folder under ``outputs/``, or any folder given to `sim.run`):
+
+    status.json            "running" while it runs; "complete" only once every file is written
+    config.yaml            the resolved configuration
+    timeseries.parquet|csv per-replication, per-month time series
+    replications.parquet|csv per-replication summaries
+    summary.csv            every summary metric aggregated over replications
+    summary.txt            the headline table printed on the terminal
+    report.md              short report with the headline table and the plots
+    plots/*.png            outstanding credit, leverage vs cap, pool balance, losses by party
+    replications/          one file per replication while the run is going (removed at the end)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import unicodedata
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+from omegaconf import OmegaConf
+
+from .config import SimConfig, tranche_payer
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .montecarlo import Results
+
+PAYER_LABEL = {
+    "bank": "bank", "guarantor": "guarantors", "reguarantor": "provincial re-guarantor",
+    "national_fund": "national fund", "pool": "compensation pool", "government": "government budget",
+    "borrower": "firms' counter-guarantee",
+}
+
+
+def mark(out_dir: Path, state: str, cfg: SimConfig, **extra) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    body = {"state": state, "scenario": cfg.scheme.name,
+            "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"), **extra}
+    (out_dir / "status.json").write_text(json.dumps(body, indent=2) + "\n")
+
+
+def write_replication(out_dir: Path, r: int, ts: pd.DataFrame) -> None:
+    d = out_dir / "replications"
+    d.mkdir(parents=True, exist_ok=True)
+    ts.to_parquet(d / f"rep_{r:05d}.parquet", index=False)
+
+
+def write_all(res: "Results") -> None:
+    out = res.out_dir
+    assert out is not None
+    (out / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.structured(res.config)))
+    res.timeseries.to_parquet(out / "timeseries.parquet", index=False)
+    res.timeseries.to_csv(out / "timeseries.csv", index=False)
+    res.replications.to_parquet(out / "replications.parquet", index=False)
+    res.replications.to_csv(out / "replications.csv", index=False)
+    res.summary.to_csv(out / "summary.csv")
+    table = format_table(headline(res))
+    (out / "summary.txt").write_text(table + "\n")
+    plots = write_plots(res, out / "plots")
+    (out / "report.md").write_text(markdown_report(res, table, plots))
+    if res.complete:
+        shutil.rmtree(out / "replications", ignore_errors=True)
+        mark(out, "complete", res.config, replications=len(res.replications),
+             wall_seconds=round(res.wall_seconds, 2))
+    else:
+        mark(out, "interrupted", res.config, replications=len(res.replications),
+             wanted=res.config.mc.replications)
+
+
+# ------------------------------------------------------------------------ headline table
+def scheme_payers(cfg: SimConfig) -> list[str]:
+    return [tranche_payer(n, t) for n, t in cfg.scheme.tranches.items()]
+
+
+def headline(res: "Results") -> pd.DataFrame:
+    """The table policy staff read: credit, leverage, depletion, losses by party."""
+    s, cfg = res.summary, res.config
+    payers = scheme_payers(cfg)
+    bn, pct, x, k = 1e-9, 100.0, 1.0, 1e-3
+    rows: list[tuple] = []
+
+    def add(section, label, metric, scale, unit, tails=False):
+        if metric not in s.index or not s.loc[metric, "n"]:
+            rows.append((section, label, unit, math.nan, math.nan, math.nan, math.nan, math.nan))
+            return
+        r = s.loc[metric]
+        t = (r.get("var99", math.nan) * scale, r.get("es99", math.nan) * scale) if tails else (math.nan,) * 2
+        rows.append((section, label, unit, r["mean"] * scale, r["p5"] * scale, r["p95"] * scale, *t))
+
+    add("credit", "new lending covered by the scheme", "new_lending_scheme", bn, "bn yuan")
+    add("credit", "new direct bank lending", "new_lending_direct", bn, "bn yuan")
+    add("credit", "outstanding credit, monthly mean", "outstanding_mean", bn, "bn yuan")
+    add("credit", "first-time borrowers (首贷户)", "first_time_borrowers", k, "k firms")
+    add("credit", "applications rationed", "rationed_share", pct, "%")
+    add("leverage", "guarantor leverage (放大倍数), mean", "guarantor_leverage_mean", x, "x")
+    add("leverage", "guarantor leverage, peak single agency", "guarantor_leverage_peak", x, "x")
+    add("leverage", "pool leverage (scheme loans / pool)", "pool_leverage", x, "x")
+    add("leverage", "fiscal leverage (credit / fiscal yuan)", "fiscal_leverage", x, "x")
+    for fund, label in (("guarantor", "any guarantor"), ("pool", "compensation pool"),
+                        ("reguarantor", "provincial re-guarantor"), ("national_fund", "national fund")):
+        if fund in payers:
+            add("depletion", f"P({label} runs dry)", f"{fund}_depleted", pct, "%")
+    for p in ["bank"] + [p for p in payers if p != "bank"]:
+        add("losses", f"net loss: {PAYER_LABEL[p]}", f"loss_{p}", bn, "bn yuan", tails=True)
+    add("losses", "shortfall (unpaid, to the bearer)", "shortfall", bn, "bn yuan", tails=True)
+    add("losses", "bank share of scheme losses", "bank_share_scheme", pct, "%")
+    add("losses", "claim rate (代偿率)", "claim_rate", pct, "%")
+    add("losses", "NPL ratio (不良率), monthly mean", "npl_ratio_mean", pct, "%")
+    return pd.DataFrame(rows, columns=["section", "metric", "unit", "mean", "p5", "p95", "VaR99", "ES99"])
+
+
+def _fmt(v: float) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    if math.isinf(v):
+        return "inf"
+    a = abs(v)
+    return f"{v:,.0f}" if a >= 1000 else f"{v:.1f}" if a >= 10 else f"{v:.2f}" if a >= 0.1 else f"{v:.3f}"
+
+
+def _width(text: str) -> int:
+    """Display width in a terminal: CJK characters take two columns."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in str(text))
+
+
+def _pad(text: str, width: int, left: bool) -> str:
+    fill = " " * max(width - _width(text), 0)
+    return f"{text}{fill}" if left else f"{fill}{text}"
+
+
+def format_table(h: pd.DataFrame, title: str | None = None) -> str:
+    cols = ["mean", "p5", "p95", "VaR99", "ES99"]
+    body = [[r.metric, r.unit, *(_fmt(getattr(r, c)) for c in cols)] for r in h.itertuples()]
+    head = ["metric", "unit", *cols]
+    w = [max(_width(x[i]) for x in body + [head]) for i in range(len(head))]
+
+    def line(cells):
+        return "  ".join(_pad(str(c), w[i], i < 2) for i, c in enumerate(cells))
+
+    out = [title] if title else []
+    out.append(line(head))
+    sec = None
+    for r, cells in zip(h.itertuples(), body):
+        if r.section != sec:
+            sec = r.section
+            out.append(f"-- {sec}")
+        out.append(line(cells))
+    return "\n".join(out)
+
+
+def title(res: "Results") -> str:
+    c = res.config
+    return (f"Scenario {c.scheme.name}: {c.scheme.description}\n"
+            f"{len(res.replications)} replications x {c.horizon} months, {c.firms.n:,} simulated firms "
+            f"standing for {c.province.firms_total:,} ({c.province.name}); seed {c.mc.seed}. "
+            f"Mean [5%, 95%] over replications; VaR/ES at 99%.")
+
+
+# ------------------------------------------------------------------------ plots
+def _band(ts: pd.DataFrame, col: str, q=(0.05, 0.25, 0.5, 0.75, 0.95)) -> pd.DataFrame:
+    return ts.groupby("month")[col].quantile(list(q)).unstack()
+
+
+def _fan(ax, ts, col, color, label, scale=1.0):
+    b = _band(ts.replace([np.inf, -np.inf], np.nan), col) * scale
+    m = b.index.to_numpy()
+    ax.fill_between(m, b[0.05], b[0.95], color=color, alpha=0.15, lw=0)
+    ax.fill_between(m, b[0.25], b[0.75], color=color, alpha=0.3, lw=0)
+    ax.plot(m, b[0.5], color=color, lw=1.8, label=label)
+
+
+def write_plots(res: "Results", d: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    d.mkdir(parents=True, exist_ok=True)
+    ts, cfg = res.timeseries, res.config
+    name = cfg.scheme.name
+    files = []
+
+    def save(fig, fname):
+        fig.tight_layout()
+        fig.savefig(d / fname, dpi=110)
+        plt.close(fig)
+        files.append(f"plots/{fname}")
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    _fan(ax, ts, "outstanding_direct", "tab:blue", "direct", 1e-9)
+    _fan(ax, ts, "outstanding_scheme", "tab:orange", "scheme (guaranteed / pool)", 1e-9)
+    ax.set(title=f"Outstanding credit by channel - {name}", xlabel="month", ylabel="bn yuan")
+    ax.legend(frameon=False)
+    save(fig, "outstanding_credit.png")
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    _fan(ax, ts, "guarantor_leverage", "tab:green", "all guarantors")
+    _fan(ax, ts, "guarantor_leverage_max", "tab:red", "highest single guarantor")
+    ax.axhline(cfg.guarantor.leverage_cap, color="k", ls="--", lw=1, label="leverage cap")
+    ax.set(title=f"Guarantor leverage multiple vs cap - {name}", xlabel="month", ylabel="x net assets")
+    ax.legend(frameon=False)
+    save(fig, "guarantor_leverage.png")
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    _fan(ax, ts, "pool_balance", "tab:purple", "pool balance", 1e-9)
+    ax.axhline(0, color="k", lw=0.8)
+    used = "pool" in scheme_payers(cfg)
+    ax.set(title=f"Compensation pool balance - {name}" + ("" if used else " (pool not in scheme)"),
+           xlabel="month", ylabel="bn yuan")
+    ax.legend(frameon=False)
+    save(fig, "pool_balance.png")
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    from .config import PAYERS
+
+    for p in PAYERS:
+        net = (ts[f"paid_{p}"] - ts[f"recovered_{p}"]).groupby(ts.replication).cumsum()
+        if np.abs(net).max() <= 0:
+            continue
+        mean = net.groupby(ts.month).mean() * 1e-9
+        ax.plot(mean.index, mean.to_numpy(), lw=1.8, label=PAYER_LABEL[p])
+    sf = ts.shortfall.groupby(ts.replication).cumsum().groupby(ts.month).mean() * 1e-9
+    if sf.abs().max() > 0:
+        ax.plot(sf.index, sf.to_numpy(), "k--", lw=1.2, label="of which shortfall")
+    ax.set(title=f"Cumulative net losses by party (mean) - {name}", xlabel="month", ylabel="bn yuan")
+    ax.legend(frameon=False, fontsize=8)
+    save(fig, "losses_by_party.png")
+    return files
+
+
+def markdown_report(res: "Results", table: str, plots: list[str]) -> str:
+    c = res.config
+    tr = ", ".join(f"{n} {t.share:.0%} (paid by {tranche_payer(n, t)})" for n, t in c.scheme.tranches.items())
+    lines = [
+        f"# Scenario {c.scheme.name}",
+        "",
+        f"{c.scheme.description}. Source: {c.scheme.source or 'not given'}.",
+        "",
+        f"- Tranches: {tr}; shortfall borne by {c.scheme.shortfall_bearer}.",
+        f"- Guarantee fee {c.scheme.guarantee_fee:.2%} a year; leverage cap {c.guarantor.leverage_cap:g}x; "
+        f"pool {c.pool.size / 1e9:.2f} bn yuan, replenishment `{c.pool.replenish}`.",
+        f"- {len(res.replications)} replications x {c.horizon} months; {c.firms.n:,} simulated firms "
+        f"standing for {c.province.firms_total:,} in {c.province.name}; seed {c.mc.seed}; "
+        f"wall time {res.wall_seconds:.1f} s.",
+    ]
+    if not res.complete:
+        lines.append(f"- **Incomplete**: interrupted after {len(res.replications)} of {c.mc.replications} replications.")
+    lines += ["", "## Headline table", "", "Mean and [5%, 95%] over replications; VaR and ES at 99% "
+              "over replications. Definitions of every metric are in `sim/metrics.py`.", "",
+              "```", table, "```", "", "## Plots", ""]
+    lines += [f"![{Path(p).stem}]({p})" for p in plots]
+    lines += ["", "## Files", "", "`timeseries.*` one row per replication and month; `replications.*` one "
+              "row per replication; `summary.csv` every metric over replications; `config.yaml` the "
+              "resolved configuration.", ""]
+    return "\n".join(lines)
