@@ -106,6 +106,7 @@ class GuaranteeAgency(mesa.Agent, Account):
         self.max_pd = max_pd
         self.suspend_claims_multiple = suspend_claims_multiple
         self.outstanding = 0.0  # 在保余额, set by the model from the loan book
+        self.issued_month = 0.0  # new guarantees issued this month
         self.fees_total = 0.0
         self.suspended = False
         self.suspended_month: int | None = None
@@ -120,6 +121,10 @@ class GuaranteeAgency(mesa.Agent, Account):
     def recover(self, amount: float) -> None:
         super().recover(amount)
         self.net_assets += amount
+
+    def new_month(self) -> None:
+        super().new_month()
+        self.issued_month = 0.0
 
     def earn_fee(self, amount: float) -> None:
         self.fees_total += amount

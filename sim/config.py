@@ -186,7 +186,7 @@ class GovernmentConfig:
 
 @dataclass
 class McConfig:
-    replications: int = 50
+    replications: int = 200
     seed: int = 20260101
     n_jobs: int = 1  # worker processes for replications
 

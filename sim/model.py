@@ -70,6 +70,7 @@ class GuaranteeModel(mesa.Model):
         self._cum_scheme_volume = np.zeros(len(self.accounts))  # covered volume per account
         self.defaulted = np.zeros(0, np.intp)
         self.running = True
+        self._seed_loan_book()
 
     # ------------------------------------------------------------------ construction
     def _build_institutions(self) -> None:
@@ -116,6 +117,20 @@ class GuaranteeModel(mesa.Model):
                                "pool" if self.scheme_active else "none")
         self.system_payers = {"guarantor", "reguarantor", "national_fund"}
         self._bearer = self._account_index.get(s.shortfall_bearer, self._guarantor0)
+
+    def _seed_loan_book(self) -> None:
+        """Start near the steady state, not from an empty book: firms that would have a loan
+        running apply once through the normal screening, and their loans get ages spread
+        over their terms. Tallies of this set-up round are not reported."""
+        c = self.cfg.firms
+        mean_term = 0.5 * (c.term_min + c.term_max)
+        share = c.apply_rate * mean_term / (1.0 + c.apply_rate * mean_term)
+        self._m = defaultdict(float)
+        self._phase_lending(apply_rate=share)
+        f = self.firms
+        on = np.flatnonzero(f.channel != NO_LOAN)
+        f.age[on] = (self.rng.random(on.shape[0]) * f.term[on]).astype(f.age.dtype)
+        self._m = defaultdict(float)
 
     def _payer_matrix(self, agency: np.ndarray) -> np.ndarray:
         """(n, k) account index of each tranche's payer for each defaulted scheme loan."""
@@ -247,10 +262,11 @@ class GuaranteeModel(mesa.Model):
         for ag, o in zip(self.agencies, out):
             ag.outstanding = o
 
-    def _phase_lending(self) -> None:
+    def _phase_lending(self, apply_rate: float | None = None) -> None:
         f, w, m, rng, c = self.firms, self.weight, self._m, self.rng, self.cfg
+        rate = c.firms.apply_rate if apply_rate is None else apply_rate
         free = np.flatnonzero(f.channel == NO_LOAN)
-        apps = free[rng.random(free.shape[0]) < c.firms.apply_rate]
+        apps = free[rng.random(free.shape[0]) < rate]
         m["applicants"] += w * apps.shape[0]
         if apps.shape[0] == 0:
             return
@@ -311,8 +327,9 @@ class GuaranteeModel(mesa.Model):
                 else:
                     self._cum_scheme_volume[self._account_index[p]] += vol.sum()
             if self.uses_guarantor:
-                for ag, fe in zip(self.agencies, fee):
+                for ag, fe, v in zip(self.agencies, fee, vol):
                     ag.earn_fee(fe)
+                    ag.issued_month += v
                 m["fees"] += fee.sum()
             self._refresh_outstanding()
 

@@ -197,6 +197,7 @@ def write_plots(res: "Results", d: Path) -> list[str]:
     _fan(ax, ts, "outstanding_direct", "tab:blue", "direct", 1e-9)
     _fan(ax, ts, "outstanding_scheme", "tab:orange", "scheme (guaranteed / pool)", 1e-9)
     ax.set(title=f"Outstanding credit by channel - {name}", xlabel="month", ylabel="bn yuan")
+    ax.set_ylim(bottom=0)
     ax.legend(frameon=False)
     save(fig, "outstanding_credit.png")
 

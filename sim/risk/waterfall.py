@@ -46,8 +46,8 @@ def split_losses(loss: np.ndarray, shares: np.ndarray, payer: np.ndarray,
         desired = np.minimum(desired, np.asarray(cap_per_loan, dtype=float)[None, :])
     demand = np.bincount(payer.ravel(), weights=desired.ravel(), minlength=budget.shape[0])
     room = np.maximum(budget, 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        scale = np.where(demand > room, room / demand, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        scale = np.where(demand > room, np.minimum(room / demand, 1.0), 1.0)
     paid = desired * scale[payer]
     shortfall = loss - paid.sum(axis=1)
     # Shares that sum to 1 leave float dust (~1e-8 yuan); below a hundredth of a fen it is

@@ -1,0 +1,42 @@
+"""The Python API researchers use from notebooks."""
+
+import pandas as pd
+import pytest
+
+import sim
+from conftest import SMALL
+
+
+def test_two_lines_give_dataframes(tmp_path):
+    res = sim.run("4321", SMALL, out_dir=tmp_path / "run")
+    assert isinstance(res.summary, pd.DataFrame) and "mean" in res.summary.columns
+    assert len(res.replications) == SMALL["mc.replications"]
+    assert len(res.timeseries) == SMALL["mc.replications"] * SMALL["horizon"]
+    assert (tmp_path / "run" / "report.md").exists()
+
+
+def test_compare_puts_schemes_side_by_side():
+    t = sim.compare(["4321", "2:8", "bank_only"], SMALL, metrics=["new_lending_total", "loss_bank"])
+    assert list(t.columns) == ["4321", "2:8", "bank_only"]
+    assert t.loc["new_lending_total", "4321"] > t.loc["new_lending_total", "bank_only"]
+
+
+def test_overrides_as_list_or_mapping_agree():
+    a = sim.load_config("2:8", {"firms.n": 3000, "pool.size": 5e8})
+    b = sim.load_config("2:8", ["firms.n=3000", "pool.size=5e8"])
+    assert a == b and a.firms.n == 3000 and a.pool.size == 5e8
+
+
+@pytest.mark.parametrize("overrides,needle", [
+    ({"firms.n": -5}, "firms.n = -5"),
+    ({"nope": 1}, "unknown key 'nope'"),
+    (["horizon"], "expected key=value"),
+])
+def test_bad_overrides_raise_config_error(overrides, needle):
+    with pytest.raises(sim.ConfigError, match=needle.replace("(", r"\(")):
+        sim.load_config("4321", overrides)
+
+
+def test_list_scenarios():
+    names = sim.list_scenarios()
+    assert "4321" in names and names["bank_only"]

@@ -1,0 +1,101 @@
+"""`python -m sim` exactly as users type it, and what it refuses."""
+
+import json
+
+import pandas as pd
+import pytest
+
+FAST = ["mc.replications=2", "firms.n=1500", "horizon=12"]
+OUTPUT_FILES = ["status.json", "config.yaml", "timeseries.parquet", "timeseries.csv",
+                "replications.parquet", "replications.csv", "summary.csv", "summary.txt", "report.md",
+                "plots/outstanding_credit.png", "plots/guarantor_leverage.png",
+                "plots/pool_balance.png", "plots/losses_by_party.png"]
+
+
+def run_dirs(cwd):
+    return sorted(p for p in (cwd / "outputs").glob("*/*") if p.is_dir()) if (cwd / "outputs").exists() else []
+
+
+@pytest.mark.parametrize("scenario,name", [("4321", "4321"), ("2:8", "2:8"), ("3:7", "3:7"),
+                                           ("bank_only", "bank_only")])
+def test_run_as_typed_writes_complete_report(run_cli, scenario, name):
+    p = run_cli(f"scenario={scenario}", *FAST)
+    assert p.returncode == 0, p.stderr
+    assert f"Scenario {name}" in p.stdout and "claim rate" in p.stdout
+    (d,) = run_dirs(p.cwd)
+    for f in OUTPUT_FILES:
+        assert (d / f).is_file(), f
+    status = json.loads((d / "status.json").read_text())
+    assert status["state"] == "complete" and status["replications"] == 2
+    ts = pd.read_parquet(d / "timeseries.parquet")
+    assert len(ts) == 2 * 12 and set(ts.replication) == {0, 1}
+    assert len(pd.read_csv(d / "replications.csv")) == 2
+    assert not (d / "replications").exists()  # per-replication parts are merged at the end
+    assert f"name: '{name}'" in (d / "config.yaml").read_text() or f"name: {name}" in (d / "config.yaml").read_text()
+
+
+def test_default_command_runs_the_4321_scheme(run_cli):
+    p = run_cli(*FAST)
+    assert p.returncode == 0, p.stderr
+    assert "Scenario 4321" in p.stdout
+
+
+def test_multirun_sweep_as_typed(run_cli):
+    p = run_cli("-m", "scenario=4321,2:8", *FAST)
+    assert p.returncode == 0, p.stderr
+    jobs = sorted((p.cwd / "outputs" / "multirun").glob("*/*/*_*"))
+    assert [j.name for j in jobs] == ["0_4321", "1_2_8"]
+    for j in jobs:
+        assert json.loads((j / "status.json").read_text())["state"] == "complete"
+    (cmp,) = (p.cwd / "outputs" / "multirun").glob("*/*/comparison.csv")
+    table = pd.read_csv(cmp, index_col=0)
+    assert list(table.columns) == ["0_4321", "1_2_8"]
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["scheme.tranches.bank.share=1.5"], "scheme.tranches.bank.share = 1.5: must be a number in [0, 1]"),
+    (["scheme.tranches.bank.share=0.3"], "shares must sum to 1"),
+    (["scheme.guarantee_fee=-0.01"], "scheme.guarantee_fee = -0.01"),
+    (["guarantor.leverage_cap=0"], "guarantor.leverage_cap = 0"),
+    (["horizon=0"], "horizon = 0: must be an integer"),
+    (["horizon=abc"], "horizon = 'abc': must be an integer"),
+    (["mc.replications=0"], "mc.replications = 0"),
+    (["no_such_key=1"], "unknown key 'no_such_key'"),
+    (["scenario=9999"], "unknown scenario; available: 2_8 (2:8), 4321"),
+    (["-m", "scenario=4321,nope"], "scenario = 'nope': unknown scenario"),
+    (["-m", "scenario=4321,2:8", "pool.size=-1"], "pool.size = -1"),
+    (["pool.replenish=weekly"], "must be one of none, annual, top_up"),
+    (["scheme.tranches.bank.payer=alien"], "must be one of bank, guarantor"),
+])
+def test_bad_input_one_line_no_traceback_no_output(run_cli, args, needle):
+    p = run_cli(*args)
+    assert p.returncode == 2
+    lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, p.stderr
+    assert needle in lines[0], lines[0]
+    assert "Traceback" not in p.stderr + p.stdout
+    assert not (p.cwd / "outputs").exists()
+
+
+def test_scenario_files_are_data_not_code(run_cli, tmp_path):
+    """A shared scenario file cannot make the program instantiate anything."""
+    d = tmp_path / "shared_scenarios"
+    d.mkdir()
+    (d / "evil.yaml").write_text(
+        "scheme:\n  name: evil\n  tranches:\n    bank: {share: 1.0}\n"
+        "  _target_: os.system\n  _args_: ['touch pwned']\n")
+    (d / "ok.yaml").write_text("scheme:\n  name: ok\n  tranches:\n    bank: {share: 1.0}\n")
+    p = run_cli("scenario=evil", *FAST, env={"SIM_SCENARIOS": str(d)})
+    assert p.returncode == 2 and "unknown key 'scheme._target_'" in p.stderr
+    assert not (p.cwd / "pwned").exists()
+    p = run_cli("scenario=ok", *FAST, env={"SIM_SCENARIOS": str(d)})
+    assert p.returncode == 0, p.stderr
+
+
+def test_help_lists_scenarios_and_keys(run_cli):
+    p = run_cli("--help")
+    assert p.returncode == 0
+    for s in ("4321", "2_8", "bank_only", "full_guarantee", "jiangxi_4321", "hebei_4321"):
+        assert s in p.stdout
+    for k in ("mc.replications", "guarantor.leverage_cap", "pool.size", "scheme.tranches"):
+        assert k in p.stdout

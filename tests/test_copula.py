@@ -1,0 +1,131 @@
+"""The default engine against closed-form credit-portfolio results (validation.md).
+
+Tolerances are multiples of the Monte Carlo standard error of the estimated quantity.
+"""
+
+import numpy as np
+import pytest
+from scipy.special import ndtr, ndtri
+
+from sim.risk.copula import (draw_factors, finite_pool_pmf, monthly_pd, sample_defaults,
+                             vasicek_cdf, vasicek_quantile)
+
+# validation.md, "Vasicek / ASRF": PD, rho, q95, q99, q99.9, sd
+VASICEK_TABLE = [
+    (0.01, 0.10, 0.0285, 0.0468, 0.0775, 0.0096),
+    (0.02, 0.10, 0.0530, 0.0824, 0.1282, 0.0170),
+    (0.02, 0.15, 0.0622, 0.1056, 0.1763, 0.0218),
+    (0.05, 0.15, 0.1372, 0.2099, 0.3135, 0.0440),
+]
+
+
+@pytest.mark.parametrize("pd,rho,q95,q99,q999,sd", VASICEK_TABLE)
+def test_vasicek_closed_form_matches_table(pd, rho, q95, q99, q999, sd):
+    q = vasicek_quantile(np.array([0.95, 0.99, 0.999]), pd, rho)
+    np.testing.assert_allclose(q, [q95, q99, q999], atol=5e-5)
+    # the CDF inverts the quantile function
+    np.testing.assert_allclose(vasicek_cdf(q, pd, rho), [0.95, 0.99, 0.999], atol=1e-9)
+    # sd of the default rate by quadrature over the factor
+    z, w = np.polynomial.hermite_e.hermegauss(200)
+    w = w / w.sum()
+    pz = ndtr((ndtri(pd) - np.sqrt(rho) * z) / np.sqrt(1 - rho))
+    assert np.sqrt((w * pz**2).sum() - pd**2) == pytest.approx(sd, abs=5e-5)
+
+
+def one_factor_default_rates(pd, rho, n_loans, periods, seed):
+    """Default rate per period from the engine's own sampler, one factor, homogeneous."""
+    rng = np.random.default_rng(seed)
+    thr = np.full(n_loans, ndtri(pd))
+    zeros = np.zeros(n_loans, np.intp)
+    out = np.empty(periods)
+    for t in range(periods):
+        f = draw_factors(rng, 1, 1)
+        out[t] = sample_defaults(rng, thr, zeros, zeros, f, rho, 0.0, 0.0).mean()
+    return out
+
+
+@pytest.mark.parametrize("pd,rho,q95,q99,q999,sd", VASICEK_TABLE[:2])
+def test_sampler_reproduces_vasicek_quantiles(pd, rho, q95, q99, q999, sd):
+    """P(DR <= q_alpha) = alpha for the engine's default rates, within 4 standard errors.
+
+    A pool of 20,000 loans adds binomial noise to the infinite-pool rate; its effect on the
+    probability is computed exactly from the finite-pool distribution and allowed for.
+    """
+    n, periods = 20_000, 3_000
+    dr = one_factor_default_rates(pd, rho, n, periods, seed=11)
+    pmf = finite_pool_pmf(n, pd, rho, nodes=120)
+    cdf = np.cumsum(pmf)
+    for alpha, q in ((0.95, q95), (0.99, q99)):
+        p_hat = (dr <= q).mean()
+        se = np.sqrt(alpha * (1 - alpha) / periods)
+        finite_bias = abs(cdf[int(np.floor(q * n))] - alpha)
+        assert abs(p_hat - alpha) <= 4 * se + finite_bias, (alpha, p_hat)
+    assert dr.mean() == pytest.approx(pd, abs=4 * sd / np.sqrt(periods))
+    assert dr.std() == pytest.approx(sd, rel=0.1)
+
+
+def test_finite_pool_exact_distribution():
+    """N=100, p=2%, rho=0.10: validation.md's exact probabilities and quantiles."""
+    pmf = finite_pool_pmf(100, 0.02, 0.10)
+    assert pmf[0] == pytest.approx(0.2707, abs=5e-5)
+    assert pmf[1] == pytest.approx(0.2527, abs=5e-5)
+    assert pmf[2] == pytest.approx(0.1772, abs=5e-5)
+    assert pmf[5:].sum() == pytest.approx(0.1150, abs=5e-5)
+    assert pmf[10:].sum() == pytest.approx(0.01133, abs=5e-6)
+    cdf = np.cumsum(pmf)
+    assert np.searchsorted(cdf, 0.99) == 10
+    assert np.searchsorted(cdf, 0.999) == 15
+
+
+def test_sampler_reproduces_finite_pool():
+    """The engine's counts K for 100 loans match the exact pmf within 4 standard errors."""
+    periods = 60_000
+    rng = np.random.default_rng(3)
+    thr = np.full(100, ndtri(0.02))
+    zeros = np.zeros(100, np.intp)
+    # vectorise over periods: one factor per period, 100 loans each
+    z = rng.standard_normal(periods)
+    e = rng.standard_normal((periods, 100))
+    x = np.sqrt(0.10) * z[:, None] + np.sqrt(0.90) * e
+    k = (x < thr[None, :]).sum(axis=1)
+    # and the engine's own function on a subset, to tie the two together
+    k_engine = np.array([sample_defaults(rng, thr, zeros, zeros, draw_factors(rng, 1, 1), 0.10, 0, 0).sum()
+                         for _ in range(20_000)])
+    exact = {"P(K=0)": 0.2707, "P(K=1)": 0.2527, "P(K=2)": 0.1772, "P(K>=5)": 0.1150, "P(K>=10)": 0.01133}
+    for sample in (k, k_engine):
+        n = sample.shape[0]
+        est = {"P(K=0)": (sample == 0).mean(), "P(K=1)": (sample == 1).mean(),
+               "P(K=2)": (sample == 2).mean(), "P(K>=5)": (sample >= 5).mean(),
+               "P(K>=10)": (sample >= 10).mean()}
+        for key, p in exact.items():
+            se = np.sqrt(p * (1 - p) / n)
+            assert abs(est[key] - p) <= 4 * se, (key, est[key], p)
+
+
+def test_multifactor_marginal_pd_is_exact():
+    """With macro, region and sector factors each firm's default frequency is its own PD."""
+    rng = np.random.default_rng(5)
+    n, periods = 4000, 1500
+    region = rng.integers(0, 4, n)
+    sector = rng.integers(0, 3, n)
+    pd_annual = np.where(region == 0, 0.02, 0.08)
+    pdm = monthly_pd(pd_annual)
+    thr = ndtri(pdm)
+    hits = np.zeros(n)
+    rates0, rates1 = [], []
+    f = None
+    for _ in range(periods):
+        f = draw_factors(rng, 4, 3, f, ar1=0.5)
+        d = sample_defaults(rng, thr, region, sector, f, 0.05, 0.05, 0.03)
+        hits += d
+        rates0.append(d[region == 0].mean())
+        rates1.append(d[region != 0].mean())
+    for rates, p in ((np.array(rates0), pdm[region == 0][0]), (np.array(rates1), pdm[region != 0][0])):
+        # per-period rates are correlated in time (AR(1) 0.5): inflate the SE accordingly
+        se = rates.std() / np.sqrt(periods) * np.sqrt((1 + 0.5) / (1 - 0.5))
+        assert abs(rates.mean() - p) <= 4 * se, (rates.mean(), p)
+
+
+def test_monthly_pd_keeps_annual_survival():
+    p = np.array([0.01, 0.05, 0.3])
+    assert np.allclose(1 - (1 - monthly_pd(p)) ** 12, p)

@@ -1,0 +1,132 @@
+"""Invariants and behaviour of the whole model, at test size."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import sim
+from sim.montecarlo import replication_seed, run_replication
+from sim.model import GuaranteeModel
+
+from conftest import small
+
+FEN = 0.01
+PAYER_COLS = [f"scheme_loss_{p}" for p in sim.config.PAYERS]
+
+
+def months(cfg):
+    return pd.concat([run_replication(cfg, r)[1] for r in range(cfg.mc.replications)])
+
+
+# A scheme that runs its payers dry: a tiny pool, no top-ups, a thin guarantor and budget.
+STRESSED = dict(pool__size=2e6, pool__replenish="none", guarantor__capital=1e9,
+                government__annual_budget=1e6, guarantor__suspend_claims_multiple=100.0)
+
+
+@pytest.mark.parametrize("scenario,extra", [
+    ("4321", {}), ("2_8", {}), ("bank_only", {}), ("jiangxi_4321", {}), ("hebei_4321", {}),
+    ("4321", STRESSED), ("jiangxi_5311", STRESSED),
+])
+def test_money_is_conserved_every_month(scenario, extra):
+    ts = months(small(scenario, **extra))
+    # scheme loans: tranche payments + shortfall = loss, to the fen, in every month
+    gap = ts[PAYER_COLS].sum(axis=1) + ts.shortfall - ts.default_scheme
+    assert gap.abs().max() < FEN
+    # all loans: what every party paid (shortfall booked to its bearer) = all losses
+    paid = ts[[f"paid_{p}" for p in sim.config.PAYERS]].sum(axis=1)
+    assert (paid - ts.default_scheme - ts.default_direct).abs().max() < FEN
+    assert ts.default_scheme.sum() + ts.default_direct.sum() > 0  # there were losses to split
+
+
+def test_stressed_scheme_records_shortfall_and_no_fund_goes_negative():
+    ts = months(small("jiangxi_4321", **STRESSED))
+    assert ts.shortfall.sum() > 0
+    assert ts.pool_balance.min() >= -1e-6
+    assert ts.guarantor_min_net_assets.min() >= -1e-6
+    assert ts.reguarantor_capital.min() >= -1e-6
+    # the pool only stops paying once it is (nearly) empty
+    dry = ts.pool_balance <= 1e-6
+    assert dry.any()
+
+
+def test_bank_share_is_the_scheme_share_up_to_shortfall():
+    for scenario, bank in (("2_8", 0.20), ("4321", 0.20), ("jiangxi_4321", 0.30)):
+        for extra in ({}, STRESSED):
+            res = sim.run(small(scenario, **extra))
+            reps = res.replications[res.replications.loss_scheme_total > 0]
+            assert len(reps) >= 2
+            np.testing.assert_allclose(reps.bank_share_scheme - reps.shortfall_share, bank, atol=1e-9)
+            np.testing.assert_allclose(reps.scheme_share_bank, bank, atol=1e-9)
+            if extra:
+                assert (reps.shortfall_share > 0).any()
+
+
+def test_guarantor_never_issues_beyond_its_leverage_cap():
+    cfg = small("4321", guarantor__leverage_cap=1.5, horizon=36)
+    model = GuaranteeModel(cfg, rng=np.random.default_rng(replication_seed(1, 0)))
+    rejected = 0
+    while model.running:
+        model.step()
+        rejected += model.rows[-1]["rationed_capacity"]
+        for ag in model.agencies:
+            if ag.issued_month > 0:
+                assert ag.outstanding <= ag.leverage_cap * ag.net_assets * (1 + 1e-12) + 1e-6
+    assert rejected > 0  # the cap did bind
+
+
+def test_same_seed_same_numbers_other_seed_other_numbers():
+    cfg = small("4321")
+    a = run_replication(cfg, 1)[1]
+    b = run_replication(cfg, 1)[1]
+    pd.testing.assert_frame_equal(a, b)
+    c = run_replication(small("4321", mc__seed=8), 1)[1]
+    assert not a.equals(c)
+    # a replication's numbers do not depend on how many were run
+    d = run_replication(small("4321", mc__replications=9), 1)[1]
+    pd.testing.assert_frame_equal(a, d)
+
+
+def test_guarantee_scheme_brings_out_more_credit_than_bank_only():
+    base = sim.run(small("bank_only")).replications
+    g = sim.run(small("4321")).replications
+    assert (base.new_lending_scheme == 0).all()
+    assert g.new_lending_total.min() > 1.2 * base.new_lending_total.max()
+    assert g.rationed_share.max() < base.rationed_share.min()
+
+
+def test_no_scheme_means_no_guarantor_business():
+    ts = months(small("bank_only"))
+    assert ts.guarantor_outstanding.max() == 0
+    assert ts[[c for c in PAYER_COLS if c != "scheme_loss_bank"]].to_numpy().sum() == 0
+
+
+def test_guarantor_suspends_after_cumulative_claims_threshold():
+    cfg = small("full_guarantee", guarantor__suspend_claims_multiple=0.02, horizon=36)
+    ts = months(cfg)
+    assert ts.guarantors_suspended.max() >= 1
+    # once every guarantor is suspended no new scheme lending happens
+    all_out = ts[ts.guarantors_suspended == len(cfg.province.regions)]
+    if len(all_out):
+        assert all_out.new_scheme.sum() == 0
+
+
+def test_plan_lists_phases_in_design_order_and_times_them():
+    m = GuaranteeModel(small("4321"), rng=np.random.default_rng(0))
+    m.step()
+    assert m.PLAN == ("factors", "maturities", "defaults", "claims", "recoveries",
+                      "institutions", "lending", "metrics")
+    assert set(m.phase_seconds) == set(m.PLAN)
+    # Mesa's data collector has the same month as the model's rows
+    df = m.datacollector.get_model_vars_dataframe()
+    assert df.shape[0] == 1 and df.iloc[0]["new_scheme"] == m.rows[0]["new_scheme"]
+
+
+def test_recoveries_flow_back_to_payers_pro_rata():
+    cfg = small("4321", firms__recovery_lag=3)
+    ts = months(cfg)
+    paid = {p: ts[f"scheme_loss_{p}"].sum() for p in ("guarantor", "reguarantor", "pool")}
+    rec = {p: ts[f"recovered_{p}"].sum() for p in paid}
+    assert all(rec[p] > 0 for p in rec)
+    # same recovery rate on every tranche of the same loans (only timing at the end differs)
+    ratios = np.array([rec[p] / paid[p] for p in paid])
+    assert ratios.max() - ratios.min() < 1e-9
