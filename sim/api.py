@@ -17,7 +17,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from . import scenarios
-from .config import ConfigError, SimConfig, validate
+from .config import ConfigError, SimConfig, prepare
 from .montecarlo import Results, run_monte_carlo
 
 Overrides = Mapping[str, Any] | Iterable[str] | None
@@ -55,7 +55,7 @@ def load_config(scenario: str = "4321", overrides: Overrides = None) -> SimConfi
         cfg: SimConfig = OmegaConf.to_object(merged)
     except OmegaConfBaseException as e:
         raise ConfigError(scenarios.describe_omegaconf_error(e)) from None
-    validate(cfg)
+    prepare(cfg)
     return cfg
 
 
@@ -65,9 +65,7 @@ def run(scenario: str | SimConfig = "4321", overrides: Overrides = None,
 
     With out_dir, every output file is written there too, as the CLI does.
     """
-    cfg = scenario if isinstance(scenario, SimConfig) else load_config(scenario, overrides)
-    if isinstance(scenario, SimConfig):
-        validate(cfg)
+    cfg = prepare(scenario) if isinstance(scenario, SimConfig) else load_config(scenario, overrides)
     return run_monte_carlo(cfg, Path(out_dir) if out_dir else None, progress=progress)
 
 

@@ -25,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from . import report, scenarios
-from .config import ConfigError, SimConfig, validate
+from .config import ConfigError, SimConfig, prepare
 from .montecarlo import run_monte_carlo
 
 CONF = Path(__file__).resolve().parent.parent / "conf"
@@ -117,7 +117,7 @@ def preflight(argv: list[str]) -> int:
                 raise
             except Exception as e:
                 raise ConfigError(_describe(e)) from None
-            validate(cfg)
+            prepare(cfg)
     GlobalHydra.instance().clear()
     return len(jobs)
 
@@ -163,20 +163,44 @@ def help_text() -> str:
 
 
 # ------------------------------------------------------------------ the job
+SWEEP_TABLE = {  # metric -> (label, scale)
+    "new_lending_total": ("new lending, bn", 1e-9),
+    "new_lending_scheme": ("scheme lending, bn", 1e-9),
+    "default_rate_scheme": ("scheme default rate %", 100),
+    "claim_rate": ("claim rate %", 100),
+    "guarantor_leverage_mean": ("leverage x", 1),
+    "loss_bank": ("bank loss, bn", 1e-9),
+    "shortfall": ("shortfall, bn", 1e-9),
+}
+
+
 class SweepComparison(Callback):
-    """After a -m sweep: one table with every job's headline means side by side."""
+    """After a -m sweep: every job's mean metrics side by side (comparison.csv), and the
+    headline ones printed, one row per job labelled by its overrides."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         import pandas as pd
 
         root = Path(config.hydra.sweep.dir)
-        cols = {}
-        for d in sorted(p for p in root.iterdir() if (p / "summary.csv").exists()):
+        cols, labels = {}, {}
+        for d in sorted((p for p in root.iterdir() if (p / "summary.csv").exists()),
+                        key=lambda p: int(p.name.split("_")[0]) if p.name.split("_")[0].isdigit() else 0):
             cols[d.name] = pd.read_csv(d / "summary.csv", index_col="metric")["mean"]
-        if len(cols) > 1:
-            table = pd.DataFrame(cols)
-            table.to_csv(root / "comparison.csv")
-            print(f"\ncomparison of {len(cols)} jobs (means): {root / 'comparison.csv'}")
+            ov = d / ".hydra" / "overrides.yaml"
+            labels[d.name] = list(OmegaConf.load(ov)) if ov.exists() else [d.name]
+        if len(cols) < 2:
+            return
+        common = set.intersection(*(set(v) for v in labels.values()))  # label by what differs
+        labels = {k: " ".join(o for o in v if o not in common) or k for k, v in labels.items()}
+        table = pd.DataFrame(cols)
+        table.to_csv(root / "comparison.csv")
+        rows = pd.DataFrame({lab: table.loc[m] * k for m, (lab, k) in SWEEP_TABLE.items()})
+        rows.index = [labels[c] for c in rows.index]
+        with pd.option_context("display.width", 250, "display.max_columns", None,
+                               "display.float_format", "{:,.3g}".format):
+            print(f"\nsweep of {len(cols)} jobs (means over replications):\n{rows}")
+        rows.to_csv(root / "sweep_table.csv")
+        print(f"all metrics: {root / 'comparison.csv'}")
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF), config_name="config")
@@ -184,7 +208,7 @@ def _task(dcfg: DictConfig) -> None:
     # Mesa logs every step at INFO; Hydra's logging setup would print them all.
     logging.getLogger("MESA").setLevel(logging.WARNING)
     cfg: SimConfig = OmegaConf.to_object(dcfg)
-    validate(cfg)
+    prepare(cfg)
     out = Path(HydraConfig.get().runtime.output_dir)
     try:
         res = run_monte_carlo(cfg, out, progress=not cfg.quiet)

@@ -18,10 +18,11 @@ NO_LOAN, DIRECT, SCHEME = 0, 1, 2
 
 
 class FirmPopulation:
-    def __init__(self, n: int, province: ProvinceConfig, cfg: FirmsConfig,
+    def __init__(self, n: int, province: ProvinceConfig, cfg: FirmsConfig, data_coverage: float,
                  rng: np.random.Generator):
         self.n = n
         self.cfg = cfg
+        self.data_coverage = data_coverage
         self._region_p = np.array([r.firm_share for r in province.regions], float)
         self._region_pd = np.array([r.pd for r in province.regions], float)
         self._sector_p = np.array([s.firm_share for s in province.sectors], float)
@@ -32,6 +33,10 @@ class FirmPopulation:
         self.threshold = np.zeros(n)  # PhiInv(monthly PD), cached for the copula
         self.lgd = np.zeros(n)  # loss given default on this firm's loan (collateral)
         self.has_file = np.zeros(n, bool)  # has a credit file (not 征信白户)
+        self.on_platform = np.zeros(n, bool)  # data visible on the credit-data sharing platform
+        self.refused = np.zeros(n, bool)  # last application refused: borrows informally
+        self.health = np.zeros(n)  # operating-health index (latent asset value), last month
+        self.health_falls = np.zeros(n, np.int16)  # consecutive months the index fell
         self.loans_taken = np.zeros(n, np.int32)  # credit history: loans repaid or running
         # current loan
         self.channel = np.zeros(n, np.int8)  # NO_LOAN, DIRECT, SCHEME
@@ -59,6 +64,10 @@ class FirmPopulation:
         self.threshold[idx] = ndtri(monthly_pd(self.pd[idx]))
         self.lgd[idx] = np.clip(c.lgd_mean + c.lgd_dispersion * rng.standard_normal(m), 0.0, 1.0)
         self.has_file[idx] = rng.random(m) < c.credit_file_share
+        self.on_platform[idx] = rng.random(m) < self.data_coverage
+        self.refused[idx] = False
+        self.health[idx] = 0.0
+        self.health_falls[idx] = 0
         self.loans_taken[idx] = 0
         self.channel[idx] = NO_LOAN
         self.amount[idx] = 0.0

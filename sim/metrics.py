@@ -35,19 +35,34 @@ MONTHLY_DOC = {
     "rationed_bank_risk": "applicants the bank refused, with or without the scheme's cover",
     "rationed_guarantor_risk": "applicants the guarantor refused on risk",
     "rationed_capacity": "applicants the guarantor refused for lack of capacity (leverage cap, suspension)",
+    "rationed_scheme_closed": "applicants refused because the pool is empty and the scheme stopped",
+    "informal_credit": "amount refused applicants borrow informally instead (yuan)",
+    "informal_interest": "interest they pay on it at firms.informal_rate over the loan term (yuan)",
+    "exits": "firms closing without a loan running (survival hazard)",
+    "exits_refused": "of which firms whose last application was refused",
     "defaults": "firms defaulting this month",
     "default_direct": "exposure at default of direct loans (yuan)",
     "default_scheme": "exposure at default of scheme loans (yuan)",
     "loss_direct_bank": "bank's gross loss on direct loans (yuan)",
-    **{f"scheme_loss_{p}": f"{p}'s tranche payments on defaulted scheme loans (yuan)" for p in PAYERS},
+    **{f"scheme_loss_{p}": (f"{p}'s payments on defaulted scheme loans at default (yuan): its tranche, "
+                            "any tranche it takes over, any pool share it fronts") for p in PAYERS},
     "shortfall": "part of scheme losses no payer could pay, booked to the shortfall bearer (yuan)",
     "claims": "claim payments (代偿) by the guarantee system: guarantor + re-guarantor + national fund (yuan)",
     "released_scheme": "guarantees released: scheme loans repaid or defaulted this month (yuan)",
     "recoveries": "recoveries (追偿) received this month, all payers (yuan)",
     "fees": "guarantee fees earned this month (yuan)",
+    "reguarantee_fees": "fees guarantors paid the re-guarantor and national fund (yuan)",
+    "subsidies": "fee and interest subsidies paid by the government (yuan)",
+    "capital_injections": "government recapitalisation of suspended guarantors (yuan)",
+    "pool_owed": "pool compensation falling due later for this month's defaults, before efficiency (yuan)",
+    "pool_compensation": "delayed pool compensation paid to the claimant this month (yuan)",
+    "pool_unpaid": "delayed compensation due this month that the empty pool could not pay (yuan)",
+    "dynamic_share_loans": "defaulted loans whose public share was raised by the dynamic rule",
     **{f"paid_{p}": f"{p}: gross payments this month, incl. shortfall it bears and direct-loan losses (yuan)"
        for p in PAYERS},
     **{f"recovered_{p}": f"{p}: recoveries received this month (yuan)" for p in PAYERS},
+    **{f"compensated_{p}": f"{p}: pool compensation received (+) or paid (-) this month (yuan)"
+       for p in PAYERS},
     "guarantor_net_assets": "net assets of all guarantors (yuan)",
     "guarantor_outstanding": "outstanding guarantees (在保余额) of all guarantors (yuan)",
     "guarantor_leverage": "system leverage multiple (放大倍数) = guarantor_outstanding / guarantor_net_assets",
@@ -59,7 +74,8 @@ MONTHLY_DOC = {
     "national_fund_capital": "national fund capital for the province (yuan)",
     "pool_balance": "compensation pool balance (yuan)",
     "pool_appropriated": "fiscal money put into the pool so far, beyond its initial size (yuan)",
-    "fiscal_spent": "fiscal money spent so far: pool endowment + appropriations + government tranche (yuan)",
+    "fiscal_spent": ("fiscal money behind the scheme so far: pool endowment and appropriations (if the "
+                     "pool pays a tranche), government tranche, subsidies, capital injections (yuan)"),
     "bank_capital": "bank capital (yuan)",
     "npl_ratio": "NPL ratio (不良率) = EAD defaulted in the last `recovery_lag` months / (outstanding + that EAD)",
 }
@@ -83,6 +99,7 @@ def monthly_row(model: "GuaranteeModel") -> dict:
     for p, accs in by_payer.items():
         row[f"paid_{p}"] = sum(a.paid_month for a in accs)
         row[f"recovered_{p}"] = sum(a.recovered_month for a in accs)
+        row[f"compensated_{p}"] = sum(a.compensated_month for a in accs)
     ags = model.agencies
     na = sum(a.net_assets for a in ags)
     out = sum(a.outstanding for a in ags)
@@ -97,7 +114,8 @@ def monthly_row(model: "GuaranteeModel") -> dict:
     row["national_fund_capital"] = model.national_fund.capital
     row["pool_balance"] = model.pool.balance
     row["pool_appropriated"] = model.pool.appropriated_total
-    row["fiscal_spent"] = model.pool.size + model.government.fiscal_spent
+    pool_money = model.pool.cfg.size + model.pool.appropriated_total
+    row["fiscal_spent"] = model.government.fiscal_spent - (0.0 if model.uses_pool else pool_money)
     row["bank_capital"] = model.bank.capital
     lo = max(0, model.month + 1 - model._npl_window)
     npl = model._npl_by_month[lo:model.month + 1].sum()
@@ -123,7 +141,7 @@ SUMMARY_DOC = {
     "outstanding_scheme_mean": "mean over months of outstanding_scheme (yuan)",
     "first_time_borrowers": "Σ first_time (firms)",
     "applicants": "Σ applicants (applications)",
-    "rationed": "Σ of the three rationed_* columns (applications refused)",
+    "rationed": "Σ of the rationed_* columns (applications refused)",
     "rationed_share": "rationed / applicants",
     "guarantor_leverage_mean": "mean over months of the system leverage multiple 放大倍数",
     "guarantor_leverage_peak": "max over months of the highest single-guarantor leverage multiple",
@@ -134,8 +152,8 @@ SUMMARY_DOC = {
        for k in FUNDS},
     **{f"{k}_months_to_depletion": f"first month the {k} ran dry (NaN if it did not)" for k in FUNDS},
     **{f"{k}_min_balance": f"lowest {k} balance over the horizon (yuan)" for k in FUNDS},
-    **{f"loss_{p}": f"{p}'s net loss: gross payments - recoveries received within the horizon (yuan)"
-       for p in PAYERS},
+    **{f"loss_{p}": (f"{p}'s net loss: gross payments - recoveries - pool compensation received "
+                     "within the horizon (yuan)") for p in PAYERS},
     "loss_total": "Σ loss_* over payers (yuan)",
     "loss_scheme_total": "gross loss on defaulted scheme loans = Σ tranche payments + shortfall (yuan)",
     **{f"scheme_share_{p}": f"{p}'s share of gross scheme losses (tranche payments / loss_scheme_total)"
@@ -148,6 +166,12 @@ SUMMARY_DOC = {
     "default_rate_scheme": "Σ default_scheme / Σ new_scheme (cumulative, by amount)",
     "default_rate_direct": "Σ default_direct / Σ new_direct (cumulative, by amount)",
     "guarantors_suspended_end": "guarantors suspended at the end",
+    "capital_injections": "Σ capital_injections (yuan)",
+    "subsidies": "Σ subsidies (yuan)",
+    "informal_credit": "Σ informal_credit (yuan)",
+    "firm_exits": "Σ exits (firms)",
+    "exit_share_refused": "Σ exits_refused / Σ exits",
+    "pool_unpaid": "Σ pool_unpaid (yuan)",
 }
 
 
@@ -167,7 +191,8 @@ def summarise(ts: pd.DataFrame, payers_in_scheme: list[str], bearer: str = "bank
     s["outstanding_scheme_mean"] = ts.outstanding_scheme.mean()
     s["first_time_borrowers"] = ts.first_time.sum()
     s["applicants"] = ts.applicants.sum()
-    s["rationed"] = (ts.rationed_bank_risk + ts.rationed_guarantor_risk + ts.rationed_capacity).sum()
+    s["rationed"] = (ts.rationed_bank_risk + ts.rationed_guarantor_risk + ts.rationed_capacity
+                     + ts.rationed_scheme_closed).sum()
     s["rationed_share"] = s["rationed"] / s["applicants"] if s["applicants"] else 0.0
     s["guarantor_leverage_mean"] = ts.guarantor_leverage.replace(np.inf, np.nan).mean()
     s["guarantor_leverage_peak"] = ts.guarantor_leverage_max.max()
@@ -187,7 +212,8 @@ def summarise(ts: pd.DataFrame, payers_in_scheme: list[str], bearer: str = "bank
             flag, first, low = math.nan, math.nan, math.nan
         s[f"{k}_depleted"], s[f"{k}_months_to_depletion"], s[f"{k}_min_balance"] = flag, first, low
     for p in PAYERS:
-        s[f"loss_{p}"] = ts[f"paid_{p}"].sum() - ts[f"recovered_{p}"].sum()
+        s[f"loss_{p}"] = (ts[f"paid_{p}"].sum() - ts[f"recovered_{p}"].sum()
+                          - ts[f"compensated_{p}"].sum())
     s["loss_total"] = sum(s[f"loss_{p}"] for p in PAYERS)
     s["loss_scheme_total"] = ts.default_scheme.sum()
     for p in PAYERS:
@@ -205,6 +231,12 @@ def summarise(ts: pd.DataFrame, payers_in_scheme: list[str], bearer: str = "bank
     s["default_rate_direct"] = (ts.default_direct.sum() / s["new_lending_direct"]
                                 if s["new_lending_direct"] else math.nan)
     s["guarantors_suspended_end"] = ts.guarantors_suspended.iloc[-1]
+    s["capital_injections"] = ts.capital_injections.sum()
+    s["subsidies"] = ts.subsidies.sum()
+    s["informal_credit"] = ts.informal_credit.sum()
+    s["firm_exits"] = ts.exits.sum()
+    s["exit_share_refused"] = ts.exits_refused.sum() / s["firm_exits"] if s["firm_exits"] else math.nan
+    s["pool_unpaid"] = ts.pool_unpaid.sum()
     return s
 
 

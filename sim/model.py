@@ -1,18 +1,23 @@
 """The government-bank-guarantor (政银担) model: one Mesa model per replication.
 
 In plain words: a province's small firms, each with its own default risk, apply for bank
-loans. The bank reads a noisy signal of each applicant's risk. It lends on its own to firms
-it judges safe enough; for the rest it asks the risk-sharing scheme for cover, as long as
-the part of the loss it would keep (its tranche) is acceptable. The region's government
-guarantor reads its own signal and guarantees the loan if it judges the firm acceptable and
-its leverage cap leaves room. Each month loans age; those at term are repaid and free the
-guarantee; some default, together in bad months (a Gaussian copula with macro, region and
-sector factors). A defaulted loan's loss is split by the scheme: the guarantor, the
-provincial re-guarantor, the national fund, the bank, the compensation pool, the
-government budget and the firm's counter-guarantee each pay their share, up to their caps
-and their cash; what nobody can pay is a shortfall that falls to a configured bearer.
-Recoveries from collateral come back months later to whoever paid. Guarantors that have
-paid too much stop issuing; the pool is topped up once a year by its rule.
+loans. The bank reads a noisy signal of each applicant's risk (sharper when the firm's data
+is on the sharing platform, blunter without a credit file). It lends on its own to firms it
+judges safe enough; for the rest it asks the risk-sharing scheme for cover, as long as the
+part of the loss it would keep is acceptable, and the less it keeps the less carefully it
+screens. The region's government guarantor reads its own signal and guarantees the loan if
+it judges the firm acceptable and its leverage cap leaves room; it pays the re-guarantors
+their fees. Refused firms borrow informally and are less likely to survive.
+
+Each month loans age; those at term are repaid and free the guarantee; some default,
+together in bad months (a Gaussian copula with macro, region and sector factors). A
+defaulted loan's loss is split by the scheme: the guarantor, the provincial re-guarantor,
+the national fund, the bank, the compensation pool, the government budget and the firm's
+counter-guarantee each pay their share, up to their caps and their cash; what nobody can
+pay is a shortfall that falls to a configured bearer. Re-guarantors stop sharing while the
+claim rate is above their ceiling; the pool may pay late and only in part. Recoveries from
+collateral come back months later to whoever paid. Guarantors that have paid too much stop
+issuing and may be recapitalised; the pool is topped up once a year by its rule.
 
 The step order is an explicit plan (`GuaranteeModel.PLAN`), timed phase by phase.
 """
@@ -29,10 +34,12 @@ import numpy as np
 from . import metrics
 from .agents import (Bank, BorrowerRecourse, CompensationPool, GuaranteeAgency, Government,
                      Reguarantor)
-from .config import SimConfig, tranche_payer
+from .config import PUBLIC_PAYERS, SimConfig, tranche_payer
 from .firms import DIRECT, NO_LOAN, SCHEME, FirmPopulation
 from .risk.copula import draw_factors, sample_defaults
 from .risk.waterfall import split_losses
+
+SYSTEM_PAYERS = ("guarantor", "reguarantor", "national_fund")  # whose payments are claims (代偿)
 
 
 class GuaranteeModel(mesa.Model):
@@ -42,8 +49,9 @@ class GuaranteeModel(mesa.Model):
         "maturities",  # loans at term repay; their guarantees are released
         "defaults",  # copula draws decide which running loans default
         "claims",  # loss waterfall: tranches pay, shortfall recorded
-        "recoveries",  # recoveries due this month flow back pro rata
-        "institutions",  # suspension, yearly replenishment and budgets
+        "exits",  # firms without a loan close (survival depends on access to credit)
+        "recoveries",  # recoveries and delayed pool compensation due this month
+        "institutions",  # suspension, recapitalisation, yearly replenishment and budgets
         "lending",  # applications, screening, capacity, new loans
         "metrics",  # this month's row of the time series
     )
@@ -53,17 +61,21 @@ class GuaranteeModel(mesa.Model):
         self.cfg = cfg
         self.month = 0  # months completed
         self.weight = cfg.province.firms_total / cfg.firms.n  # real firms per simulated firm
-        self.firms = FirmPopulation(cfg.firms.n, cfg.province, cfg.firms, self.rng)
+        self.firms = FirmPopulation(cfg.firms.n, cfg.province, cfg.firms, cfg.bank.data_coverage, self.rng)
         self.n_regions = len(cfg.province.regions)
         self.n_sectors = len(cfg.province.sectors)
         self._factors = None
         self.phase_seconds: dict[str, float] = defaultdict(float)
         self._build_institutions()
         self._build_scheme()
-        horizon_plus = cfg.horizon + cfg.firms.recovery_lag + 1
-        self._recoveries_due = np.zeros((horizon_plus, len(self.accounts)))
+        span = cfg.horizon + max(cfg.firms.recovery_lag, cfg.pool.payout_delay) + 1
+        self._recoveries_due = np.zeros((span, len(self.accounts)))
+        self._pool_due = np.zeros(span)  # deferred pool compensation owed, by month due
         self._npl_window = max(cfg.firms.recovery_lag, 1)
-        self._npl_by_month = np.zeros(horizon_plus)  # defaulted EAD by month of default
+        self._npl_by_month = np.zeros(span)  # defaulted EAD by month of default
+        # claims (代偿) and released guarantees by month and agency, for 12-month claim rates
+        self._claims_hist = np.zeros((span, self.n_regions))
+        self._released_hist = np.zeros((span, self.n_regions))
         self.rows: list[dict] = []
         self.datacollector = mesa.DataCollector(
             model_reporters={k: (lambda m, k=k: m.rows[-1][k]) for k in metrics.MONTHLY})
@@ -75,32 +87,29 @@ class GuaranteeModel(mesa.Model):
     # ------------------------------------------------------------------ construction
     def _build_institutions(self) -> None:
         c = self.cfg
-        self.bank = Bank(self, c.bank.capital, c.bank.signal_noise, c.bank.signal_noise_no_file,
-                         c.bank.max_expected_loss, c.bank.max_pd)
+        self.bank = Bank(self, c.bank)
         shares = np.array([r.firm_share for r in c.province.regions])
-        self.agencies = [
-            GuaranteeAgency(self, i, r.name, c.guarantor.capital * shares[i], c.guarantor.leverage_cap,
-                            c.guarantor.signal_noise, c.guarantor.max_pd,
-                            c.guarantor.suspend_claims_multiple)
-            for i, r in enumerate(c.province.regions)
-        ]
-        self.reguarantor = Reguarantor(self, "reguarantor", c.reguarantor.capital)
-        self.national_fund = Reguarantor(self, "national_fund", c.national_fund.capital)
-        self.pool = CompensationPool(self, c.pool.size, c.pool.replenish, c.pool.annual_amount)
-        self.government = Government(self, c.government.annual_budget)
+        self.agencies = [GuaranteeAgency(self, i, r.name, c.guarantor.capital * shares[i], c.guarantor)
+                         for i, r in enumerate(c.province.regions)]
+        self.reguarantor = Reguarantor(self, "reguarantor", c.reguarantor)
+        self.national_fund = Reguarantor(self, "national_fund", c.national_fund)
+        self.pool = CompensationPool(self, c.pool)
+        self.government = Government(self, c.government)
+        self.government.spend(c.pool.size, "pool")
         self.borrower = BorrowerRecourse()
         # Waterfall accounts: guarantor agencies occupy one slot per region.
         self.accounts = [self.bank, *self.agencies, self.reguarantor, self.national_fund,
                          self.pool, self.government, self.borrower]
-        self._account_index = {"bank": 0, "reguarantor": 1 + self.n_regions,
-                               "national_fund": 2 + self.n_regions, "pool": 3 + self.n_regions,
-                               "government": 4 + self.n_regions, "borrower": 5 + self.n_regions}
+        g = self.n_regions
+        self._account_index = {"bank": 0, "reguarantor": 1 + g, "national_fund": 2 + g,
+                               "pool": 3 + g, "government": 4 + g, "borrower": 5 + g}
         self._guarantor0 = 1
+        self._system_accounts = np.array([i for i, acc in enumerate(self.accounts)
+                                          if acc.payer in SYSTEM_PAYERS])
 
     def _build_scheme(self) -> None:
         s = self.cfg.scheme
         names = list(s.tranches)
-        self.tranche_names = names
         self.tranche_payers = [tranche_payer(n, s.tranches[n]) for n in names]
         self.shares = np.array([s.tranches[n].share for n in names])
         w = self.weight
@@ -110,13 +119,20 @@ class GuaranteeModel(mesa.Model):
             for n in names])
         self.cap_rate = {self.tranche_payers[j]: s.tranches[n].cap_rate
                          for j, n in enumerate(names) if s.tranches[n].cap_rate is not None}
-        self.bank_share = sum(sh for p, sh in zip(self.tranche_payers, self.shares) if p == "bank")
+        self.bank_share = float(sum(sh for p, sh in zip(self.tranche_payers, self.shares) if p == "bank"))
         self.scheme_active = any(p != "bank" for p in self.tranche_payers)
         self.uses_guarantor = "guarantor" in self.tranche_payers
-        self.scheme_channel = ("guaranteed" if self.uses_guarantor else
-                               "pool" if self.scheme_active else "none")
-        self.system_payers = {"guarantor", "reguarantor", "national_fund"}
+        self.uses_pool = "pool" in self.tranche_payers
         self._bearer = self._account_index.get(s.shortfall_bearer, self._guarantor0)
+        # Shares on loans that trip the dynamic-sharing rule: public payers' shares scaled up,
+        # the others shrunk pro rata so the total stays 1.
+        pub = np.array([p in PUBLIC_PAYERS for p in self.tranche_payers])
+        dyn = self.shares.copy()
+        up = min(self.shares[pub].sum() * s.dynamic.public_multiplier, 1.0)
+        if pub.any() and (~pub).any() and self.shares[~pub].sum() > 0:
+            dyn[pub] = self.shares[pub] * up / self.shares[pub].sum() if self.shares[pub].sum() else 0
+            dyn[~pub] = self.shares[~pub] * (1 - up) / self.shares[~pub].sum()
+        self.dynamic_shares = dyn
 
     def _seed_loan_book(self) -> None:
         """Start near the steady state, not from an empty book: firms that would have a loan
@@ -132,15 +148,37 @@ class GuaranteeModel(mesa.Model):
         f.age[on] = (self.rng.random(on.shape[0]) * f.term[on]).astype(f.age.dtype)
         self._m = defaultdict(float)
 
-    def _payer_matrix(self, agency: np.ndarray) -> np.ndarray:
+    # ------------------------------------------------------------------ helpers
+    def claim_rate_12m(self, agency: int | None = None) -> float:
+        """Claims (代偿) / guarantees released over the last 12 months (NaN if nothing released)."""
+        lo = max(0, self.month - 11)
+        sl = slice(lo, self.month + 1)
+        c = self._claims_hist[sl].sum(axis=0)
+        r = self._released_hist[sl].sum(axis=0)
+        if agency is not None:
+            c, r = c[agency], r[agency]
+        else:
+            c, r = c.sum(), r.sum()
+        return c / r if r > 0 else math.nan
+
+    def _guarantor_slice(self) -> slice:
+        return slice(self._guarantor0, self._guarantor0 + self.n_regions)
+
+    def _payer_matrix(self, agency: np.ndarray, claim_rate: float) -> np.ndarray:
         """(n, k) account index of each tranche's payer for each defaulted scheme loan."""
         cols = []
         for p in self.tranche_payers:
+            own = self._guarantor0 + agency.astype(np.intp)
             if p == "guarantor":
-                cols.append(self._guarantor0 + agency.astype(np.intp))
+                cols.append(own)
+            elif p in ("reguarantor", "national_fund") and not self.accounts[
+                    self._account_index[p]].shares_claims(claim_rate):
+                cols.append(own)  # above its ceiling it stops sharing: the guarantor pays
+            elif p == "pool" and self.pool.deferred:
+                cols.append(np.full(agency.shape[0], self._bearer, np.intp))  # claimant fronts it
             else:
                 cols.append(np.full(agency.shape[0], self._account_index[p], np.intp))
-        return np.stack(cols, axis=1) if cols else np.zeros((agency.shape[0], 0), np.intp)
+        return np.stack(cols, axis=1)
 
     # ------------------------------------------------------------------ the month
     def step(self) -> None:
@@ -160,15 +198,16 @@ class GuaranteeModel(mesa.Model):
                                      self.cfg.copula.ar1)
 
     def _phase_maturities(self) -> None:
-        f = self.firms
+        f, w = self.firms, self.weight
         active = np.flatnonzero(f.channel != NO_LOAN)
         f.age[active] += 1
         done = active[f.age[active] >= f.term[active]]
-        w = self.weight
         scheme_done = done[f.channel[done] == SCHEME]
-        self._m["released_scheme"] += w * f.amount[scheme_done].sum()
+        released = w * f.amount[scheme_done]
+        self._released_hist[self.month] += np.bincount(f.agency[scheme_done], weights=released,
+                                                       minlength=self.n_regions)
+        self._m["released_scheme"] += released.sum()
         self._m["repaid_direct"] += w * f.amount[done[f.channel[done] == DIRECT]].sum()
-        self._m["repaid_scheme"] += w * f.amount[scheme_done].sum()
         f.channel[done] = NO_LOAN
         f.amount[done] = 0.0
 
@@ -176,8 +215,14 @@ class GuaranteeModel(mesa.Model):
         f = self.firms
         c = self.cfg.copula
         active = np.flatnonzero(f.channel != NO_LOAN)
-        hit = sample_defaults(self.rng, f.threshold[active], f.region[active], f.sector[active],
-                              self._factors, c.rho_macro, c.rho_region, c.rho_sector)
+        hit, x = sample_defaults(self.rng, f.threshold[active], f.region[active], f.sector[active],
+                                 self._factors, c.rho_macro, c.rho_region, c.rho_sector,
+                                 return_latent=True)
+        if self.cfg.scheme.dynamic.enabled:
+            # Health index = latent asset value; count consecutive monthly falls.
+            fell = x < f.health[active]
+            f.health_falls[active] = np.where(fell, f.health_falls[active] + 1, 0)
+            f.health[active] = x
         self.defaulted = active[hit]
 
     def _phase_claims(self) -> None:
@@ -198,47 +243,78 @@ class GuaranteeModel(mesa.Model):
         # Scheme loans: the waterfall.
         s_idx = ~is_direct
         loss = ead[s_idx]
+        agency = f.agency[idx[s_idx]]
         m["default_scheme"] += loss.sum()
         m["released_scheme"] += loss.sum()
-        if loss.shape[0] and self.scheme_active:
-            payer = self._payer_matrix(f.agency[idx[s_idx]])
-            budget = np.array([acc.budget() for acc in self.accounts])
-            for p, rate in self.cap_rate.items():
-                # Portfolio cap: at most `rate` of the volume this payer has covered.
-                if p == "guarantor":
-                    sl = slice(self._guarantor0, self._guarantor0 + self.n_regions)
-                else:
-                    sl = slice(self._account_index[p], self._account_index[p] + 1)
-                room = rate * self._cum_scheme_volume[sl] - np.array(
-                    [a.paid_total for a in self.accounts[sl]])
-                budget[sl] = np.minimum(budget[sl], np.maximum(room, 0.0))
-            split = split_losses(loss, self.shares, payer, budget, self.cap_per_loan)
-            for a, amount in enumerate(split.by_payer):
-                if amount:
-                    self.accounts[a].pay(amount)
-            shortfall = split.shortfall.sum()
-            self.accounts[self._bearer].pay(shortfall)
-            m["shortfall"] += shortfall
-            for j, p in enumerate(self.tranche_payers):
-                paid_j = split.paid[:, j].sum()
-                m[f"scheme_loss_{p}"] += paid_j
-                if p in self.system_payers:
-                    m["claims"] += paid_j
-            # Recoveries go back pro rata to what each account paid on each loan.
-            with np.errstate(divide="ignore", invalid="ignore"):
-                r = np.where(loss > 0, recovery_rate[s_idx], 0.0)
-            rec = np.bincount(payer.ravel(), weights=(split.paid * r[:, None]).ravel(),
-                              minlength=len(self.accounts))
-            rec[self._bearer] += (split.shortfall * r).sum()
-            self._recoveries_due[due] += rec
-        elif loss.shape[0]:
+        self._released_hist[self.month] += np.bincount(agency, weights=loss, minlength=self.n_regions)
+        if not loss.shape[0]:
+            self._retire(idx)
+            return
+        if not self.scheme_active:
             self.bank.pay(loss.sum())
             m["scheme_loss_bank"] += loss.sum()
             self._recoveries_due[due, 0] += (recovery_rate[s_idx] * loss).sum()
-        # Defaulted firms exit; entrants take their place.
-        f.channel[idx] = NO_LOAN
-        f.amount[idx] = 0.0
-        f.respawn(idx, self.rng)
+            self._retire(idx)
+            return
+        payer = self._payer_matrix(agency, self.claim_rate_12m())
+        shares = self.shares
+        if self.cfg.scheme.dynamic.enabled:
+            tripped = f.health_falls[idx[s_idx]] >= self.cfg.scheme.dynamic.periods
+            shares = np.where(tripped[:, None], self.dynamic_shares[None, :], self.shares[None, :])
+            m["dynamic_share_loans"] += w * np.count_nonzero(tripped)
+        budget = np.array([acc.budget() for acc in self.accounts])
+        for p, rate in self.cap_rate.items():
+            # Portfolio cap: at most `rate` of the volume this payer has covered.
+            sl = self._guarantor_slice() if p == "guarantor" else slice(
+                self._account_index[p], self._account_index[p] + 1)
+            room = rate * self._cum_scheme_volume[sl] - np.array([a.paid_total for a in self.accounts[sl]])
+            budget[sl] = np.minimum(budget[sl], np.maximum(room, 0.0))
+        split = split_losses(loss, shares, payer, budget, self.cap_per_loan)
+        for a, amount in enumerate(split.by_payer):
+            if amount:
+                self.accounts[a].pay(amount)
+        shortfall = split.shortfall.sum()
+        self.accounts[self._bearer].pay(shortfall)
+        m["shortfall"] += shortfall
+        # Tallied by who actually paid (a re-guarantor above its ceiling hands its tranche to
+        # the guarantor; a deferred pool's share is fronted by the claimant).
+        for a, amount in enumerate(split.by_payer):
+            m[f"scheme_loss_{self.accounts[a].payer}"] += amount
+        system = np.isin(payer, self._system_accounts)
+        claims_by_agency = np.bincount(agency, weights=(split.paid * system).sum(axis=1),
+                                       minlength=self.n_regions)
+        for j, p in enumerate(self.tranche_payers):
+            paid_j = split.paid[:, j]
+            if p == "pool" and self.pool.deferred:
+                # The claimant fronted the pool's share; the pool owes its share of the net loss.
+                owed = (paid_j * recovery_rate[s_idx]).sum()
+                owed = paid_j.sum() - owed
+                when = min(self.month + self.cfg.pool.payout_delay, self._pool_due.shape[0] - 1)
+                self._pool_due[when] += owed * self.cfg.pool.payout_efficiency
+                m["pool_owed"] += owed
+        m["claims"] += claims_by_agency.sum()
+        self._claims_hist[self.month] += claims_by_agency
+        # Recoveries go back pro rata to what each account paid on each loan.
+        r = recovery_rate[s_idx]
+        rec = np.bincount(payer.ravel(), weights=(split.paid * r[:, None]).ravel(),
+                          minlength=len(self.accounts))
+        rec[self._bearer] += (split.shortfall * r).sum()
+        self._recoveries_due[due] += rec
+        self._retire(idx)
+
+    def _retire(self, idx: np.ndarray) -> None:
+        """Defaulted or closed firms leave; entrants take their place."""
+        self.firms.respawn(idx, self.rng)
+
+    def _phase_exits(self) -> None:
+        f, c = self.firms, self.cfg.firms
+        free = np.flatnonzero(f.channel == NO_LOAN)
+        s = np.where(f.refused[free], c.survival_without_credit, c.survival_with_credit)
+        hazard = 1.0 - s ** (1.0 / 36.0)  # three-year survival -> monthly exit hazard
+        gone = free[self.rng.random(free.shape[0]) < hazard]
+        self._m["exits"] += self.weight * gone.shape[0]
+        self._m["exits_refused"] += self.weight * np.count_nonzero(f.refused[gone])
+        self._retire(gone)
 
     def _phase_recoveries(self) -> None:
         due = self._recoveries_due[self.month]
@@ -246,14 +322,25 @@ class GuaranteeModel(mesa.Model):
             if amount:
                 self.accounts[a].recover(amount)
         self._m["recoveries"] += due.sum()
+        owed = self._pool_due[self.month]
+        if owed > 0:
+            paid = min(owed, self.pool.budget())
+            self.pool.compensate(-paid)
+            self.accounts[self._bearer].compensate(paid)
+            self._m["pool_compensation"] += paid
+            self._m["pool_unpaid"] += owed - paid
 
     def _phase_institutions(self) -> None:
         self._refresh_outstanding()
         for ag in self.agencies:
-            ag.update()
+            injection = ag.update(self.claim_rate_12m(ag.region))
+            if injection:
+                self.government.spend(injection, "injection")
+                self._m["capital_injections"] += injection
         if self.month % 12 == 0 and self.month > 0:
             self.government.new_year()
-            self.government.fiscal_spent += self.pool.replenish_for_new_year()
+            add = self.pool.replenish_for_new_year(self.claim_rate_12m())
+            self.government.spend(add, "pool")
 
     def _refresh_outstanding(self) -> None:
         f = self.firms
@@ -264,23 +351,29 @@ class GuaranteeModel(mesa.Model):
 
     def _phase_lending(self, apply_rate: float | None = None) -> None:
         f, w, m, rng, c = self.firms, self.weight, self._m, self.rng, self.cfg
+        gov = c.government
         rate = c.firms.apply_rate if apply_rate is None else apply_rate
         free = np.flatnonzero(f.channel == NO_LOAN)
-        apps = free[rng.random(free.shape[0]) < rate]
+        # Subsidies lower the cost of borrowing and raise applications: the fee subsidy for
+        # everyone, the interest subsidy for firms that never borrowed.
+        uplift = c.firms.cost_elasticity * (gov.fee_subsidy * c.scheme.guarantee_fee * 100.0)
+        p_apply = rate * (1.0 + uplift + c.firms.cost_elasticity * gov.interest_subsidy
+                          * (f.loans_taken[free] == 0))
+        apps = free[rng.random(free.shape[0]) < np.minimum(p_apply, 1.0)]
         m["applicants"] += w * apps.shape[0]
         if apps.shape[0] == 0:
             return
         amount, term = f.draw_requests(apps, rng)
-        est = self.bank.estimate_pd(f.pd[apps], f.has_file[apps], rng)
-        lgd = c.firms.lgd_mean
-        direct = self.bank.accepts(est, lgd, 1.0)
-        to_scheme = ~direct
-        if self.scheme_active:
-            to_scheme &= self.bank.accepts(est, lgd, self.bank_share)
-            to_scheme &= amount <= c.scheme.max_loan
+        open_ = self.scheme_active and not (self.uses_pool and self.pool.empty
+                                            and c.pool.when_empty == "stop")
+        direct, to_scheme = self.bank.screen(f.pd[apps], f.on_platform[apps], f.has_file[apps],
+                                             c.firms.lgd_mean, self.bank_share, open_, rng)
+        to_scheme &= amount <= c.scheme.max_loan
+        refused = np.count_nonzero(~direct & ~to_scheme)
+        if self.scheme_active and not open_:
+            m["rationed_scheme_closed"] += w * refused  # the pool is empty and the scheme stopped
         else:
-            to_scheme[:] = False
-        m["rationed_bank_risk"] += w * np.count_nonzero(~direct & ~to_scheme)
+            m["rationed_bank_risk"] += w * refused
         cand = np.flatnonzero(to_scheme)
         if self.uses_guarantor and cand.shape[0]:
             region = f.region[apps[cand]]
@@ -288,50 +381,79 @@ class GuaranteeModel(mesa.Model):
             for ag in self.agencies:
                 sel = region == ag.region
                 est_g[sel] = ag.estimate_pd(f.pd[apps[cand[sel]]], rng)
-            ok = est_g <= np.array([ag.max_pd for ag in self.agencies])[region]
+            ok = est_g <= c.guarantor.max_pd
             m["rationed_guarantor_risk"] += w * np.count_nonzero(~ok)
             cand, region = cand[ok], region[ok]
             # Capacity: in random order within each agency, accept while room lasts.
             order = np.lexsort((rng.random(cand.shape[0]), region))
             cand, region = cand[order], region[order]
-            need = w * amount[cand]
-            csum = np.cumsum(need)
+            csum = np.cumsum(w * amount[cand])
             starts = np.searchsorted(region, np.arange(self.n_regions))
-            base = np.concatenate(([0.0], csum))[starts]
-            within = csum - base[region]
+            within = csum - np.concatenate(([0.0], csum))[starts][region]
             room = np.array([ag.capacity() for ag in self.agencies])
             fits = within <= room[region]
             m["rationed_capacity"] += w * np.count_nonzero(~fits)
             cand = cand[fits]
-        self._originate(apps[np.flatnonzero(direct)], amount[direct], term[direct], DIRECT)
+        served = np.zeros(apps.shape[0], bool)
+        served[direct] = True
+        served[cand] = True
+        f.refused[apps] = ~served
+        no = ~served
+        m["informal_credit"] += w * amount[no].sum()
+        m["informal_interest"] += w * (amount[no] * c.firms.informal_rate * term[no] / 12.0).sum()
+        self._originate(apps[direct], amount[direct], term[direct], DIRECT)
         self._originate(apps[cand], amount[cand], term[cand], SCHEME)
 
     def _originate(self, idx: np.ndarray, amount: np.ndarray, term: np.ndarray, channel: int) -> None:
-        f, w, m = self.firms, self.weight, self._m
+        f, w, m, c = self.firms, self.weight, self._m, self.cfg
         name = "direct" if channel == DIRECT else "scheme"
         m[f"new_{name}"] += w * amount.sum()
-        m["first_time"] += w * np.count_nonzero(f.loans_taken[idx] == 0)
+        first = f.loans_taken[idx] == 0
+        m["first_time"] += w * np.count_nonzero(first)
+        years = term / 12.0
+        if c.government.interest_subsidy > 0:
+            sub = w * (c.government.interest_subsidy / 100.0 * amount[first] * years[first]).sum()
+            self.government.spend(sub, "subsidy")
+            m["subsidies"] += sub
         f.channel[idx] = channel
         f.amount[idx] = amount
         f.term[idx] = term
         f.age[idx] = 0
         f.loans_taken[idx] += 1
-        if channel == SCHEME and idx.shape[0]:
-            f.agency[idx] = f.region[idx]
-            vol = w * np.bincount(f.region[idx], weights=amount, minlength=self.n_regions)
-            fee = self.cfg.scheme.guarantee_fee * w * np.bincount(
-                f.region[idx], weights=amount * term / 12.0, minlength=self.n_regions)
-            for p in set(self.tranche_payers):
-                if p == "guarantor":
-                    self._cum_scheme_volume[self._guarantor0:self._guarantor0 + self.n_regions] += vol
-                else:
-                    self._cum_scheme_volume[self._account_index[p]] += vol.sum()
-            if self.uses_guarantor:
-                for ag, fe, v in zip(self.agencies, fee, vol):
-                    ag.earn_fee(fe)
-                    ag.issued_month += v
-                m["fees"] += fee.sum()
-            self._refresh_outstanding()
+        f.health_falls[idx] = 0
+        if channel != SCHEME or not idx.shape[0]:
+            return
+        f.agency[idx] = f.region[idx]
+        region = f.region[idx]
+        vol = w * np.bincount(region, weights=amount, minlength=self.n_regions)
+        for p in set(self.tranche_payers):
+            if p == "guarantor":
+                self._cum_scheme_volume[self._guarantor_slice()] += vol
+            else:
+                self._cum_scheme_volume[self._account_index[p]] += vol.sum()
+        if not self.uses_guarantor:
+            return
+        fee = c.scheme.guarantee_fee * w * np.bincount(region, weights=amount * years,
+                                                       minlength=self.n_regions)
+        # Re-guarantee fees: a yearly rate on each re-guarantor's share of the loan.
+        re_fee = np.zeros(self.n_regions)
+        for p, share in zip(self.tranche_payers, self.shares):
+            if p in ("reguarantor", "national_fund") and share > 0:
+                acc = self.accounts[self._account_index[p]]
+                per = w * share * acc.fee_rates(amount) * amount * years
+                by_region = np.bincount(region, weights=per, minlength=self.n_regions)
+                acc.earn_fee(by_region.sum())
+                re_fee += by_region
+        for ag, fe, rf, v in zip(self.agencies, fee, re_fee, vol):
+            ag.earn_fee(fe - rf)
+            ag.issued_month += v
+        m["fees"] += fee.sum()
+        m["reguarantee_fees"] += re_fee.sum()
+        if c.government.fee_subsidy > 0:
+            sub = c.government.fee_subsidy * fee.sum()
+            self.government.spend(sub, "subsidy")
+            m["subsidies"] += sub
+        self._refresh_outstanding()
 
     def _phase_metrics(self) -> None:
         self.rows.append(metrics.monthly_row(self))

@@ -70,7 +70,7 @@ def test_guarantor_never_issues_beyond_its_leverage_cap():
         rejected += model.rows[-1]["rationed_capacity"]
         for ag in model.agencies:
             if ag.issued_month > 0:
-                assert ag.outstanding <= ag.leverage_cap * ag.net_assets * (1 + 1e-12) + 1e-6
+                assert ag.outstanding <= ag.cfg.leverage_cap * ag.net_assets * (1 + 1e-12) + 1e-6
     assert rejected > 0  # the cap did bind
 
 
@@ -90,7 +90,7 @@ def test_guarantee_scheme_brings_out_more_credit_than_bank_only():
     base = sim.run(small("bank_only")).replications
     g = sim.run(small("4321")).replications
     assert (base.new_lending_scheme == 0).all()
-    assert g.new_lending_total.min() > 1.2 * base.new_lending_total.max()
+    assert g.new_lending_total.min() > 1.1 * base.new_lending_total.max()
     assert g.rationed_share.max() < base.rationed_share.min()
 
 
@@ -113,7 +113,7 @@ def test_guarantor_suspends_after_cumulative_claims_threshold():
 def test_plan_lists_phases_in_design_order_and_times_them():
     m = GuaranteeModel(small("4321"), rng=np.random.default_rng(0))
     m.step()
-    assert m.PLAN == ("factors", "maturities", "defaults", "claims", "recoveries",
+    assert m.PLAN == ("factors", "maturities", "defaults", "claims", "exits", "recoveries",
                       "institutions", "lending", "metrics")
     assert set(m.phase_seconds) == set(m.PLAN)
     # Mesa's data collector has the same month as the model's rows
@@ -122,7 +122,7 @@ def test_plan_lists_phases_in_design_order_and_times_them():
 
 
 def test_recoveries_flow_back_to_payers_pro_rata():
-    cfg = small("4321", firms__recovery_lag=3)
+    cfg = small("4321", firms__recovery_lag=3, reguarantor__claim_rate_ceiling=1.0)
     ts = months(cfg)
     paid = {p: ts[f"scheme_loss_{p}"].sum() for p in ("guarantor", "reguarantor", "pool")}
     rec = {p: ts[f"recovered_{p}"].sum() for p in paid}

@@ -48,11 +48,12 @@ def draw_factors(rng: np.random.Generator, n_regions: int, n_sectors: int,
 def sample_defaults(rng: np.random.Generator, threshold: np.ndarray, region: np.ndarray,
                     sector: np.ndarray, factors: tuple[float, np.ndarray, np.ndarray],
                     rho_macro: float, rho_region: float, rho_sector: float,
-                    shift: np.ndarray | float = 0.0) -> np.ndarray:
+                    shift: np.ndarray | float = 0.0, return_latent: bool = False):
     """Boolean default indicator for each firm given this period's factors.
 
     `threshold` is PhiInv(pd) per firm; `shift` (added to the systematic part, negative is
-    worse) lets shocks move chosen firms without touching the copula itself.
+    worse) lets shocks move chosen firms without touching the copula itself. With
+    `return_latent` the latent values X are returned too (a health index).
     """
     macro, zr, zs = factors
     systematic = (np.sqrt(rho_macro) * macro + np.sqrt(rho_region) * zr[region]
@@ -61,7 +62,7 @@ def sample_defaults(rng: np.random.Generator, threshold: np.ndarray, region: np.
         systematic = systematic + shift
     idio = np.sqrt(1.0 - rho_macro - rho_region - rho_sector)
     x = systematic + idio * rng.standard_normal(threshold.shape[0])
-    return x < threshold
+    return (x < threshold, x) if return_latent else x < threshold
 
 
 def vasicek_cdf(x: np.ndarray | float, pd: float, rho: float) -> np.ndarray | float:

@@ -32,16 +32,16 @@ def split_losses(loss: np.ndarray, shares: np.ndarray, payer: np.ndarray,
                  budget: np.ndarray, cap_per_loan: np.ndarray | None = None) -> Split:
     """Split `loss` (n,) across tranches.
 
-    shares: (k,) fractions of each loss; payer: (n, k) or (k,) integer index of the payer
+    shares: (k,) fractions of each loss, or (n, k) for shares that differ by loan; payer: (n, k) or (k,) integer index of the payer
     of tranche j for loan i into `budget` (m,), the most each payer can pay in this batch
     (np.inf for no limit); cap_per_loan: (k,) largest payment per loan (np.inf: none).
     """
     loss = np.asarray(loss, dtype=float)
     shares = np.asarray(shares, dtype=float)
     budget = np.asarray(budget, dtype=float)
-    n, k = loss.shape[0], shares.shape[0]
+    n, k = loss.shape[0], shares.shape[-1]
     payer = np.broadcast_to(np.asarray(payer, dtype=np.intp), (n, k))
-    desired = loss[:, None] * shares[None, :]
+    desired = loss[:, None] * (shares if shares.ndim == 2 else shares[None, :])
     if cap_per_loan is not None:
         desired = np.minimum(desired, np.asarray(cap_per_loan, dtype=float)[None, :])
     demand = np.bincount(payer.ravel(), weights=desired.ravel(), minlength=budget.shape[0])
