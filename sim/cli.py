@@ -156,6 +156,9 @@ def help_text() -> str:
         "  scheme.tranches.<name>.share / .payer / .cap_per_loan / .cap_rate",
         f"      payers: {', '.join(PAYERS)}",
         "  scheme.guarantee_fee, scheme.max_loan, scheme.shortfall_bearer",
+        "  scheme.bank_share (set the bank's share, rescale the others), scheme.dynamic.enabled",
+        "",
+        "Every lever with its source: docs/levers.md",
         "",
         "Hydra's own options: python -m sim --hydra-help",
     ]
@@ -228,7 +231,10 @@ def _task(dcfg: DictConfig) -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if any(a in ("-h", "--help") for a in argv):
-        print(help_text())
+        try:
+            print(help_text())
+        except BrokenPipeError:  # `python -m sim --help | head`
+            pass
         return 0
     try:
         argv = normalise(argv)
