@@ -320,6 +320,12 @@ class GuaranteeModel(mesa.Model):
         self.rows.append(metrics.monthly_row(self))
         self.datacollector.collect(self)
 
+    def timeseries(self) -> "pd.DataFrame":
+        """The monthly time series so far: one row per month, columns `metrics.MONTHLY`."""
+        import pandas as pd
+
+        return pd.DataFrame(self.rows)
+
     def run(self) -> None:
         while self.running:
             self.step()

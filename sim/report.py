@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import unicodedata
 from datetime import datetime, timezone
@@ -47,9 +48,17 @@ def mark(out_dir: Path, state: str, cfg: SimConfig, **extra) -> None:
 
 
 def write_replication(out_dir: Path, r: int, ts: pd.DataFrame) -> None:
+    """Stream one finished replication to replications/rep_NNNNN.parquet.
+
+    Written to a temporary name and renamed, so an interruption never leaves a half-written
+    file under the final name: every rep_*.parquet present is a finished replication.
+    """
     d = out_dir / "replications"
     d.mkdir(parents=True, exist_ok=True)
-    ts.to_parquet(d / f"rep_{r:05d}.parquet", index=False)
+    final = d / f"rep_{r:05d}.parquet"
+    tmp = d / f".rep_{r:05d}.parquet.tmp"
+    ts.to_parquet(tmp, index=False)
+    os.replace(tmp, final)
 
 
 def write_all(res: "Results") -> None:
