@@ -31,7 +31,7 @@ from .agents import (Bank, BorrowerRecourse, CompensationPool, GuaranteeAgency, 
                      Reguarantor)
 from .config import SimConfig, tranche_payer
 from .firms import DIRECT, NO_LOAN, SCHEME, FirmPopulation
-from .risk.copula import draw_factors, sample_defaults
+from .risk.copula import draw_factors, sample_defaults_grouped, systematic_table
 from .risk.waterfall import split_losses
 
 
@@ -146,9 +146,10 @@ class GuaranteeModel(mesa.Model):
 
     def _phase_maturities(self) -> None:
         f = self.firms
-        active = np.flatnonzero(f.channel != NO_LOAN)
-        f.age[active] += 1
-        done = active[f.age[active] >= f.term[active]]
+        # Whole-array passes over small dtypes instead of gathers through an index array.
+        active = f.channel != NO_LOAN
+        f.age += active
+        done = np.flatnonzero(active & (f.age >= f.term))
         w = self.weight
         scheme_done = done[f.channel[done] == SCHEME]
         self._m["released_scheme"] += w * f.amount[scheme_done].sum()
@@ -161,8 +162,11 @@ class GuaranteeModel(mesa.Model):
         f = self.firms
         c = self.cfg.copula
         active = np.flatnonzero(f.channel != NO_LOAN)
-        hit = sample_defaults(self.rng, f.threshold[active], f.region[active], f.sector[active],
-                              self._factors, c.rho_macro, c.rho_region, c.rho_sector)
+        # One lookup per firm in a (region x sector) table of the systematic factor part;
+        # bit for bit what sample_defaults computes firm by firm.
+        table = systematic_table(self._factors, c.rho_macro, c.rho_region, c.rho_sector)
+        hit = sample_defaults_grouped(self.rng, f.threshold[active], f.group[active], table,
+                                      c.rho_macro, c.rho_region, c.rho_sector)
         self.defaulted = active[hit]
 
     def _phase_claims(self) -> None:
@@ -241,21 +245,28 @@ class GuaranteeModel(mesa.Model):
             self.government.fiscal_spent += self.pool.replenish_for_new_year()
 
     def _refresh_outstanding(self) -> None:
+        """Each guarantor's outstanding guarantees, from the loan book.
+
+        One pass: `agency` is the guarantor of a scheme loan and n_regions for a direct loan,
+        and firms without a loan have amount 0, so the bincount's last bucket is the direct
+        book. Each bucket adds the same amounts in the same (firm) order as summing that
+        guarantor's loans alone. Kept in `_book` (per real firm, yuan) for the metrics.
+        """
         f = self.firms
-        on = f.channel == SCHEME
-        out = self.weight * np.bincount(f.agency[on], weights=f.amount[on], minlength=self.n_regions)
+        self._book = np.bincount(f.agency, weights=f.amount, minlength=self.n_regions + 1)
+        out = self.weight * self._book[:self.n_regions]
         for ag, o in zip(self.agencies, out):
             ag.outstanding = o
 
     def _phase_lending(self) -> None:
         f, w, m, rng, c = self.firms, self.weight, self._m, self.rng, self.cfg
         free = np.flatnonzero(f.channel == NO_LOAN)
-        apps = free[rng.random(free.shape[0]) < c.firms.apply_rate]
+        apps = free[np.flatnonzero(rng.random(free.shape[0]) < c.firms.apply_rate)]
         m["applicants"] += w * apps.shape[0]
         if apps.shape[0] == 0:
             return
         amount, term = f.draw_requests(apps, rng)
-        est = self.bank.estimate_pd(f.pd[apps], f.has_file[apps], rng)
+        est = self.bank.estimate_pd(f.pd[apps], f.has_file[apps], rng, f.logit_pd[apps])
         lgd = c.firms.lgd_mean
         direct = self.bank.accepts(est, lgd, 1.0)
         to_scheme = ~direct
@@ -268,15 +279,16 @@ class GuaranteeModel(mesa.Model):
         cand = np.flatnonzero(to_scheme)
         if self.uses_guarantor and cand.shape[0]:
             region = f.region[apps[cand]]
-            est_g = np.empty(cand.shape[0])
-            for ag in self.agencies:
-                sel = region == ag.region
-                est_g[sel] = ag.estimate_pd(f.pd[apps[cand[sel]]], rng)
+            est_g = GuaranteeAgency.estimate_pd_by_region(self.agencies, f.logit_pd[apps[cand]],
+                                                          region, rng)
             ok = est_g <= np.array([ag.max_pd for ag in self.agencies])[region]
             m["rationed_guarantor_risk"] += w * np.count_nonzero(~ok)
             cand, region = cand[ok], region[ok]
             # Capacity: in random order within each agency, accept while room lasts.
-            order = np.lexsort((rng.random(cand.shape[0]), region))
+            # = np.lexsort((u, region)) with u = rng.random(k): u is a multiple of 2^-53, so
+            # region * 2^53 + u * 2^53 is an exact integer key with the same order.
+            u53 = (rng.random(cand.shape[0]) * 2.0**53).astype(np.int64)
+            order = np.argsort(region.astype(np.int64) * 2**53 + u53, kind="stable")
             cand, region = cand[order], region[order]
             need = w * amount[cand]
             csum = np.cumsum(need)
@@ -300,6 +312,8 @@ class GuaranteeModel(mesa.Model):
         f.term[idx] = term
         f.age[idx] = 0
         f.loans_taken[idx] += 1
+        if channel == DIRECT:
+            f.agency[idx] = self.n_regions  # the direct book's bucket (see _refresh_outstanding)
         if channel == SCHEME and idx.shape[0]:
             f.agency[idx] = f.region[idx]
             vol = w * np.bincount(f.region[idx], weights=amount, minlength=self.n_regions)
@@ -314,9 +328,11 @@ class GuaranteeModel(mesa.Model):
                 for ag, fe in zip(self.agencies, fee):
                     ag.earn_fee(fe)
                 m["fees"] += fee.sum()
-            self._refresh_outstanding()
+            # Outstanding guarantees are refreshed once, at month end (_phase_metrics): they
+            # are not read between here and there.
 
     def _phase_metrics(self) -> None:
+        self._refresh_outstanding()
         self.rows.append(metrics.monthly_row(self))
         self.datacollector.collect(self)
 
