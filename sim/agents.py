@@ -66,9 +66,13 @@ class Bank(mesa.Agent, Account):
     def estimate_pd(self, pd: np.ndarray, has_file: np.ndarray, rng: np.random.Generator,
                     logit_pd: np.ndarray | None = None) -> np.ndarray:
         """Noisy PD signal: expit(logit(pd) + noise x N(0,1)); logit_pd = logit(pd) if cached."""
+        return self.estimate_pd_from_logit(logit(pd) if logit_pd is None else logit_pd, has_file, rng)
+
+    def estimate_pd_from_logit(self, logit_pd: np.ndarray, has_file: np.ndarray,
+                               rng: np.random.Generator) -> np.ndarray:
+        """`estimate_pd` given logit(pd) (FirmPopulation caches it)."""
         noise = np.where(has_file, self.signal_noise, self.signal_noise_no_file)
-        lp = logit(pd) if logit_pd is None else logit_pd
-        return expit(lp + noise * rng.standard_normal(pd.shape[0]))
+        return expit(logit_pd + noise * rng.standard_normal(logit_pd.shape[0]))
 
     def accepts(self, est_pd: np.ndarray, lgd: float, retained_share: float) -> np.ndarray:
         """Lend if estimated PD x LGD x the share of loss the bank keeps is within appetite."""

@@ -151,10 +151,10 @@ class GuaranteeModel(mesa.Model):
         f.age += active
         done = np.flatnonzero(active & (f.age >= f.term))
         w = self.weight
-        scheme_done = done[f.channel[done] == SCHEME]
-        self._m["released_scheme"] += w * f.amount[scheme_done].sum()
-        self._m["repaid_direct"] += w * f.amount[done[f.channel[done] == DIRECT]].sum()
-        self._m["repaid_scheme"] += w * f.amount[scheme_done].sum()
+        repaid = np.bincount(f.channel[done], weights=f.amount[done], minlength=3)  # by channel
+        self._m["released_scheme"] += w * repaid[SCHEME]
+        self._m["repaid_direct"] += w * repaid[DIRECT]
+        self._m["repaid_scheme"] += w * repaid[SCHEME]
         f.channel[done] = NO_LOAN
         f.amount[done] = 0.0
 
@@ -250,7 +250,7 @@ class GuaranteeModel(mesa.Model):
         One pass: `agency` is the guarantor of a scheme loan and n_regions for a direct loan,
         and firms without a loan have amount 0, so the bincount's last bucket is the direct
         book. Each bucket adds the same amounts in the same (firm) order as summing that
-        guarantor's loans alone. Kept in `_book` (per real firm, yuan) for the metrics.
+        guarantor's loans alone. Kept in `_book` (unweighted: times `weight` for province yuan) for the metrics.
         """
         f = self.firms
         self._book = np.bincount(f.agency, weights=f.amount, minlength=self.n_regions + 1)
@@ -266,7 +266,7 @@ class GuaranteeModel(mesa.Model):
         if apps.shape[0] == 0:
             return
         amount, term = f.draw_requests(apps, rng)
-        est = self.bank.estimate_pd(f.pd[apps], f.has_file[apps], rng, f.logit_pd[apps])
+        est = self.bank.estimate_pd_from_logit(f.logit_pd[apps], f.has_file[apps], rng)
         lgd = c.firms.lgd_mean
         direct = self.bank.accepts(est, lgd, 1.0)
         to_scheme = ~direct
@@ -277,6 +277,7 @@ class GuaranteeModel(mesa.Model):
             to_scheme[:] = False
         m["rationed_bank_risk"] += w * np.count_nonzero(~direct & ~to_scheme)
         cand = np.flatnonzero(to_scheme)
+        region = None
         if self.uses_guarantor and cand.shape[0]:
             region = f.region[apps[cand]]
             est_g = GuaranteeAgency.estimate_pd_by_region(self.agencies, f.logit_pd[apps[cand]],
@@ -298,27 +299,34 @@ class GuaranteeModel(mesa.Model):
             room = np.array([ag.capacity() for ag in self.agencies])
             fits = within <= room[region]
             m["rationed_capacity"] += w * np.count_nonzero(~fits)
-            cand = cand[fits]
+            cand, region = cand[fits], region[fits]
         self._originate(apps[np.flatnonzero(direct)], amount[direct], term[direct], DIRECT)
-        self._originate(apps[cand], amount[cand], term[cand], SCHEME)
+        self._originate(apps[cand], amount[cand], term[cand], SCHEME, region)
 
-    def _originate(self, idx: np.ndarray, amount: np.ndarray, term: np.ndarray, channel: int) -> None:
+    def _originate(self, idx: np.ndarray, amount: np.ndarray, term: np.ndarray, channel: int,
+                   region: np.ndarray | None = None) -> None:
+        """New loans to firms idx; region = f.region[idx] when the caller has it already."""
         f, w, m = self.firms, self.weight, self._m
         name = "direct" if channel == DIRECT else "scheme"
         m[f"new_{name}"] += w * amount.sum()
-        m["first_time"] += w * np.count_nonzero(f.loans_taken[idx] == 0)
+        taken = f.loans_taken[idx]
+        m["first_time"] += w * np.count_nonzero(taken == 0)
         f.channel[idx] = channel
         f.amount[idx] = amount
         f.term[idx] = term
         f.age[idx] = 0
-        f.loans_taken[idx] += 1
+        f.loans_taken[idx] = taken + 1
         if channel == DIRECT:
             f.agency[idx] = self.n_regions  # the direct book's bucket (see _refresh_outstanding)
+            self._book[-1] += amount.sum()
         if channel == SCHEME and idx.shape[0]:
-            f.agency[idx] = f.region[idx]
-            vol = w * np.bincount(f.region[idx], weights=amount, minlength=self.n_regions)
+            region = f.region[idx] if region is None else region
+            f.agency[idx] = region
+            by_region = np.bincount(region, weights=amount, minlength=self.n_regions)
+            self._book[:self.n_regions] += by_region
+            vol = w * by_region
             fee = self.cfg.scheme.guarantee_fee * w * np.bincount(
-                f.region[idx], weights=amount * term / 12.0, minlength=self.n_regions)
+                region, weights=amount * term / 12.0, minlength=self.n_regions)
             for p in set(self.tranche_payers):
                 if p == "guarantor":
                     self._cum_scheme_volume[self._guarantor0:self._guarantor0 + self.n_regions] += vol
@@ -328,11 +336,14 @@ class GuaranteeModel(mesa.Model):
                 for ag, fe in zip(self.agencies, fee):
                     ag.earn_fee(fe)
                 m["fees"] += fee.sum()
-            # Outstanding guarantees are refreshed once, at month end (_phase_metrics): they
-            # are not read between here and there.
+            # Outstanding guarantees are next read at month end (_phase_metrics), which
+            # takes them from _book, kept up to date here.
 
     def _phase_metrics(self) -> None:
-        self._refresh_outstanding()
+        # The book was counted in full at _phase_institutions (capacity reads it) and has
+        # only grown by this month's new loans since: no second pass over all firms.
+        for ag, o in zip(self.agencies, self.weight * self._book[:self.n_regions]):
+            ag.outstanding = o
         self.rows.append(metrics.monthly_row(self))
         self.datacollector.collect(self)
 
