@@ -300,7 +300,8 @@ class GuaranteeModel(mesa.Model):
             fits = within <= room[region]
             m["rationed_capacity"] += w * np.count_nonzero(~fits)
             cand, region = cand[fits], region[fits]
-        self._originate(apps[np.flatnonzero(direct)], amount[direct], term[direct], DIRECT)
+        d = np.flatnonzero(direct)
+        self._originate(apps[d], amount[d], term[d], DIRECT)
         self._originate(apps[cand], amount[cand], term[cand], SCHEME, region)
 
     def _originate(self, idx: np.ndarray, amount: np.ndarray, term: np.ndarray, channel: int,

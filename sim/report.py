@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from omegaconf import OmegaConf
 
 from .config import SimConfig, tranche_payer
@@ -57,7 +59,9 @@ def write_replication(out_dir: Path, r: int, ts: pd.DataFrame) -> None:
     d.mkdir(parents=True, exist_ok=True)
     final = d / f"rep_{r:05d}.parquet"
     tmp = d / f".rep_{r:05d}.parquet.tmp"
-    ts.to_parquet(tmp, index=False)
+    # pyarrow directly: the same file as DataFrame.to_parquet, at half its fixed cost, which
+    # matters when thousands of small replications stream through one process.
+    pq.write_table(pa.Table.from_pandas(ts, preserve_index=False), tmp)
     os.replace(tmp, final)
 
 
