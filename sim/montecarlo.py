@@ -30,6 +30,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -193,6 +194,24 @@ def _stop_pool(ex: ProcessPoolExecutor) -> None:
         p.join(timeout=10)
 
 
+@contextmanager
+def _sigint_sets_flag():
+    """While inside: Ctrl-C (SIGINT) sets the yielded Event instead of raising
+    KeyboardInterrupt wherever the main thread happens to be. With Dask's scheduler and
+    client threads in this process, an exception raised at a random point (e.g. inside a
+    garbage-collector callback, where Python only prints it) can be lost; the loop that
+    waits for results checks the flag and raises KeyboardInterrupt itself."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _run_serial(cfg: SimConfig, reps: Sequence[int], keep: Keep, bar: Progress) -> None:
     for r in reps:
         keep(*run_replication(cfg, r, on_month=bar.month if bar.enabled else None))
@@ -234,32 +253,55 @@ def _run_dask(cfg: SimConfig, reps: Sequence[int], jobs: int, keep: Keep) -> Non
             raise EngineError(f"mc.dask_address = {cfg.mc.dask_address!r}: no Dask scheduler "
                               f"answered ({str(e).splitlines()[0]})") from None
     else:
-        with warnings.catch_warnings():
-            # The scheduler's small HTTP server (health checks) moves off port 8787 when
-            # another cluster holds it, and says so; harmless here.
-            warnings.filterwarnings("ignore", message="Port .* is already in use")
-            cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
-                                   host="127.0.0.1", dashboard_address=None,
-                                   silence_logs=logging.ERROR)
+        in_main = threading.current_thread() is threading.main_thread()
+        previous = signal.getsignal(signal.SIGINT) if in_main else None
+        try:
+            # Worker processes started while SIGINT is ignored keep ignoring it, so Ctrl-C on
+            # a terminal (which reaches the whole process group) is handled here only.
+            if in_main:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+            with warnings.catch_warnings():
+                # The scheduler's small HTTP server (health checks) moves off port 8787
+                # when another cluster holds it, and says so; harmless here.
+                warnings.filterwarnings("ignore", message="Port .* is already in use")
+                cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
+                                       host="127.0.0.1", dashboard_address=None,
+                                       # a task's error comes back with its result; the
+                                       # workers' log lines at shutdown are only noise
+                                       silence_logs=logging.CRITICAL)
+        finally:
+            if in_main:
+                signal.signal(signal.SIGINT, previous)
         client = Client(cluster)
     futs = []
     kept: set = set()
     try:
-        # pure=False: every replication is its own task even though the arguments repeat.
-        futs = [client.submit(run_replication, cfg, r, pure=False) for r in reps]
-        for fut in dask_completed(futs):
-            keep(*fut.result())
-            kept.add(fut.key)
+        with _sigint_sets_flag() as stop:
+            # pure=False: every replication is its own task even though the arguments repeat.
+            futs = [client.submit(run_replication, cfg, r, pure=False) for r in reps]
+            done = dask_completed(futs)
+            while not done.is_empty():
+                if stop.is_set():
+                    raise KeyboardInterrupt
+                batch = done.next_batch(block=False)
+                if not batch:
+                    stop.wait(0.05)
+                for fut in batch:
+                    keep(*fut.result())
+                    kept.add(fut.key)
     except KeyboardInterrupt:
+        client.cancel([f for f in futs if f.status == "pending"])
         for fut in futs:
             if fut.key not in kept and fut.status == "finished":
-                keep(*fut.result())
-        client.cancel(futs)
+                try:  # its data may sit on a worker that is gone: do not wait for it
+                    keep(*fut.result(timeout=5))
+                except Exception:
+                    pass
         raise
     finally:
-        client.close()
+        client.close(timeout=10)
         if cluster is not None:
-            cluster.close()
+            cluster.close(timeout=10)
 
 
 def run_monte_carlo(cfg: SimConfig, out_dir: Path | None = None, progress: bool = True) -> Results:

@@ -61,8 +61,12 @@ def write_replication(out_dir: Path, r: int, ts: pd.DataFrame) -> None:
     tmp = d / f".rep_{r:05d}.parquet.tmp"
     # pyarrow directly: the same file as DataFrame.to_parquet, at half its fixed cost, which
     # matters when thousands of small replications stream through one process.
-    pq.write_table(pa.Table.from_pandas(ts, preserve_index=False), tmp)
-    os.replace(tmp, final)
+    try:
+        pq.write_table(pa.Table.from_pandas(ts, preserve_index=False), tmp)
+        os.replace(tmp, final)
+    except BaseException:  # Ctrl-C in the middle of a write leaves no half file behind
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def write_all(res: "Results") -> None:

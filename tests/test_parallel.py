@@ -90,6 +90,19 @@ def test_streamed_files_never_half_written(tmp_path):
     assert names == ["rep_00003.parquet"]  # no temporary file left behind
 
 
+def test_interrupted_write_leaves_no_temporary_file(tmp_path, monkeypatch):
+    import pyarrow.parquet as pq
+
+    def boom(table, where, **kw):
+        open(where, "wb").write(b"PAR1 half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pq, "write_table", boom)
+    with pytest.raises(KeyboardInterrupt):
+        report.write_replication(tmp_path, 1, pd.DataFrame({"month": [1]}))
+    assert list((tmp_path / "replications").iterdir()) == []
+
+
 def test_progress_bar_shows_eta_in_logs():
     out = io.StringIO()
     bar = Progress(4, True, months=12, stream=out)
