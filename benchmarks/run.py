@@ -150,7 +150,11 @@ def machine() -> dict:
     import mesa
     import numpy
 
-    return {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        load = float("nan")
+    return {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "load": load,
             "nproc": os.cpu_count(), "cpu": cpu, "mem_gib": mem,
             "python": platform.python_version(), "numpy": numpy.__version__,
             "mesa": mesa.__version__, "os": platform.platform()}
@@ -165,7 +169,9 @@ def table(r: dict, info: dict, jobs: int) -> str:
     per_core = ca["rate"] / jobs
     lines = [
         f"Benchmark of {info['date']} on {info['nproc']} x {info['cpu']}, {info['mem_gib']:.0f} GiB; "
-        f"Python {info['python']}, NumPy {info['numpy']}, Mesa {info['mesa']}.",
+        f"Python {info['python']}, NumPy {info['numpy']}, Mesa {info['mesa']}. "
+        f"Load average before the run: {info['load']:.2f} (other users' work on a shared "
+        f"machine slows every case).",
         "",
         "| case | firms x months x replications | workers | wall s | firm-months/s | peak memory |",
         "|---|---|---|---|---|---|",
@@ -223,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     sizes = SIZES["quick" if a.quick else "full"]
+    info = machine()  # the load average before our own processes add to it
     print("benchmark: each case in a fresh process", file=sys.stderr)
     r = {}
     r["floor"] = _run_child("floor", sizes["floor"], 1)
@@ -233,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     again = _run_child("floor", sizes["floor"], 1)  # the machine may have changed pace
     if again["rate"] > r["floor"]["rate"]:
         r["floor"] = again  # the faster floor: the stricter comparison
-    text = table(r, machine(), a.jobs)
+    text = table(r, info, a.jobs)
     if a.quick:
         text = "QUICK RUN (tiny sizes; not a measurement)\n\n" + text
     print(text)
