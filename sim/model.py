@@ -68,6 +68,7 @@ class GuaranteeModel(mesa.Model):
         self.datacollector = mesa.DataCollector(
             model_reporters={k: (lambda m, k=k: m.rows[-1][k]) for k in metrics.MONTHLY})
         self._cum_scheme_volume = np.zeros(len(self.accounts))  # covered volume per account
+        self._book = np.zeros(self.n_regions + 1)  # loan book by guarantor + direct (see below)
         self.defaulted = np.zeros(0, np.intp)
         self.running = True
 
@@ -250,7 +251,8 @@ class GuaranteeModel(mesa.Model):
         One pass: `agency` is the guarantor of a scheme loan and n_regions for a direct loan,
         and firms without a loan have amount 0, so the bincount's last bucket is the direct
         book. Each bucket adds the same amounts in the same (firm) order as summing that
-        guarantor's loans alone. Kept in `_book` (unweighted: times `weight` for province yuan) for the metrics.
+        guarantor's loans alone. Kept in `_book` (unweighted: times `weight` for province
+        yuan) for the metrics; `_originate` adds each month's new loans to it.
         """
         f = self.firms
         self._book = np.bincount(f.agency, weights=f.amount, minlength=self.n_regions + 1)
