@@ -26,7 +26,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from . import report, scenarios
 from .config import ConfigError, SimConfig, prepare
-from .montecarlo import run_monte_carlo
+from .montecarlo import EngineError, run_monte_carlo
 
 CONF = Path(__file__).resolve().parent.parent / "conf"
 _SCENARIO_ARG = re.compile(r"^(\+{0,2})scenario=(.*)$")
@@ -218,6 +218,10 @@ def _task(dcfg: DictConfig) -> None:
     except KeyboardInterrupt:
         print(f"interrupted before any replication finished; {out} is marked so", file=sys.stderr)
         raise SystemExit(130)
+    except EngineError as e:
+        report.mark(out, "failed", cfg, error=str(e))
+        print(f"sim: error: {e}", file=sys.stderr)
+        raise SystemExit(1)
     except BaseException:
         report.mark(out, "failed", cfg)
         raise

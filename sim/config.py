@@ -15,7 +15,9 @@ with one line naming the key, the value and what is allowed.
 
 from __future__ import annotations
 
+import importlib.util
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
@@ -35,6 +37,12 @@ REPLENISH_RULES = ("none", "annual", "top_up", "performance")
 WHEN_EMPTY = ("continue", "stop")
 RECAPITALISE = ("none", "restore")
 PUBLIC_PAYERS = ("pool", "government")  # whose share the dynamic-sharing rule raises
+
+# Where replications run (`mc.engine`): "local" = this process (n_jobs = 1) or a pool of
+# n_jobs worker processes on this machine; "dask" = Dask distributed workers, either a
+# running cluster (`mc.dask_address`) or, with no address, a LocalCluster of n_jobs workers
+# on this machine, bound to 127.0.0.1.
+ENGINES = ("local", "dask")
 
 
 class ConfigError(ValueError):
@@ -263,7 +271,11 @@ class GovernmentConfig:
 class McConfig:
     replications: int = 200
     seed: int = 20260101
-    n_jobs: int = 1  # worker processes for replications
+    n_jobs: int = 1  # worker processes for replications (local engine, or a local Dask cluster)
+    engine: str = "local"  # local | dask (see ENGINES); results do not depend on it
+    # Dask scheduler to connect to, e.g. "tcp://10.0.0.5:8786"; empty with engine=dask starts
+    # a LocalCluster of n_jobs workers on 127.0.0.1 for this run.
+    dask_address: str = ""
 
 
 @dataclass
@@ -461,6 +473,17 @@ def validate(cfg: SimConfig) -> None:
     _check("mc.replications", m.replications, 1, 100_000, integer=True)
     _check("mc.seed", m.seed, 0, integer=True)
     _check("mc.n_jobs", m.n_jobs, 1, 256, integer=True)
+    if m.engine not in ENGINES:
+        _fail("mc.engine", m.engine, f"must be one of {', '.join(ENGINES)}")
+    if m.dask_address:
+        if m.engine != "dask":
+            _fail("mc.dask_address", m.dask_address, "is used only with mc.engine=dask")
+        if not re.fullmatch(r"(tcp|tls|ucx|inproc|ws|wss)://\S+|[^\s:/]+:\d+", m.dask_address):
+            _fail("mc.dask_address", m.dask_address,
+                  "must be a scheduler address like tcp://HOST:8786 (or HOST:8786)")
+    if m.engine == "dask" and importlib.util.find_spec("distributed") is None:
+        _fail("mc.engine", m.engine,
+              "needs the Dask distributed package: pip install 'zyd-sim[distributed]'")
 
 
 def prepare(cfg: SimConfig) -> SimConfig:

@@ -9,7 +9,7 @@ so the population keeps its size and new entrants have no credit history.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import ndtri
+from scipy.special import logit, ndtri
 
 from .config import FirmsConfig, ProvinceConfig
 from .risk.copula import monthly_pd
@@ -27,9 +27,18 @@ class FirmPopulation:
         self._region_pd = np.array([r.pd for r in province.regions], float)
         self._sector_p = np.array([s.firm_share for s in province.sectors], float)
         self._sector_mult = np.array([s.pd_multiplier for s in province.sectors], float)
+        self.n_sectors = self._sector_p.shape[0]
+        # Cumulative shares for drawing regions and sectors: what Generator.choice(k, p=p)
+        # computes on every call, computed once (the same draws and results).
+        self._region_cdf = self._region_p.cumsum()
+        self._region_cdf /= self._region_cdf[-1]
+        self._sector_cdf = self._sector_p.cumsum()
+        self._sector_cdf /= self._sector_cdf[-1]
         self.region = np.zeros(n, np.int16)
         self.sector = np.zeros(n, np.int16)
+        self.group = np.zeros(n, np.int16)  # region x n_sectors + sector: one copula lookup
         self.pd = np.zeros(n)  # true annual PD
+        self.logit_pd = np.zeros(n)  # logit(pd), cached for the screening signals
         self.threshold = np.zeros(n)  # PhiInv(monthly PD), cached for the copula
         self.lgd = np.zeros(n)  # loss given default on this firm's loan (collateral)
         self.has_file = np.zeros(n, bool)  # has a credit file (not 征信白户)
@@ -43,7 +52,10 @@ class FirmPopulation:
         self.amount = np.zeros(n)  # principal, yuan (real firm scale)
         self.term = np.zeros(n, np.int16)  # months
         self.age = np.zeros(n, np.int16)  # months since origination
-        self.agency = np.zeros(n, np.int16)  # guarantor index of a scheme loan (= region)
+        # Guarantor index of a scheme loan (= region); n_regions marks a direct loan, so one
+        # bincount over `agency` weighted by `amount` splits the whole loan book (firms
+        # without a loan have amount 0 and add nothing).
+        self.agency = np.zeros(n, np.int16)
         self.respawn(np.arange(n), rng)
 
     def respawn(self, idx: np.ndarray, rng: np.random.Generator) -> None:
@@ -52,16 +64,20 @@ class FirmPopulation:
         if m == 0:
             return
         c = self.cfg
-        region = rng.choice(self._region_p.shape[0], size=m, p=self._region_p)
-        sector = rng.choice(self._sector_p.shape[0], size=m, p=self._sector_p)
+        # = rng.choice(n_regions, size=m, p=region shares), without re-checking p each time
+        region = self._region_cdf.searchsorted(rng.random(m), side="right")
+        sector = self._sector_cdf.searchsorted(rng.random(m), side="right")
         mean_pd = self._region_pd[region] * self._sector_mult[sector]
         # Lognormal spread with mean equal to the region x sector mean.
         s = c.pd_dispersion
         pd = mean_pd * np.exp(s * rng.standard_normal(m) - 0.5 * s * s)
         self.region[idx] = region
         self.sector[idx] = sector
-        self.pd[idx] = np.clip(pd, 1e-5, 0.95)
-        self.threshold[idx] = ndtri(monthly_pd(self.pd[idx]))
+        self.group[idx] = region * self.n_sectors + sector
+        pd = np.clip(pd, 1e-5, 0.95)
+        self.pd[idx] = pd
+        self.logit_pd[idx] = logit(pd)
+        self.threshold[idx] = ndtri(monthly_pd(pd))
         self.lgd[idx] = np.clip(c.lgd_mean + c.lgd_dispersion * rng.standard_normal(m), 0.0, 1.0)
         self.has_file[idx] = rng.random(m) < c.credit_file_share
         self.on_platform[idx] = rng.random(m) < self.data_coverage

@@ -85,14 +85,13 @@ MONTHLY = tuple(MONTHLY_DOC)
 def monthly_row(model: "GuaranteeModel") -> dict:
     m, f = model._m, model.firms
     w = model.weight
-    on_direct = f.channel == 1
-    on_scheme = f.channel == 2
+    book = model._book  # loan amounts by guarantor (scheme loans), last entry the direct loans
     row = {k: 0.0 for k in MONTHLY}
     row.update({k: v for k, v in m.items() if k in row})
     row["month"] = model.month + 1
-    row["outstanding_direct"] = w * f.amount[on_direct].sum()
-    row["outstanding_scheme"] = w * f.amount[on_scheme].sum()
-    row["firms_with_loan"] = w * np.count_nonzero(on_direct | on_scheme)
+    row["outstanding_direct"] = w * book[-1]
+    row["outstanding_scheme"] = w * book[:-1].sum()
+    row["firms_with_loan"] = w * np.count_nonzero(f.channel)
     by_payer = {p: [] for p in PAYERS}
     for acc in model.accounts:
         by_payer[acc.payer].append(acc)

@@ -36,7 +36,7 @@ from .agents import (Bank, BorrowerRecourse, CompensationPool, GuaranteeAgency, 
                      Reguarantor)
 from .config import PUBLIC_PAYERS, SimConfig, tranche_payer
 from .firms import DIRECT, NO_LOAN, SCHEME, FirmPopulation
-from .risk.copula import draw_factors, sample_defaults
+from .risk.copula import draw_factors, sample_defaults_grouped, systematic_table
 from .risk.waterfall import split_losses
 
 SYSTEM_PAYERS = ("guarantor", "reguarantor", "national_fund")  # whose payments are claims (代偿)
@@ -80,6 +80,7 @@ class GuaranteeModel(mesa.Model):
         self.datacollector = mesa.DataCollector(
             model_reporters={k: (lambda m, k=k: m.rows[-1][k]) for k in metrics.MONTHLY})
         self._cum_scheme_volume = np.zeros(len(self.accounts))  # covered volume per account
+        self._book = np.zeros(self.n_regions + 1)  # loan book by guarantor + direct (see below)
         self.defaulted = np.zeros(0, np.intp)
         self.running = True
         self._seed_loan_book()
@@ -199,9 +200,10 @@ class GuaranteeModel(mesa.Model):
 
     def _phase_maturities(self) -> None:
         f, w = self.firms, self.weight
-        active = np.flatnonzero(f.channel != NO_LOAN)
-        f.age[active] += 1
-        done = active[f.age[active] >= f.term[active]]
+        # Whole-array passes over small dtypes instead of gathers through an index array.
+        active = f.channel != NO_LOAN
+        f.age += active
+        done = np.flatnonzero(active & (f.age >= f.term))
         scheme_done = done[f.channel[done] == SCHEME]
         released = w * f.amount[scheme_done]
         self._released_hist[self.month] += np.bincount(f.agency[scheme_done], weights=released,
@@ -215,9 +217,11 @@ class GuaranteeModel(mesa.Model):
         f = self.firms
         c = self.cfg.copula
         active = np.flatnonzero(f.channel != NO_LOAN)
-        hit, x = sample_defaults(self.rng, f.threshold[active], f.region[active], f.sector[active],
-                                 self._factors, c.rho_macro, c.rho_region, c.rho_sector,
-                                 return_latent=True)
+        # One lookup per firm in a (region x sector) table of the systematic factor part;
+        # bit for bit what sample_defaults computes firm by firm.
+        table = systematic_table(self._factors, c.rho_macro, c.rho_region, c.rho_sector)
+        hit, x = sample_defaults_grouped(self.rng, f.threshold[active], f.group[active], table,
+                                         c.rho_macro, c.rho_region, c.rho_sector, return_latent=True)
         if self.cfg.scheme.dynamic.enabled:
             # Health index = latent asset value; count consecutive monthly falls.
             fell = x < f.health[active]
@@ -343,9 +347,17 @@ class GuaranteeModel(mesa.Model):
             self.government.spend(add, "pool")
 
     def _refresh_outstanding(self) -> None:
+        """Each guarantor's outstanding guarantees, from the loan book.
+
+        One pass: `agency` is the guarantor of a scheme loan and n_regions for a direct loan,
+        and firms without a loan have amount 0, so the bincount's last bucket is the direct
+        book. Each bucket adds the same amounts in the same (firm) order as summing that
+        guarantor's loans alone. Kept in `_book` (unweighted: times `weight` for province
+        yuan) for the metrics; `_originate` adds each month's new loans to it.
+        """
         f = self.firms
-        on = f.channel == SCHEME
-        out = self.weight * np.bincount(f.agency[on], weights=f.amount[on], minlength=self.n_regions)
+        self._book = np.bincount(f.agency, weights=f.amount, minlength=self.n_regions + 1)
+        out = self.weight * self._book[:self.n_regions]
         for ag, o in zip(self.agencies, out):
             ag.outstanding = o
 
@@ -357,16 +369,19 @@ class GuaranteeModel(mesa.Model):
         # Subsidies lower the cost of borrowing and raise applications: the fee subsidy for
         # everyone, the interest subsidy for firms that never borrowed.
         uplift = c.firms.cost_elasticity * (gov.fee_subsidy * c.scheme.guarantee_fee * 100.0)
-        p_apply = rate * (1.0 + uplift + c.firms.cost_elasticity * gov.interest_subsidy
-                          * (f.loans_taken[free] == 0))
-        apps = free[rng.random(free.shape[0]) < np.minimum(p_apply, 1.0)]
+        if uplift or gov.interest_subsidy:
+            p_apply = np.minimum(rate * (1.0 + uplift + c.firms.cost_elasticity * gov.interest_subsidy
+                                         * (f.loans_taken[free] == 0)), 1.0)
+        else:
+            p_apply = rate
+        apps = free[np.flatnonzero(rng.random(free.shape[0]) < p_apply)]
         m["applicants"] += w * apps.shape[0]
         if apps.shape[0] == 0:
             return
         amount, term = f.draw_requests(apps, rng)
         open_ = self.scheme_active and not (self.uses_pool and self.pool.empty
                                             and c.pool.when_empty == "stop")
-        direct, to_scheme = self.bank.screen(f.pd[apps], f.on_platform[apps], f.has_file[apps],
+        direct, to_scheme = self.bank.screen(f.logit_pd[apps], f.on_platform[apps], f.has_file[apps],
                                              c.firms.lgd_mean, self.bank_share, open_, rng)
         to_scheme &= amount <= c.scheme.max_loan
         refused = np.count_nonzero(~direct & ~to_scheme)
@@ -375,17 +390,19 @@ class GuaranteeModel(mesa.Model):
         else:
             m["rationed_bank_risk"] += w * refused
         cand = np.flatnonzero(to_scheme)
+        region = None
         if self.uses_guarantor and cand.shape[0]:
             region = f.region[apps[cand]]
-            est_g = np.empty(cand.shape[0])
-            for ag in self.agencies:
-                sel = region == ag.region
-                est_g[sel] = ag.estimate_pd(f.pd[apps[cand[sel]]], rng)
+            est_g = GuaranteeAgency.estimate_pd_by_region(self.agencies, f.logit_pd[apps[cand]],
+                                                          region, rng)
             ok = est_g <= c.guarantor.max_pd
             m["rationed_guarantor_risk"] += w * np.count_nonzero(~ok)
             cand, region = cand[ok], region[ok]
             # Capacity: in random order within each agency, accept while room lasts.
-            order = np.lexsort((rng.random(cand.shape[0]), region))
+            # = np.lexsort((u, region)) with u = rng.random(k): u is a multiple of 2^-53, so
+            # region * 2^53 + u * 2^53 is an exact integer key with the same order.
+            u53 = (rng.random(cand.shape[0]) * 2.0**53).astype(np.int64)
+            order = np.argsort(region.astype(np.int64) * 2**53 + u53, kind="stable")
             cand, region = cand[order], region[order]
             csum = np.cumsum(w * amount[cand])
             starts = np.searchsorted(region, np.arange(self.n_regions))
@@ -393,7 +410,7 @@ class GuaranteeModel(mesa.Model):
             room = np.array([ag.capacity() for ag in self.agencies])
             fits = within <= room[region]
             m["rationed_capacity"] += w * np.count_nonzero(~fits)
-            cand = cand[fits]
+            cand, region = cand[fits], region[fits]
         served = np.zeros(apps.shape[0], bool)
         served[direct] = True
         served[cand] = True
@@ -401,14 +418,18 @@ class GuaranteeModel(mesa.Model):
         no = ~served
         m["informal_credit"] += w * amount[no].sum()
         m["informal_interest"] += w * (amount[no] * c.firms.informal_rate * term[no] / 12.0).sum()
-        self._originate(apps[direct], amount[direct], term[direct], DIRECT)
-        self._originate(apps[cand], amount[cand], term[cand], SCHEME)
+        d = np.flatnonzero(direct)
+        self._originate(apps[d], amount[d], term[d], DIRECT)
+        self._originate(apps[cand], amount[cand], term[cand], SCHEME, region)
 
-    def _originate(self, idx: np.ndarray, amount: np.ndarray, term: np.ndarray, channel: int) -> None:
+    def _originate(self, idx: np.ndarray, amount: np.ndarray, term: np.ndarray, channel: int,
+                   region: np.ndarray | None = None) -> None:
+        """New loans to firms idx; region = f.region[idx] when the caller has it already."""
         f, w, m, c = self.firms, self.weight, self._m, self.cfg
         name = "direct" if channel == DIRECT else "scheme"
         m[f"new_{name}"] += w * amount.sum()
-        first = f.loans_taken[idx] == 0
+        taken = f.loans_taken[idx]
+        first = taken == 0
         m["first_time"] += w * np.count_nonzero(first)
         years = term / 12.0
         if c.government.interest_subsidy > 0:
@@ -419,13 +440,19 @@ class GuaranteeModel(mesa.Model):
         f.amount[idx] = amount
         f.term[idx] = term
         f.age[idx] = 0
-        f.loans_taken[idx] += 1
-        f.health_falls[idx] = 0
+        f.loans_taken[idx] = taken + 1
+        if c.scheme.dynamic.enabled:
+            f.health_falls[idx] = 0
+        if channel == DIRECT:
+            f.agency[idx] = self.n_regions  # the direct book's bucket (see _refresh_outstanding)
+            self._book[-1] += amount.sum()
         if channel != SCHEME or not idx.shape[0]:
             return
-        f.agency[idx] = f.region[idx]
-        region = f.region[idx]
-        vol = w * np.bincount(region, weights=amount, minlength=self.n_regions)
+        region = f.region[idx] if region is None else region
+        f.agency[idx] = region
+        by_region = np.bincount(region, weights=amount, minlength=self.n_regions)
+        self._book[:self.n_regions] += by_region
+        vol = w * by_region
         for p in set(self.tranche_payers):
             if p == "guarantor":
                 self._cum_scheme_volume[self._guarantor_slice()] += vol
@@ -453,11 +480,20 @@ class GuaranteeModel(mesa.Model):
             sub = c.government.fee_subsidy * fee.sum()
             self.government.spend(sub, "subsidy")
             m["subsidies"] += sub
-        self._refresh_outstanding()
 
     def _phase_metrics(self) -> None:
+        # The book was counted in full at _phase_institutions (capacity reads it) and has
+        # only grown by this month's new loans since: no second pass over all firms.
+        for ag, o in zip(self.agencies, self.weight * self._book[:self.n_regions]):
+            ag.outstanding = o
         self.rows.append(metrics.monthly_row(self))
         self.datacollector.collect(self)
+
+    def timeseries(self) -> "pd.DataFrame":
+        """The monthly time series so far: one row per month, columns `metrics.MONTHLY`."""
+        import pandas as pd
+
+        return pd.DataFrame(self.rows)
 
     def run(self) -> None:
         while self.running:
