@@ -12,7 +12,10 @@ provincial re-guarantor, the national fund, the bank, the compensation pool, the
 government budget and the firm's counter-guarantee each pay their share, up to their caps
 and their cash; what nobody can pay is a shortfall that falls to a configured bearer.
 Recoveries from collateral come back months later to whoever paid. Guarantors that have
-paid too much stop issuing; the pool is topped up once a year by its rule.
+paid too much stop issuing; the pool is topped up once a year by its rule. A loan that
+misses a payment is overdue (逾期) for three months before it cures or defaults. Shocks
+(floods, droughts, pandemics, sector crashes, downturns; sim/shocks.py) move default and
+overdue probabilities, collateral, recoveries and loan demand in chosen places and months.
 
 The step order is an explicit plan (`GuaranteeModel.PLAN`), timed phase by phase.
 """
@@ -30,14 +33,16 @@ from . import metrics
 from .agents import (Bank, BorrowerRecourse, CompensationPool, GuaranteeAgency, Government,
                      Reguarantor)
 from .config import SimConfig, tranche_payer
-from .firms import DIRECT, NO_LOAN, SCHEME, FirmPopulation
-from .risk.copula import draw_factors, sample_defaults
+from .firms import DIRECT, NO_LOAN, PERFORMING, SCHEME, FirmPopulation
+from .risk.copula import draw_factors, latent_values
+from .shocks import ShockEngine
 from .risk.waterfall import split_losses
 
 
 class GuaranteeModel(mesa.Model):
     # Month by month, in this order (DESIGN §4).
     PLAN = (
+        "shocks",  # shock events active this month: onsets, per-firm effects
         "factors",  # draw the systematic macro / region / sector factors
         "maturities",  # loans at term repay; their guarantees are released
         "defaults",  # copula draws decide which running loans default
@@ -54,13 +59,14 @@ class GuaranteeModel(mesa.Model):
         self.month = 0  # months completed
         self.weight = cfg.province.firms_total / cfg.firms.n  # real firms per simulated firm
         self.firms = FirmPopulation(cfg.firms.n, cfg.province, cfg.firms, self.rng)
+        self.shocks = ShockEngine(cfg, self.rng)  # also owns the copula's random streams
         self.n_regions = len(cfg.province.regions)
         self.n_sectors = len(cfg.province.sectors)
         self._factors = None
         self.phase_seconds: dict[str, float] = defaultdict(float)
         self._build_institutions()
         self._build_scheme()
-        horizon_plus = cfg.horizon + cfg.firms.recovery_lag + 1
+        horizon_plus = cfg.horizon + cfg.firms.recovery_lag + self.shocks.max_recovery_delay + 1
         self._recoveries_due = np.zeros((horizon_plus, len(self.accounts)))
         self._npl_window = max(cfg.firms.recovery_lag, 1)
         self._npl_by_month = np.zeros(horizon_plus)  # defaulted EAD by month of default
@@ -140,15 +146,22 @@ class GuaranteeModel(mesa.Model):
         if self.month >= self.cfg.horizon:
             self.running = False
 
+    def _phase_shocks(self) -> None:
+        self.shocks.begin_month(self.month, self.firms)
+
     def _phase_factors(self) -> None:
-        self._factors = draw_factors(self.rng, self.n_regions, self.n_sectors, self._factors,
+        # The month's own stream: factors, then one idiosyncratic draw per firm row, so a
+        # shocked run and its counterfactual share them (common random numbers).
+        g = self.shocks.month_rng(self.month)
+        self._factors = draw_factors(g, self.n_regions, self.n_sectors, self._factors,
                                      self.cfg.copula.ar1)
+        self._eps = g.standard_normal(self.firms.n)
 
     def _phase_maturities(self) -> None:
         f = self.firms
         active = np.flatnonzero(f.channel != NO_LOAN)
         f.age[active] += 1
-        done = active[f.age[active] >= f.term[active]]
+        done = active[(f.age[active] >= f.term[active]) & (f.status[active] == PERFORMING)]
         w = self.weight
         scheme_done = done[f.channel[done] == SCHEME]
         self._m["released_scheme"] += w * f.amount[scheme_done].sum()
@@ -160,17 +173,23 @@ class GuaranteeModel(mesa.Model):
     def _phase_defaults(self) -> None:
         f = self.firms
         c = self.cfg.copula
-        active = np.flatnonzero(f.channel != NO_LOAN)
-        hit = sample_defaults(self.rng, f.threshold[active], f.region[active], f.sector[active],
-                              self._factors, c.rho_macro, c.rho_region, c.rho_sector)
-        self.defaulted = active[hit]
+        at_risk = np.flatnonzero((f.channel != NO_LOAN) & (f.status == PERFORMING))
+        x = latent_values(self._factors, f.region[at_risk], f.sector[at_risk], c.rho_macro,
+                          c.rho_region, c.rho_sector, self._eps[at_risk])
+        t_default, t_overdue = self.shocks.thresholds(f, at_risk)
+        self.defaulted, new, cured = f.update_arrears(self.month, at_risk, x, t_default, t_overdue,
+                                                      self.cfg.firms.overdue_months)
+        self._m["overdue_new"] += self.weight * new.shape[0]
+        self._m["overdue_cured"] += self.weight * cured.shape[0]
 
     def _phase_claims(self) -> None:
         f, w, m = self.firms, self.weight, self._m
         idx = self.defaulted
         ead = w * f.amount[idx]
-        recovery_rate = 1.0 - f.lgd[idx]
-        due = min(self.month + self.cfg.firms.recovery_lag, self._recoveries_due.shape[0] - 1)
+        lgd, delay = f.loss_terms(idx, self.month)  # shocks may raise LGD and delay recovery
+        recovery_rate = 1.0 - lgd
+        due = np.minimum(self.month + self.cfg.firms.recovery_lag + delay,
+                         self._recoveries_due.shape[0] - 1)
         self._npl_by_month[self.month] += ead.sum()
         m["defaults"] += w * idx.shape[0]
         is_direct = f.channel[idx] == DIRECT
@@ -179,7 +198,7 @@ class GuaranteeModel(mesa.Model):
         self.bank.pay(direct_loss)
         m["default_direct"] += direct_loss
         m["loss_direct_bank"] += direct_loss
-        self._recoveries_due[due, 0] += (recovery_rate[is_direct] * ead[is_direct]).sum()
+        np.add.at(self._recoveries_due[:, 0], due[is_direct], recovery_rate[is_direct] * ead[is_direct])
         # Scheme loans: the waterfall.
         s_idx = ~is_direct
         loss = ead[s_idx]
@@ -212,14 +231,14 @@ class GuaranteeModel(mesa.Model):
             # Recoveries go back pro rata to what each account paid on each loan.
             with np.errstate(divide="ignore", invalid="ignore"):
                 r = np.where(loss > 0, recovery_rate[s_idx], 0.0)
-            rec = np.bincount(payer.ravel(), weights=(split.paid * r[:, None]).ravel(),
-                              minlength=len(self.accounts))
-            rec[self._bearer] += (split.shortfall * r).sum()
-            self._recoveries_due[due] += rec
+            due_s = due[s_idx]
+            np.add.at(self._recoveries_due, (np.broadcast_to(due_s[:, None], payer.shape), payer),
+                      split.paid * r[:, None])
+            np.add.at(self._recoveries_due[:, self._bearer], due_s, split.shortfall * r)
         elif loss.shape[0]:
             self.bank.pay(loss.sum())
             m["scheme_loss_bank"] += loss.sum()
-            self._recoveries_due[due, 0] += (recovery_rate[s_idx] * loss).sum()
+            np.add.at(self._recoveries_due[:, 0], due[s_idx], recovery_rate[s_idx] * loss)
         # Defaulted firms exit; entrants take their place.
         f.channel[idx] = NO_LOAN
         f.amount[idx] = 0.0
@@ -250,7 +269,9 @@ class GuaranteeModel(mesa.Model):
     def _phase_lending(self) -> None:
         f, w, m, rng, c = self.firms, self.weight, self._m, self.rng, self.cfg
         free = np.flatnonzero(f.channel == NO_LOAN)
-        apps = free[rng.random(free.shape[0]) < c.firms.apply_rate]
+        rate = c.firms.apply_rate
+        mult = self.shocks.apply_multiplier(free)  # shocks: emergency demand, or a drop
+        apps = free[rng.random(free.shape[0]) < (rate if mult is None else rate * mult)]
         m["applicants"] += w * apps.shape[0]
         if apps.shape[0] == 0:
             return
