@@ -211,6 +211,9 @@ def _task(dcfg: DictConfig) -> None:
         report.mark(out, "failed", cfg)
         raise
     print(report.format_table(report.headline(res), report.title(res)))
+    shock_text = report.format_shock(res)
+    if shock_text:
+        print("\n" + shock_text)
     state = "" if res.complete else " (INCOMPLETE: interrupted)"
     print(f"\nreport: {out / 'report.md'}{state}  ({res.wall_seconds:.1f} s)")
     if not res.complete:

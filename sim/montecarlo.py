@@ -4,6 +4,10 @@ Replication r gets the r-th child of ``SeedSequence(mc.seed)``, so its numbers d
 the seed and r only, never on how many workers ran or in what order they finished.
 Each replication's time series is written to disk as soon as it finishes (when an output
 folder is given), so a long run that is interrupted keeps what it finished.
+
+With a shock, the same replications are run a second time without it (the counterfactual:
+same seeds, so common random numbers) unless shock.counterfactual is false; the report
+compares the two.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ class Results:
     wall_seconds: float = 0.0
     out_dir: Path | None = None
     complete: bool = True
+    counterfactual: "Results | None" = None  # the same seeds without the shock, if run
 
     @property
     def scenario(self) -> str:
@@ -84,14 +89,27 @@ class Progress:
 def run_monte_carlo(cfg: SimConfig, out_dir: Path | None = None, progress: bool = True) -> Results:
     """Run cfg.mc.replications replications, on cfg.mc.n_jobs worker processes."""
     from . import report  # report imports matplotlib; keep it off the import path of workers
+    from .shocks import has_shocks, without_shocks
 
     n, jobs = cfg.mc.replications, min(cfg.mc.n_jobs, cfg.mc.replications)
     t0 = time.perf_counter()
+    if out_dir is not None:
+        report.mark(out_dir, "running", cfg)
+    cf = None
+    if has_shocks(cfg) and cfg.shock.counterfactual:
+        if progress:
+            print("counterfactual (the same seeds without the shock):", file=sys.stderr)
+        try:
+            cf = run_monte_carlo(without_shocks(cfg), None, progress)
+        except KeyboardInterrupt:
+            if out_dir is not None:
+                report.mark(out_dir, "interrupted", cfg, done=0)
+            raise
+        if progress:
+            print(f"with the shock ({cfg.shock.name}):", file=sys.stderr)
     bar = Progress(n, progress)
     got: dict[int, tuple[pd.DataFrame, dict]] = {}
     phases: dict[str, float] = {}
-    if out_dir is not None:
-        report.mark(out_dir, "running", cfg)
 
     def keep(r, ts, summ, ph):
         got[r] = (ts, summ)
@@ -122,7 +140,7 @@ def run_monte_carlo(cfg: SimConfig, out_dir: Path | None = None, progress: bool 
     ts = pd.concat([got[r][0] for r in order], ignore_index=True)
     reps = pd.DataFrame([got[r][1] for r in order])
     res = Results(cfg, ts, reps, metrics.aggregate(reps), phases,
-                  time.perf_counter() - t0, out_dir, complete)
+                  time.perf_counter() - t0, out_dir, complete, cf)
     if out_dir is not None:
         report.write_all(res)
     return res
