@@ -144,7 +144,9 @@ class FirmPopulation:
         collateral loss raises LGD to 1 - (1 - lgd)(1 - loss) inside its window."""
         on = month < self.shock_until[idx]
         loss = np.where(on, self.collateral_loss[idx], 0.0)
-        return 1.0 - (1.0 - self.lgd[idx]) * (1.0 - loss), np.where(on, self.recovery_delay[idx], 0)
+        lgd = self.lgd[idx]
+        return (np.where(loss > 0, 1.0 - (1.0 - lgd) * (1.0 - loss), lgd),
+                np.where(on, self.recovery_delay[idx], 0))
 
     @property
     def active(self) -> np.ndarray:
