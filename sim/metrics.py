@@ -70,6 +70,8 @@ MONTHLY_DOC = {
     "shock_active": "shock events active this month (0 = none)",
 }
 MONTHLY = tuple(MONTHLY_DOC)
+# Plus one column per guarantor: its net assets at month end, named AGENCY_PREFIX + prefecture.
+AGENCY_PREFIX = "net_assets_guarantor_"
 
 
 def monthly_row(model: "GuaranteeModel") -> dict:
@@ -113,6 +115,8 @@ def monthly_row(model: "GuaranteeModel") -> dict:
     row["overdue_loans"] = w * np.count_nonzero(overdue)
     row["overdue_ratio"] = w * f.amount[overdue].sum() / outstanding if outstanding > 0 else 0.0
     row["shock_active"] = len(model.shocks.active)
+    for ag in ags:  # each guarantor's own net assets (not in MONTHLY: one column per prefecture)
+        row[f"{AGENCY_PREFIX}{ag.region_name}"] = ag.net_assets
     return row
 
 

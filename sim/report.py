@@ -192,16 +192,25 @@ def shock_share(ts: pd.DataFrame) -> pd.Series:
     return (ts.shock_active > 0).groupby(ts.month).mean()
 
 
-def _shade(ax, ts: pd.DataFrame) -> None:
+def _shade(ax, ts: pd.DataFrame, after: int = 0) -> None:
     """Mark shock windows: a grey band over each month with an active shock, darker the
-    more replications have one."""
+    more replications have one; a light band over the `after` months that follow (overdue
+    loans the shock caused resolve then; the report's window tables include them)."""
     share = shock_share(ts)
-    first = True
+    if share.empty or not (share > 0).any():
+        return
+    mask = metrics.shock_window(ts, after)
+    tail = pd.Series(mask & ~(ts.shock_active.to_numpy() > 0)).groupby(ts.month.to_numpy()).mean()
+    first = [True, True]
     for month, v in share.items():
         if v > 0:
-            ax.axvspan(month - 0.5, month + 0.5, color="0.5", alpha=0.08 + 0.22 * v, lw=0,
-                       label="shock window" if first else None)
-            first = False
+            ax.axvspan(month - 0.5, month + 0.5, color="0.45", alpha=0.1 + 0.25 * v, lw=0,
+                       label="shock window" if first[0] else None)
+            first[0] = False
+        elif tail.get(month, 0) > 0:
+            ax.axvspan(month - 0.5, month + 0.5, color="0.45", alpha=0.08 * tail[month] + 0.02, lw=0,
+                       label="overdue loans resolve" if first[1] else None)
+            first[1] = False
 
 
 def write_plots(res: "Results", d: Path) -> list[str]:
@@ -217,7 +226,7 @@ def write_plots(res: "Results", d: Path) -> list[str]:
 
     def save(fig, fname):
         for ax in fig.axes:
-            _shade(ax, ts)
+            _shade(ax, ts, cfg.firms.overdue_months)
             if ax.get_legend() is not None:
                 ax.legend(frameon=False, fontsize=8)
         fig.tight_layout()
@@ -270,13 +279,21 @@ def write_plots(res: "Results", d: Path) -> list[str]:
         c = cf.timeseries
         fig, axes = plt.subplots(2, 2, figsize=(11, 7))
         for ax, col, scale, unit, title in (
-                (axes[0, 0], "overdue_ratio", 100.0, "%", "Overdue ratio (逾期率)"),
-                (axes[0, 1], "claims", 1e-9, "bn yuan / month", "Claims paid (代偿)"),
-                (axes[1, 0], "pool_balance", 1e-9, "bn yuan", "Compensation pool balance"),
-                (axes[1, 1], "guarantor_min_net_assets", 1e-9, "bn yuan",
-                 "Lowest guarantor net assets")):
-            _fan(ax, c, col, "tab:blue", "without the shock", scale)
-            _fan(ax, ts, col, "tab:red", f"with {cfg.shock.name}", scale)
+                (axes[0, 0], "overdue_ratio", 100.0, "%", "Overdue ratio"),
+                (axes[0, 1], "claims", 1e-9, "bn yuan / month", "Claims paid by the guarantee system"),
+                (axes[1, 0], "pool_balance", 1e-9, "bn yuan", "Compensation pool balance"
+                 + ("" if "pool" in scheme_payers(cfg) else " (pool not in scheme)")),
+                (axes[1, 1], "footprint", 1e-9, "bn yuan",
+                 "Net assets of the guarantors where the shock hits")):
+            c_ts, s_ts = c, ts
+            if col == "footprint":
+                fp = footprint_columns(res)
+                if not fp:
+                    ax.set_visible(False)
+                    continue
+                c_ts, s_ts = c.assign(footprint=c[fp].sum(axis=1)), ts.assign(footprint=ts[fp].sum(axis=1))
+            _fan(ax, c_ts, col, "tab:blue", "without the shock", scale)
+            _fan(ax, s_ts, col, "tab:red", f"with {cfg.shock.name}", scale)
             ax.set(title=title, xlabel="month", ylabel=unit)
             ax.legend(frameon=False, fontsize=8)
         fig.suptitle(f"{name}: {cfg.shock.name} vs the same seeds without it (median, 50% and 90% bands)")
@@ -327,6 +344,18 @@ _FUND_LABEL = {"guarantor": "any guarantor", "pool": "compensation pool",
                "reguarantor": "provincial re-guarantor", "national_fund": "national fund"}
 
 
+def footprint_columns(res: "Results") -> list[str]:
+    """Time-series columns of the guarantors of the prefectures any shock event reaches."""
+    from .shocks import place_weights
+
+    cfg = res.config
+    w = sum(place_weights(ev, cfg.province) for _, ev in shock_events(cfg.shock))
+    if isinstance(w, int):
+        return []
+    cols = [f"{metrics.AGENCY_PREFIX}{r.name}" for i, r in enumerate(cfg.province.regions) if w[i] > 0]
+    return [c for c in cols if c in res.timeseries]
+
+
 def shock_tables(res: "Results") -> tuple[pd.DataFrame, pd.DataFrame, tuple[int, int]] | None:
     """(whole-horizon comparison, window comparison, (first, last) window month) of a shocked
     run against its counterfactual; None without a counterfactual."""
@@ -343,6 +372,16 @@ def shock_tables(res: "Results") -> tuple[pd.DataFrame, pd.DataFrame, tuple[int,
         rows.append((f"net loss: {PAYER_LABEL[p]}", f"loss_{p}", 1e-9, "bn yuan"))
     a = res.replications.set_index("replication")
     b = cf.replications.set_index("replication")
+    cols = footprint_columns(res)
+    if cols and "guarantor" in payers:
+        for t, src in ((a, res.timeseries), (b, cf.timeseries)):
+            low = src.groupby("replication")[cols].min()
+            t["footprint_guarantor_depleted"] = (low <= 1e-6).any(axis=1).astype(float)
+            t["footprint_guarantor_min"] = src[cols].sum(axis=1).groupby(src.replication).min()
+        rows.insert(0, ("P(a guarantor where the shock hits runs dry)", "footprint_guarantor_depleted",
+                        100.0, "%"))
+        rows.append(("lowest net assets: guarantors where the shock hits", "footprint_guarantor_min",
+                     1e-9, "bn yuan"))
     whole = metrics.paired_difference(a, b, [m for _, m, _, _ in rows])
     whole = _label(whole, rows)
     after = res.config.firms.overdue_months
