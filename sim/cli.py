@@ -160,7 +160,7 @@ def help_text() -> str:
     lines += ["", "Main keys (defaults in sim/config.py):"]
     cfg = OmegaConf.structured(SimConfig)
     for section in ("horizon", "firms", "bank", "guarantor", "reguarantor", "national_fund", "pool",
-                    "government", "copula", "mc"):
+                    "government", "copula", "shock", "mc"):
         node = cfg[section]
         if isinstance(node, DictConfig):
             for k, v in node.items():

@@ -112,10 +112,16 @@ def depletion_by_return_period(scenarios=("4321", "2:8"), return_periods=(10, 20
     return pd.DataFrame(rows)
 
 
-def to_markdown(table: pd.DataFrame, command: str, cfg_note: str) -> str:
-    """The table as a Markdown page: one block per scenario, P(dry) as 'p ± se'."""
-    out = ["# Fund depletion by flood return period", "",
-           f"Produced by `{command}` ({cfg_note}).", "",
+def to_markdown(table: pd.DataFrame, command: str, cfg_note: str, title: str | None = None,
+                header: bool = True) -> str:
+    """The table as Markdown: one block per scenario, P(dry) as 'p ± se'. `header`: the
+    page title and the legend; otherwise only a section titled `title`."""
+    out = ["# Fund depletion by flood return period", ""] if header else []
+    if title:
+        out += [f"## {title}", ""]
+    out += [f"Produced by `{command}` ({cfg_note}).", ""]
+    if header:
+        out += [
            "- `stress`: a flood of the 1-in-T-year magnitude strikes in July 2027 (shock.month 19).",
            "- `drawn`: each July a flood of that magnitude strikes with probability 1/T "
            "(`floods/run` = mean number over the 5 years).",
@@ -126,11 +132,12 @@ def to_markdown(table: pd.DataFrame, command: str, cfg_note: str) -> str:
            f"- P(... dry): probability the fund's balance reaches 0 within the horizon, % ± binomial "
            f"standard error. \"Exposed-prefecture guarantor\": the guarantor of any prefecture with "
            f"flood_exposure >= {EXPOSED} (Hunan: Yueyang, Changde, Yiyang).", ""]
+    level = "###" if title else "##"
     for sc, t in table.groupby("scenario", sort=False):
         probs = [c for c in t.columns if c.startswith("P(") and not c.endswith(" se") and t[c].notna().any()]
         extra = [c for c in ("claim rate %", "lowest pool balance bn") if c in t and t[c].notna().any()]
         head = ["mode", "T (years)", "floods/run", *probs, *extra]
-        out += [f"## {sc}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        out += [f"{level} {sc}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for r in t.itertuples(index=False):
             d = dict(zip(t.columns, r))
             cells = [d["mode"], "-" if d["return_period"] is None or pd.isna(d["return_period"])
@@ -154,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--modes", nargs="+", default=["stress", "drawn"], choices=["stress", "drawn"])
     ap.add_argument("--out", default=None, help="write the Markdown table here (else print it)")
+    ap.add_argument("--append", action="store_true", help="append a section to --out instead of a new page")
+    ap.add_argument("--title", default=None, help="section title")
     ap.add_argument("overrides", nargs="*", help="key=value config overrides, e.g. pool.size=3e8")
     a = ap.parse_args(argv)
     from .config import ConfigError
@@ -169,10 +178,10 @@ def main(argv: list[str] | None = None) -> int:
     seed = load_config(a.scenarios[0], over).mc.seed
     note = (f"province {a.province}, {a.replications} replications per row, seed {seed}"
             + (f", overrides {over}" if over else ""))
-    md = to_markdown(table, cmd.strip(), note)
+    md = to_markdown(table, cmd.strip(), note, a.title, header=not a.append)
     if a.out:
-        with open(a.out, "w", encoding="utf-8") as fh:
-            fh.write(md + "\n")
+        with open(a.out, "a" if a.append else "w", encoding="utf-8") as fh:
+            fh.write(("\n" if a.append else "") + md + "\n")
         print(f"wrote {a.out}")
     print(md)
     return 0
