@@ -35,8 +35,8 @@ from .agents import (Bank, BorrowerRecourse, CompensationPool, GuaranteeAgency, 
 from .config import SimConfig, tranche_payer
 from .firms import DIRECT, NO_LOAN, PERFORMING, SCHEME, FirmPopulation
 from .risk.copula import draw_factors, latent_values
-from .shocks import ShockEngine
 from .risk.waterfall import split_losses
+from .shocks import ShockEngine
 
 
 class GuaranteeModel(mesa.Model):
@@ -45,7 +45,7 @@ class GuaranteeModel(mesa.Model):
         "shocks",  # shock events active this month: onsets, per-firm effects
         "factors",  # draw the systematic macro / region / sector factors
         "maturities",  # loans at term repay; their guarantees are released
-        "defaults",  # copula draws decide which running loans default
+        "defaults",  # copula draws: performing loans fall overdue; overdue ones cure or default
         "claims",  # loss waterfall: tranches pay, shortfall recorded
         "recoveries",  # recoveries due this month flow back pro rata
         "institutions",  # suspension, yearly replenishment and budgets
