@@ -15,7 +15,9 @@ For each scheme and each return period T it runs the same replications (same see
 plus once without any flood (T = none). Everything else is the `shock=flood` preset
 (every flood-exposed prefecture at its exposure) and the scenario's defaults. A fund "runs
 dry" when its balance reaches 0 within the horizon (metrics.SUMMARY_DOC); standard errors
-are binomial, sqrt(p (1 - p) / n).
+are binomial, sqrt(p (1 - p) / n). Every row with a flood also gives the change against the
+no-flood row, replication by replication (same seed), with the standard error of that paired
+difference, sd(d) / sqrt(n): this is the number that says whether the flood made a difference.
 """
 
 from __future__ import annotations
@@ -85,6 +87,7 @@ def depletion_by_return_period(scenarios=("4321", "2:8"), return_periods=(10, 20
                            shock="flood", province=province)
         payers = {tranche_payer(n, t) for n, t in base.scheme.tranches.items()}
         cases = [("none", None)] + [(m, t) for m in modes for t in return_periods]
+        base_reps = None
         for mode, t in cases:
             t0 = time.perf_counter()
             if mode == "none":
@@ -93,6 +96,8 @@ def depletion_by_return_period(scenarios=("4321", "2:8"), return_periods=(10, 20
                 timing = "scheduled" if mode == "stress" else "drawn"
                 cfg = replace(base, shock=replace(base.shock, timing=timing, return_period=float(t)))
             reps = _run(cfg, jobs)
+            if mode == "none":
+                base_reps = reps
             n = len(reps)
             row = {"scenario": base.scheme.name, "mode": mode, "return_period": t,
                    "floods_per_run": reps.floods.mean()}
@@ -102,6 +107,9 @@ def depletion_by_return_period(scenarios=("4321", "2:8"), return_periods=(10, 20
                 p = reps[col].mean()
                 row[label] = 100 * p
                 row[label + " se"] = 100 * math.sqrt(p * (1 - p) / n)
+                d = (reps[col] - base_reps[col]).to_numpy(dtype=float)
+                row[label + " change"] = 100 * d.mean()
+                row[label + " change se"] = 100 * d.std(ddof=1) / math.sqrt(n) if n > 1 else math.nan
             row["claim rate %"] = 100 * reps.claim_rate.mean()
             if "pool" in payers:
                 row["lowest pool balance bn"] = reps.pool_min_balance.mean() / 1e9
@@ -130,11 +138,15 @@ def to_markdown(table: pd.DataFrame, command: str, cfg_note: str, title: str | N
            "Lake flood is taken as 1-in-20); every flood-exposed prefecture is hit at its exposure "
            "(docs/shocks.md).",
            f"- P(... dry): probability the fund's balance reaches 0 within the horizon, % ± binomial "
-           f"standard error. \"Exposed-prefecture guarantor\": the guarantor of any prefecture with "
-           f"flood_exposure >= {EXPOSED} (Hunan: Yueyang, Changde, Yiyang).", ""]
+           f"standard error; in brackets the change against `none`, replication by replication "
+           f"(same seed), ± the standard error of that paired difference. \"Exposed-prefecture "
+           f"guarantor\": the guarantor of any prefecture with flood_exposure >= {EXPOSED} (Hunan: "
+           f"Yueyang, Changde, Yiyang).",
+           "- Lending, screening and new entrants do not share random numbers after the flood "
+           "(only the default draws do), so part of a change is noise: read it against its se.", ""]
     level = "###" if title else "##"
     for sc, t in table.groupby("scenario", sort=False):
-        probs = [c for c in t.columns if c.startswith("P(") and not c.endswith(" se") and t[c].notna().any()]
+        probs = [c for c in t.columns if c.startswith("P(") and c.endswith(")") and t[c].notna().any()]
         extra = [c for c in ("claim rate %", "lowest pool balance bn") if c in t and t[c].notna().any()]
         head = ["mode", "T (years)", "floods/run", *probs, *extra]
         out += [f"{level} {sc}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -142,7 +154,9 @@ def to_markdown(table: pd.DataFrame, command: str, cfg_note: str, title: str | N
             d = dict(zip(t.columns, r))
             cells = [d["mode"], "-" if d["return_period"] is None or pd.isna(d["return_period"])
                      else f"{d['return_period']:g}", f"{d['floods_per_run']:.2f}"]
-            cells += [f"{d[c]:.1f} ± {d[c + ' se']:.1f}" for c in probs]
+            cells += [f"{d[c]:.1f} ± {d[c + ' se']:.1f}" + (
+                "" if d["mode"] == "none" else f" ({d[c + ' change']:+.1f} ± {d[c + ' change se']:.1f})")
+                for c in probs]
             cells += [f"{d[c]:.2f}" for c in extra]
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
@@ -163,18 +177,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=None, help="write the Markdown table here (else print it)")
     ap.add_argument("--append", action="store_true", help="append a section to --out instead of a new page")
     ap.add_argument("--title", default=None, help="section title")
-    ap.add_argument("overrides", nargs="*", help="key=value config overrides, e.g. pool.size=3e8")
-    a = ap.parse_args(argv)
+    ap.epilog = "Any key=value argument is a config override, e.g. pool.size=3e8 guarantor.capital=6e9."
+    args = list(sys.argv[1:] if argv is None else argv)
+    overrides = [x for x in args if "=" in x and not x.startswith("-")]
+    a = ap.parse_args([x for x in args if x not in overrides])
     from .config import ConfigError
 
-    over = dict(o.split("=", 1) for o in a.overrides)
+    over = dict(o.split("=", 1) for o in overrides)
     try:
         table = depletion_by_return_period(a.scenarios, a.return_periods, a.province, a.replications,
                                            over, a.jobs, tuple(a.modes), progress=True)
     except ConfigError as e:
         print(f"sim.stress: error: {e}", file=sys.stderr)
         return 2
-    cmd = "python -m sim.stress " + " ".join(argv if argv is not None else sys.argv[1:])
+    cmd = "python -m sim.stress " + " ".join(f"'{x}'" if " " in x else x for x in args)
     seed = load_config(a.scenarios[0], over).mc.seed
     note = (f"province {a.province}, {a.replications} replications per row, seed {seed}"
             + (f", overrides {over}" if over else ""))
