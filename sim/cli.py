@@ -3,6 +3,7 @@
 Before Hydra sees the arguments this module
 - maps scenario names as users type them (`scenario=4321`, `scenario=2:8`) to the
   scenario files (`4321.yaml`, `2_8.yaml`); plain Hydra would read 4321 as an integer;
+- checks `shock=` and `province=` choices against conf/shock/ and conf/province/;
 - composes and validates the config of every job a `-m` sweep would run, so a bad value
   stops everything with one line (key, value, what is allowed), exit code 2, no traceback
   and no output folder.
@@ -24,12 +25,13 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from . import report, scenarios
+from . import groups, report, scenarios
 from .config import ConfigError, SimConfig, prepare
 from .montecarlo import EngineError, run_monte_carlo
 
 CONF = Path(__file__).resolve().parent.parent / "conf"
 _SCENARIO_ARG = re.compile(r"^(\+{0,2})scenario=(.*)$")
+_GROUP_ARG = re.compile(r"^\+{0,2}(shock|province)=(.*)$")
 
 
 # ------------------------------------------------------------------ arguments
@@ -56,6 +58,10 @@ def normalise(argv: list[str]) -> list[str]:
             for s in stems:
                 scenarios.checked(s)
             a = m.group(1) + "scenario=" + ",".join(f"'{s}'" for s in stems)
+        g = _GROUP_ARG.match(a)
+        if g:
+            for n in g.group(2).split(","):
+                groups.resolve(g.group(1), n)
         out.append(a)
     return out
 
@@ -136,15 +142,25 @@ def help_text() -> str:
         "  python -m sim scenario=4321",
         "  python -m sim scenario=2:8 mc.replications=200 pool.size=2e9",
         "  python -m sim -m scenario=4321,2:8,bank_only      (one job per scenario)",
+        "  python -m sim scenario=4321 shock=flood shock.month=31 shock.prefectures=[changde]",
+        "  python -m sim -m scenario=4321,2:8 shock=none,flood",
         "",
         "Scenarios (scenario=NAME; names with ':' may be typed as is):",
     ]
     for stem, desc in scenarios.available().items():
         lines.append(f"  {stem:<16} {desc}")
+    lines += ["", "Shocks (shock=NAME; docs/shocks.md):"]
+    for stem, desc in groups.available("shock").items():
+        lines.append(f"  {stem:<18} {desc}")
+    lines += ["  shock.month, .duration, .prefectures=[..], .sectors=[..], .severity,",
+              "  shock.return_period, .timing=scheduled|drawn, .season; effects: shock.flood.* etc.",
+              "", "Provinces (province=NAME, with their prefectures and main flood basin):"]
+    for stem, desc in groups.available("province").items():
+        lines.append(f"  {stem:<18} {desc}")
     lines += ["", "Main keys (defaults in sim/config.py):"]
     cfg = OmegaConf.structured(SimConfig)
     for section in ("horizon", "firms", "bank", "guarantor", "reguarantor", "national_fund", "pool",
-                    "government", "copula", "mc"):
+                    "government", "copula", "shock", "mc"):
         node = cfg[section]
         if isinstance(node, DictConfig):
             for k, v in node.items():
@@ -226,6 +242,9 @@ def _task(dcfg: DictConfig) -> None:
         report.mark(out, "failed", cfg)
         raise
     print(report.format_table(report.headline(res), report.title(res)))
+    shock_text = report.format_shock(res)
+    if shock_text:
+        print("\n" + shock_text)
     state = "" if res.complete else " (INCOMPLETE: interrupted)"
     print(f"\nreport: {out / 'report.md'}{state}  ({res.wall_seconds:.1f} s)")
     if not res.complete:

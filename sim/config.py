@@ -87,9 +87,20 @@ class SchemeConfig:
 
 @dataclass
 class RegionConfig:
+    """A prefecture (地级市, or a county): firms, default risk, sector mix and flood exposure.
+
+    Each region has its own government guarantor and its own copula factor.
+    """
+
     name: str = ""
     firm_share: float = 0.0
     pd: float = 0.03  # mean annual PD of firms in this region before sector multipliers
+    area: str = ""  # the seed report's grouping (e.g. dongting_lake); shocks may name it
+    # Sector mix of this prefecture's firms {sector: share}; empty = the province's shares.
+    sector_mix: Dict[str, float] = field(default_factory=dict)
+    # Flood intensity here in the province's main basin flood, relative to the prefectures
+    # hit in the reference flood (1.0), in [0, 1]. See docs/shocks.md.
+    flood_exposure: float = 0.0
 
 
 @dataclass
@@ -99,29 +110,67 @@ class SectorConfig:
     pd_multiplier: float = 1.0
 
 
+# Sector mixes of Hunan prefectures (trade_services, manufacturing, agriculture, tech).
+# Assumption: the seed reports give only the province mix (Jiangxi table, see `sectors`)
+# and say the Dongting Lake ring is the farm belt: H「岳陽、常德等環洞庭湖農業主產區雖擁有
+# 大量家庭農場和合作社」; Zhuzhou is the manufacturing hub (H「株洲動力谷」). The mixes below
+# tilt toward those facts and average to about the province's 9.4% farm share.
+def _mix(trade: float, manufacturing: float, agriculture: float, tech: float) -> Dict[str, float]:
+    return {"trade_services": trade, "manufacturing": manufacturing,
+            "agriculture": agriculture, "tech": tech}
+
+
+def hunan_regions() -> List[RegionConfig]:
+    """Hunan's 14 prefectures (the embedded default province; conf/province/hunan.yaml
+    selects these).
+
+    Areas and their firm shares: the report's grouping, H「長株潭地區(長沙、株洲、湘潭)62.7
+    湘西南五市(邵陽、永州、郴州、懷化、湘西州)13.9環洞庭湖地區(岳陽、常德、益陽)15.2湘中地區(婁底、
+    衡陽)6.8其他地區(張家界、自治州部分等)1.4」 (shares of inclusive-loan *balance*,
+    seed-notes-hunan-jiangxi.md §2.1). Firm shares are an assumption: balance shares tilted
+    toward the periphery (firms there borrow less): Chang-Zhu-Tan 0.45, Dongting ring 0.20,
+    south-west five 0.23, central 0.10, Zhangjiajie 0.02; within an area split by 2020
+    census population (external, approximate).
+    `pd` is for all firms *before* bank screening: the books' NPL x 1.5 (assumption: banks
+    lend to the safer part of each region). NPLs: Changsha H「長沙地區不良率控制在2.1%」;
+    Chang-Zhu-Tan 2.9, Xiangxi 7.8, Huaihua 7.6 and the province's guarantee-cooperation
+    loans 4.8 from H「長株潭地區銀行類金融機構2.9湘西地區銀行類金融機構7.8懷化地區銀行類金融機構
+    7.6洞庭湖區(岳陽、常德)涉農小貸公司9.2全省平均政府性擔保合作貸款4.8」 (the Dongting ring uses
+    4.8; its farm firms get the agriculture multiplier); Shaoyang and the rest of the
+    south-west H「懷化、邵陽等地則攀升至5.6%以上」; central and Zhangjiajie assumed 4.0% and 5.6%.
+    `flood_exposure`: 1.0 for the Dongting Lake ring (H「2024年洞庭湖區洪災期間,岳陽、常德兩地
+    涉農小微企業貸款逾期率在三個月內驟升4.7個百分點」; Yiyang is in the same ring by H's table);
+    the lower Xiang River (Changsha 0.3, Xiangtan 0.2, Zhuzhou 0.2, Hengyang 0.1) is an
+    assumption; 0 elsewhere (mountain flash floods are not modelled as basin floods).
+    """
+    R = RegionConfig
+    other = _mix(0.72, 0.16, 0.10, 0.02)
+    return [
+        R("changsha", 0.2711, 0.032, "chang_zhu_tan", _mix(0.73, 0.18, 0.02, 0.07), 0.3),
+        R("zhuzhou", 0.1052, 0.044, "chang_zhu_tan", _mix(0.62, 0.30, 0.05, 0.03), 0.2),
+        R("xiangtan", 0.0737, 0.044, "chang_zhu_tan", _mix(0.66, 0.25, 0.06, 0.03), 0.2),
+        R("yueyang", 0.0712, 0.072, "dongting_lake", _mix(0.58, 0.17, 0.22, 0.03), 1.0),
+        R("changde", 0.0745, 0.072, "dongting_lake", _mix(0.56, 0.15, 0.26, 0.03), 1.0),
+        R("yiyang", 0.0543, 0.072, "dongting_lake", _mix(0.58, 0.14, 0.25, 0.03), 1.0),
+        R("shaoyang", 0.0639, 0.084, "southwest", dict(other), 0.0),
+        R("yongzhou", 0.0516, 0.084, "southwest", dict(other), 0.0),
+        R("chenzhou", 0.0455, 0.084, "southwest", dict(other), 0.0),
+        R("huaihua", 0.0447, 0.114, "southwest", dict(other), 0.0),
+        R("xiangxi", 0.0243, 0.117, "southwest", dict(other), 0.0),
+        R("hengyang", 0.0635, 0.060, "central", dict(other), 0.1),
+        R("loudi", 0.0365, 0.060, "central", dict(other), 0.0),
+        R("zhangjiajie", 0.0200, 0.084, "other", dict(other), 0.0),
+    ]
+
+
 @dataclass
 class ProvinceConfig:
     name: str = "hunan"
+    basin: str = "Dongting Lake (Yangtze)"  # the main flood basin, for reports
     # H「縣域地區小微企業數量達186.4萬家」 (seed-notes-hunan-jiangxi.md §2.1): the county-level
     # small firms the sample stands for.
     firms_total: int = 1_864_000
-    regions: List[RegionConfig] = field(
-        default_factory=lambda: [
-            # Shares of inclusive-loan balance and NPL by region from the Hunan report
-            # (seed-notes-hunan-jiangxi.md §2.1): 「長株潭地區(長沙、株洲、湘潭)62.7」;
-            # NPL 「長株潭地區銀行類金融機構2.9湘西地區銀行類金融機構7.8懷化地區銀行類金融機構7.6
-            # 洞庭湖區(岳陽、常德)涉農小貸公司9.2全省平均政府性擔保合作貸款4.8」. Firm shares are
-            # an assumption: balance shares tilted toward the periphery (firms there borrow less).
-            # `pd` is for all firms *before* bank screening: the books' NPL x 1.5 (assumption:
-            # banks lend to the safer part of each region), e.g. Chang-Zhu-Tan 2.9% -> 4.4%;
-            # southwest uses H's 「>5.6」 for Huaihua/Shaoyang; central an assumed 4.0%.
-            RegionConfig(name="changsha_zhuzhou_xiangtan", firm_share=0.45, pd=0.044),
-            RegionConfig(name="dongting_lake", firm_share=0.20, pd=0.072),
-            RegionConfig(name="southwest", firm_share=0.20, pd=0.084),
-            RegionConfig(name="central", firm_share=0.10, pd=0.060),
-            RegionConfig(name="xiangxi", firm_share=0.05, pd=0.117),
-        ]
-    )
+    regions: List[RegionConfig] = field(default_factory=hunan_regions)
     sectors: List[SectorConfig] = field(
         default_factory=lambda: [
             # Sector mix from the Jiangxi table (seed-notes §2.2, 「農業種養11.4」 row): trade,
@@ -163,6 +212,23 @@ class FirmsConfig:
     # Relative rise in the application rate per percentage point of borrowing cost removed by
     # subsidies (government.fee_subsidy, government.interest_subsidy) (assumption).
     cost_elasticity: float = 0.10
+    # Overdue (逾期) state between performing and default. A loan that misses a payment is
+    # overdue for `overdue_months`, then either cures (back to performing) or defaults and
+    # the scheme pays. 3 months = the 90-days-past-due line at which banks classify a loan
+    # as non-performing and claim on the guarantee (assumption; the reports give no rule).
+    overdue_months: int = 3
+    # Loans that fall overdue and cure, per loan that falls overdue and defaults (assumption).
+    # J「92.7%的主體能按時還款,逾期30天以上比例僅為1.8%」 next to an NPL of 1.5-1.9%: most
+    # late payers catch up. 1.5 means 60% of overdue loans cure.
+    overdue_cure_ratio: float = 1.5
+    # Business-interruption insurance take-up by sector {sector: share}; others get
+    # `bi_insurance_other`. Assumption: the reports give no take-up; H says the insurance
+    # layer is thin (H「小微企業貸款保證保險保費收入僅為1.3億元,覆蓋率不足1.2%」) but names
+    # farm firms insured against business interruption (H「業經營中斷險”的企業」, garbled
+    # before 業). 15% of farm firms is also shock.flood.calibration_take_up, so the flood
+    # calibration holds as is.
+    bi_insurance: Dict[str, float] = field(default_factory=lambda: {"agriculture": 0.15})
+    bi_insurance_other: float = 0.05
 
 
 @dataclass
@@ -267,6 +333,170 @@ class GovernmentConfig:
     interest_subsidy: float = 0.0
 
 
+# ----------------------------------------------------------------------------- shocks
+SHOCK_KINDS = ("none", "flood", "drought", "pandemic", "sector_crash", "downturn")
+SHOCK_TIMINGS = ("scheduled", "drawn")
+
+
+@dataclass
+class ShockEventConfig:
+    """One shock event: what, when, where, how bad. Its effects per unit of intensity are
+    the kind's `HazardConfig` (shock.flood, shock.pandemic, ...). See docs/shocks.md."""
+
+    kind: str = "none"  # one of SHOCK_KINDS
+    # scheduled: strikes in `month` (1-based month of the horizon; 19 = July 2027).
+    # drawn: strikes in calendar month `season` of each year with probability 1/return_period.
+    timing: str = "scheduled"
+    month: int = 19
+    season: int = 7  # calendar month (1-12) of drawn events; July = the flood season
+    duration: int = 3  # months the event's effects last (the window)
+    # Where: prefecture or area names. Empty: floods hit every prefecture with
+    # flood_exposure > 0, each at its exposure; a sector crash hits the prefecture where its
+    # first sector is most concentrated; other kinds hit the whole province. A named
+    # prefecture is hit at full intensity.
+    prefectures: List[str] = field(default_factory=list)
+    sectors: List[str] = field(default_factory=list)  # empty: all sectors (by the kind's weights)
+    severity: float = 1.0  # 1 = the reference event the kind's parameters describe; >= 0
+    # Magnitude of a 1-in-T-year event: severity x (Gumbel reduced variate of T / that of the
+    # kind's reference_return_period). Required for timing=drawn; optional when scheduled.
+    return_period: Optional[float] = None
+
+
+@dataclass
+class HazardConfig:
+    """Effects of one kind of shock on an affected firm, per unit of intensity.
+
+    Intensity of a firm = event magnitude x where-weight (prefecture) x sector weight.
+    """
+
+    # Extra probability that a loan falls overdue because of the event, over the event, for
+    # a firm of intensity 1 (sector weight 1, exposure 1, severity 1), averaged over insured
+    # and uninsured firms at `calibration_take_up`. An additive uplift on the monthly
+    # overdue-entry probability; marginals stay exact (thresholds PhiInv(p') in the copula).
+    overdue_uplift: float = 0.0
+    # The same for firms with business-interruption insurance; None: insurance does not help.
+    insured_overdue_uplift: Optional[float] = None
+    # Share of insured firms among those the two uplifts were measured on; the uninsured
+    # uplift is derived from it: (overdue_uplift - take_up x insured) / (1 - take_up).
+    calibration_take_up: float = 0.0
+    # Share of the event's extra overdue loans that end in default (the rest cure).
+    default_share: float = 0.4
+    # Share of the uplift that lands in the event's first month; null = spread evenly
+    # over `duration` months.
+    onset_share: Optional[float] = None
+    sector_weight: Dict[str, float] = field(default_factory=dict)  # relative uplift by sector
+    other_sector_weight: float = 1.0  # weight of sectors not in sector_weight
+    pd_multiplier: float = 1.0  # monthly PD and overdue probability x this (at intensity 1)
+    demand_multiplier: float = 1.0  # loan applications x this (at intensity 1) in the window
+    collateral_loss: float = 0.0  # share of collateral value lost at onset (raises LGD)
+    recovery_delay: int = 0  # months added to recoveries on affected firms' defaults
+    reference_return_period: float = 20.0  # return period of the event the numbers describe
+
+
+def flood_hazard() -> HazardConfig:
+    """The flood, calibrated on the 2024 Dongting Lake flood in Hunan.
+
+    H「2024年洞庭湖區洪災期間,岳陽、常德兩地涉農小微企業貸款逾期率在三個月內驟升4.7個百分點,
+    而同期投」…「業經營中斷險”的企業逾期率僅上升0.9%」 (seed-notes-hunan-jiangxi.md §3; the
+    source garbles 保“農 between the two parts: "…firms that took out farm business-interruption
+    insurance"). 4.7 pp: all farm loans in Yueyang and Changde; 0.9 (stated as %, read as pp):
+    farm firms with business-interruption insurance. Everything else here is an assumption,
+    as marked.
+    """
+    return HazardConfig(
+        overdue_uplift=0.047,
+        insured_overdue_uplift=0.009,
+        # Assumption: share of Yueyang/Changde farm firms insured in 2024 (not in the reports).
+        calibration_take_up=0.15,
+        # Assumption: like ordinary arrears (firms.overdue_cure_ratio 1.5 -> 40% default).
+        default_share=0.4,
+        # The flood strikes at once; the loans it hits stay overdue for the 3 months after,
+        # which is when the report measured the rise.
+        onset_share=1.0,
+        # Assumption: "farm firms most"; others lose premises, stock and customers.
+        sector_weight={"agriculture": 1.0, "trade_services": 0.4, "manufacturing": 0.4,
+                       "tech": 0.2},
+        other_sector_weight=0.4,
+        # Assumption: emergency credit demand; cf. Anhui's emergency lending after a shock,
+        # A「投放應急貸款47.8億元」 (seed-notes-hebei-anhui-digital.md §3).
+        demand_multiplier=1.5,
+        collateral_loss=0.25,  # assumption: farmland, stock and equipment under water
+        # Assumption: courts and appraisal slow after a disaster; H gives 11 months for
+        # recover-first claims (H「司法程序平均耗時長達11個月」), 6 months is added here.
+        recovery_delay=6,
+        # Assumption: the reports give no return period for the 2024 flood; taken as 1-in-20.
+        reference_return_period=20.0,
+    )
+
+
+def drought_hazard() -> HazardConfig:
+    """Drought: farm firms, a season long. The Hunan/Jiangxi reports have no drought figure
+    (only Colombia's drought-index insurance, J「當區域降雨量低于閾值時自動觸發貸款展期或利息減免」):
+    every number is an assumption, scaled from the flood."""
+    return HazardConfig(
+        overdue_uplift=0.03, insured_overdue_uplift=0.006, calibration_take_up=0.15,
+        default_share=0.4, onset_share=None,
+        sector_weight={"agriculture": 1.0}, other_sector_weight=0.1,
+        demand_multiplier=1.2,  # working capital for irrigation and feed
+        reference_return_period=20.0,
+    )
+
+
+def pandemic_hazard() -> HazardConfig:
+    """Pandemic: province-wide, several months, demand falls. No figure in the reports beyond
+    the recovery products (J「疫情后復蘇階段」, 稳岗贷 / 纾困快贷): assumptions."""
+    return HazardConfig(
+        overdue_uplift=0.04, insured_overdue_uplift=None,  # pandemics are excluded from BI cover
+        # Assumption: forbearance and force-majeure credit repair let most catch up, cf.
+        # A「對因不可抗力導致的逾期記錄,在完成經營改善承諾后可申請快速清除」.
+        default_share=0.3, onset_share=None,
+        sector_weight={"trade_services": 1.0, "manufacturing": 0.6, "agriculture": 0.3,
+                       "tech": 0.3},
+        other_sector_weight=0.5,
+        demand_multiplier=0.6,
+        recovery_delay=3,  # courts closed
+        reference_return_period=50.0,
+    )
+
+
+def sector_crash_hazard() -> HazardConfig:
+    """A price crash in one sector, concentrated in one place: the Jiangxi solar case,
+    J「某縣級市因光伏組件價格暴跌引發的區域性信貸風險,促使當」…「提前壓降相關敞口15億元」 (banks cut
+    1.5 bn of exposure). The report gives no overdue figure: the numbers are assumptions."""
+    return HazardConfig(
+        overdue_uplift=0.08, insured_overdue_uplift=None, default_share=0.5,
+        onset_share=None, other_sector_weight=1.0,  # the event's `sectors` pick who is hit
+        demand_multiplier=0.5,  # banks cut exposure to the sector (the 1.5 bn above)
+        collateral_loss=0.2,  # inventory and equipment lose value with prices
+        reference_return_period=20.0,
+    )
+
+
+def downturn_hazard() -> HazardConfig:
+    """A macro downturn: every firm's PD x pd_multiplier for `duration` months. Assumption,
+    cf. A「在2025年三季度制造業PMI回落至48.3時」 (a manufacturing slowdown) in the Anhui report."""
+    return HazardConfig(pd_multiplier=1.5, demand_multiplier=0.85, other_sector_weight=1.0,
+                        reference_return_period=10.0)
+
+
+@dataclass
+class ShockConfig(ShockEventConfig):
+    """The `shock` group (conf/shock/*.yaml). The top-level event fields describe the main
+    event; `also` adds more events that compose with it (e.g. a flood in a downturn)."""
+
+    name: str = "none"
+    description: str = ""
+    also: Dict[str, ShockEventConfig] = field(default_factory=dict)
+    # Also run the same seeds without any shock (common random numbers) and report the
+    # difference: window metrics and depletion with vs without.
+    counterfactual: bool = True
+    flood: HazardConfig = field(default_factory=flood_hazard)
+    drought: HazardConfig = field(default_factory=drought_hazard)
+    pandemic: HazardConfig = field(default_factory=pandemic_hazard)
+    sector_crash: HazardConfig = field(default_factory=sector_crash_hazard)
+    downturn: HazardConfig = field(default_factory=downturn_hazard)
+
+
 @dataclass
 class McConfig:
     replications: int = 200
@@ -294,6 +524,7 @@ class SimConfig:
     national_fund: ReguarantorConfig = field(default_factory=lambda: ReguarantorConfig(capital=2e9))
     pool: PoolConfig = field(default_factory=PoolConfig)
     government: GovernmentConfig = field(default_factory=GovernmentConfig)
+    shock: ShockConfig = field(default_factory=ShockConfig)
     mc: McConfig = field(default_factory=McConfig)
     quiet: bool = False  # no progress line
 
@@ -395,6 +626,15 @@ def validate(cfg: SimConfig) -> None:
         _check(f"province.regions[{i}].pd", r.pd, 0.0, 1.0, lo_open=True, hi_open=True)
     for i, r in enumerate(p.sectors):
         _check(f"province.sectors[{i}].pd_multiplier", r.pd_multiplier, 0.0, lo_open=True)
+    sector_names = [x.name for x in p.sectors]
+    region_names = {r.name for r in p.regions}
+    for i, r in enumerate(p.regions):
+        key = f"province.regions[{i}]"
+        if r.area in region_names and r.area != r.name:
+            _fail(f"{key}.area", r.area, "must not be the name of another prefecture")
+        _check(f"{key}.flood_exposure", r.flood_exposure, 0.0, 1.0)
+        if r.sector_mix:
+            _check_shares(f"{key}.sector_mix", r.sector_mix, sector_names, must_sum_to_one=True)
 
     f = cfg.firms
     _check("firms.n", f.n, 1, 50_000_000, integer=True)
@@ -414,6 +654,10 @@ def validate(cfg: SimConfig) -> None:
     _check("firms.survival_with_credit", f.survival_with_credit, 0.0, 1.0, lo_open=True)
     _check("firms.survival_without_credit", f.survival_without_credit, 0.0, 1.0, lo_open=True)
     _check("firms.cost_elasticity", f.cost_elasticity, 0.0, 10.0)
+    _check("firms.overdue_months", f.overdue_months, 1, 24, integer=True)
+    _check("firms.overdue_cure_ratio", f.overdue_cure_ratio, 0.0, 100.0)
+    _check_shares("firms.bi_insurance", f.bi_insurance, sector_names, must_sum_to_one=False)
+    _check("firms.bi_insurance_other", f.bi_insurance_other, 0.0, 1.0)
 
     c = cfg.copula
     for k in ("rho_macro", "rho_region", "rho_sector"):
@@ -469,6 +713,8 @@ def validate(cfg: SimConfig) -> None:
     _check("government.fee_subsidy", gv.fee_subsidy, 0.0, 1.0)
     _check("government.interest_subsidy", gv.interest_subsidy, 0.0, 20.0)
 
+    validate_shock(cfg)
+
     m = cfg.mc
     _check("mc.replications", m.replications, 1, 100_000, integer=True)
     _check("mc.seed", m.seed, 0, integer=True)
@@ -505,3 +751,106 @@ def prepare(cfg: SimConfig) -> SimConfig:
             s.tranches[n].share = s.tranches[n].share * (1.0 - s.bank_share) / rest if rest else 0.0
     validate(cfg)
     return cfg
+
+
+def _check_shares(key: str, shares: Dict[str, float], known: List[str], must_sum_to_one: bool) -> None:
+    for name, v in shares.items():
+        if name not in known:
+            _fail(key, dict(shares), f"unknown sector {name!r}; known: {', '.join(known)}")
+        _check(f"{key}.{name}", v, 0.0, 1.0)
+    if must_sum_to_one and abs(sum(shares.values()) - 1.0) > 1e-6:
+        _fail(key, dict(shares), f"shares must sum to 1 (they sum to {sum(shares.values()):.6g})")
+
+
+def _place_names(p: ProvinceConfig) -> tuple[list[str], list[str]]:
+    names = [r.name for r in p.regions]
+    areas = sorted({r.area for r in p.regions if r.area and r.area not in names})
+    return names, areas
+
+
+def uninsured_uplift(h: HazardConfig) -> float:
+    """Overdue uplift of uninsured firms, from the average and the insured one:
+    u_all = q u_ins + (1 - q) u_unins  =>  u_unins = (u_all - q u_ins) / (1 - q)."""
+    if h.insured_overdue_uplift is None:
+        return h.overdue_uplift
+    q = h.calibration_take_up
+    return (h.overdue_uplift - q * h.insured_overdue_uplift) / (1.0 - q)
+
+
+def _validate_hazard(key: str, h: HazardConfig, sectors: List[str]) -> None:
+    _check(f"{key}.overdue_uplift", h.overdue_uplift, 0.0, 1.0)
+    if h.insured_overdue_uplift is not None:
+        _check(f"{key}.insured_overdue_uplift", h.insured_overdue_uplift, 0.0, 1.0)
+    _check(f"{key}.calibration_take_up", h.calibration_take_up, 0.0, 1.0, hi_open=True)
+    u = uninsured_uplift(h)
+    if not 0.0 <= u <= 1.0:
+        _fail(f"{key}.overdue_uplift", h.overdue_uplift,
+              f"with insured_overdue_uplift {h.insured_overdue_uplift} and calibration_take_up "
+              f"{h.calibration_take_up} the uninsured uplift would be {u:.4g}; it must be in [0, 1]")
+    _check(f"{key}.default_share", h.default_share, 0.0, 1.0)
+    if h.onset_share is not None:
+        _check(f"{key}.onset_share", h.onset_share, 0.0, 1.0)
+    for name, w in h.sector_weight.items():
+        if name not in sectors:
+            _fail(f"{key}.sector_weight", dict(h.sector_weight),
+                  f"unknown sector {name!r}; known: {', '.join(sectors)}")
+        _check(f"{key}.sector_weight.{name}", w, 0.0, 10.0)
+    _check(f"{key}.other_sector_weight", h.other_sector_weight, 0.0, 10.0)
+    _check(f"{key}.pd_multiplier", h.pd_multiplier, 0.0, 100.0, lo_open=True)
+    _check(f"{key}.demand_multiplier", h.demand_multiplier, 0.0, 100.0)
+    _check(f"{key}.collateral_loss", h.collateral_loss, 0.0, 1.0)
+    _check(f"{key}.recovery_delay", h.recovery_delay, 0, 120, integer=True)
+    _check(f"{key}.reference_return_period", h.reference_return_period, 1.0, lo_open=True)
+
+
+def _validate_event(key: str, ev: ShockEventConfig, cfg: SimConfig) -> None:
+    """Check one event; `key` is its prefix ("shock" or "shock.also.NAME")."""
+    if ev.kind not in SHOCK_KINDS:
+        _fail(f"{key}.kind", ev.kind, f"must be one of {', '.join(SHOCK_KINDS)}")
+    if ev.timing not in SHOCK_TIMINGS:
+        _fail(f"{key}.timing", ev.timing, f"must be one of {', '.join(SHOCK_TIMINGS)}")
+    if ev.kind == "none":
+        return
+    if ev.timing == "scheduled":
+        if not (isinstance(ev.month, int) and not isinstance(ev.month, bool)
+                and 1 <= ev.month <= cfg.horizon):
+            _fail(f"{key}.month", ev.month,
+                  f"must be an integer in [1, {cfg.horizon}] (a month of the horizon, 1 = "
+                  f"January {cfg.start_year})")
+    else:
+        _check(f"{key}.season", ev.season, 1, 12, integer=True)
+        if ev.return_period is None:
+            _fail(f"{key}.return_period", None, "timing=drawn needs a return period in years (> 1)")
+    if ev.return_period is not None:
+        _check(f"{key}.return_period", ev.return_period, 1.0, 1e6, lo_open=True)
+    _check(f"{key}.duration", ev.duration, 1, 120, integer=True)
+    _check(f"{key}.severity", ev.severity, 0.0, 100.0)
+    names, areas = _place_names(cfg.province)
+    bad = [x for x in ev.prefectures if x not in names and x not in areas]
+    if bad:
+        known = ", ".join(names) + (f"; areas: {', '.join(areas)}" if areas else "")
+        _fail(f"{key}.prefectures", list(ev.prefectures),
+              f"unknown prefecture{'s' if len(bad) > 1 else ''} {', '.join(map(repr, bad))}; "
+              f"known ({cfg.province.name}): {known}")
+    sectors = [x.name for x in cfg.province.sectors]
+    bad = [x for x in ev.sectors if x not in sectors]
+    if bad:
+        _fail(f"{key}.sectors", list(ev.sectors),
+              f"unknown sector {', '.join(map(repr, bad))}; known: {', '.join(sectors)}")
+    if ev.kind == "sector_crash" and not ev.sectors:
+        _fail(f"{key}.sectors", [], f"a sector crash needs a sector; known: {', '.join(sectors)}")
+    _validate_hazard(f"shock.{ev.kind}", getattr(cfg.shock, ev.kind), sectors)
+
+
+def shock_events(shock: ShockConfig) -> list[tuple[str, ShockEventConfig]]:
+    """(key, event) for every event that is not 'none': the main one, then `also`."""
+    out = [("shock", shock)] if shock.kind != "none" else []
+    out += [(f"shock.also.{n}", e) for n, e in shock.also.items() if e.kind != "none"]
+    return out
+
+
+def validate_shock(cfg: SimConfig) -> None:
+    sh = cfg.shock
+    _validate_event("shock", sh, cfg)
+    for name, ev in sh.also.items():
+        _validate_event(f"shock.also.{name}", ev, cfg)

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .config import PAYERS
+from .firms import OVERDUE
 
 if TYPE_CHECKING:  # pragma: no cover
     from .model import GuaranteeModel
@@ -78,8 +79,15 @@ MONTHLY_DOC = {
                      "pool pays a tranche), government tranche, subsidies, capital injections (yuan)"),
     "bank_capital": "bank capital (yuan)",
     "npl_ratio": "NPL ratio (不良率) = EAD defaulted in the last `recovery_lag` months / (outstanding + that EAD)",
+    "overdue_new": "loans that fell overdue (逾期) this month (firms)",
+    "overdue_cured": "overdue loans that cured this month (firms)",
+    "overdue_loans": "loans overdue at month end (firms)",
+    "overdue_ratio": "overdue ratio (逾期率) = balance of overdue loans / outstanding balance, at month end",
+    "shock_active": "shock events active this month (0 = none)",
 }
 MONTHLY = tuple(MONTHLY_DOC)
+# Plus one column per guarantor: its net assets at month end, named AGENCY_PREFIX + prefecture.
+AGENCY_PREFIX = "net_assets_guarantor_"
 
 
 def monthly_row(model: "GuaranteeModel") -> dict:
@@ -120,6 +128,12 @@ def monthly_row(model: "GuaranteeModel") -> dict:
     npl = model._npl_by_month[lo:model.month + 1].sum()
     outstanding = row["outstanding_direct"] + row["outstanding_scheme"]
     row["npl_ratio"] = npl / (outstanding + npl) if outstanding + npl > 0 else 0.0
+    overdue = (f.status == OVERDUE) & (f.channel != 0)
+    row["overdue_loans"] = w * np.count_nonzero(overdue)
+    row["overdue_ratio"] = w * f.amount[overdue].sum() / outstanding if outstanding > 0 else 0.0
+    row["shock_active"] = len(model.shocks.active)
+    for ag in ags:  # each guarantor's own net assets (not in MONTHLY: one column per prefecture)
+        row[f"{AGENCY_PREFIX}{ag.region_name}"] = ag.net_assets
     return row
 
 
@@ -162,6 +176,7 @@ SUMMARY_DOC = {
     "shortfall_share": "shortfall / loss_scheme_total",
     "claim_rate": "claim rate (代偿率) = Σ claims / Σ released_scheme",
     "npl_ratio_mean": "mean over months of npl_ratio",
+    "overdue_ratio_mean": "mean over months of overdue_ratio",
     "default_rate_scheme": "Σ default_scheme / Σ new_scheme (cumulative, by amount)",
     "default_rate_direct": "Σ default_direct / Σ new_direct (cumulative, by amount)",
     "guarantors_suspended_end": "guarantors suspended at the end",
@@ -225,6 +240,7 @@ def summarise(ts: pd.DataFrame, payers_in_scheme: list[str], bearer: str = "bank
     rel = ts.released_scheme.sum()
     s["claim_rate"] = ts.claims.sum() / rel if rel else math.nan
     s["npl_ratio_mean"] = ts.npl_ratio.mean()
+    s["overdue_ratio_mean"] = ts.overdue_ratio.mean()
     s["default_rate_scheme"] = (ts.default_scheme.sum() / s["new_lending_scheme"]
                                 if s["new_lending_scheme"] else math.nan)
     s["default_rate_direct"] = (ts.default_direct.sum() / s["new_lending_direct"]
@@ -268,4 +284,76 @@ def aggregate(reps: pd.DataFrame) -> pd.DataFrame:
             if col.startswith("loss_") or col == "shortfall":
                 r.update(var99=var(fin), es99=expected_shortfall(fin))
         rows.append(r)
+    return pd.DataFrame(rows).set_index("metric")
+
+
+# ---------------------------------------------------------------------------- shocks
+WINDOW_DOC = {
+    "new_lending": "Σ (new_direct + new_scheme) over the window months (yuan)",
+    "applicants": "Σ applicants over the window months",
+    "overdue_new": "Σ overdue_new: loans that fell overdue in the window (firms)",
+    "overdue_ratio": "mean overdue_ratio (逾期率) over the window months",
+    "defaults": "Σ defaults over the window months (firms)",
+    "claims": "Σ claims (代偿) over the window months (yuan)",
+    "claim_rate": "claim rate in the window = Σ claims / Σ released_scheme over its months",
+    "npl_ratio": "mean npl_ratio (不良率) over the window months",
+    "recoveries": "Σ recoveries over the window months (yuan)",
+    "pool_balance_end": "pool_balance in the window's last month (yuan)",
+    "guarantor_net_assets_end": "guarantor_net_assets in the window's last month (yuan)",
+}
+
+
+def shock_window(ts: pd.DataFrame, after: int) -> np.ndarray:
+    """Boolean mask over the rows of `ts` (the shocked run's time series): the months in
+    which a shock is active in that replication, and the `after` months that follow one
+    (overdue loans resolve then: defaults and claims land after the shock months)."""
+    out = np.zeros(len(ts), bool)
+    months = ts.month.to_numpy()
+    for _, idx in ts.groupby("replication").indices.items():
+        idx = idx[np.argsort(months[idx])]
+        active = ts.shock_active.to_numpy()[idx] > 0
+        mask = active.copy()
+        for k in range(1, min(after, len(idx) - 1) + 1):
+            mask[k:] |= active[:-k]
+        out[idx] = mask
+    return out
+
+
+def window_metrics(ts: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
+    """One row per replication: the WINDOW_DOC metrics over the masked months."""
+    rows = []
+    for r, idx in ts.groupby("replication").indices.items():
+        sub = ts.iloc[idx][mask[idx]].sort_values("month")
+        if sub.empty:
+            continue
+        rel = sub.released_scheme.sum()
+        rows.append({
+            "replication": r,
+            "new_lending": (sub.new_direct + sub.new_scheme).sum(),
+            "applicants": sub.applicants.sum(),
+            "overdue_new": sub.overdue_new.sum(),
+            "overdue_ratio": sub.overdue_ratio.mean(),
+            "defaults": sub.defaults.sum(),
+            "claims": sub.claims.sum(),
+            "claim_rate": sub.claims.sum() / rel if rel else math.nan,
+            "npl_ratio": sub.npl_ratio.mean(),
+            "recoveries": sub.recoveries.sum(),
+            "pool_balance_end": sub.pool_balance.iloc[-1],
+            "guarantor_net_assets_end": sub.guarantor_net_assets.iloc[-1],
+        })
+    return pd.DataFrame(rows).set_index("replication") if rows else pd.DataFrame(columns=list(WINDOW_DOC))
+
+
+def paired_difference(with_shock: pd.DataFrame, without: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
+    """Per metric: mean with the shock, mean without, mean paired difference (same
+    replication = same seed) and its standard error sd(diff) / sqrt(n)."""
+    common = with_shock.index.intersection(without.index)
+    rows = []
+    for c in cols:
+        a = with_shock.loc[common, c].astype(float)
+        b = without.loc[common, c].astype(float)
+        d = (a - b)[np.isfinite(a - b)]
+        se = d.std(ddof=1) / math.sqrt(len(d)) if len(d) > 1 else math.nan
+        rows.append({"metric": c, "with_shock": a.mean(), "without": b.mean(),
+                     "difference": d.mean() if len(d) else math.nan, "se": se, "n": len(d)})
     return pd.DataFrame(rows).set_index("metric")

@@ -18,6 +18,10 @@ pay is a shortfall that falls to a configured bearer. Re-guarantors stop sharing
 claim rate is above their ceiling; the pool may pay late and only in part. Recoveries from
 collateral come back months later to whoever paid. Guarantors that have paid too much stop
 issuing and may be recapitalised; the pool is topped up once a year by its rule.
+A loan that misses a payment is overdue (逾期) for three months before it cures or
+defaults. Shocks (floods, droughts, pandemics, sector crashes, downturns; sim/shocks.py)
+move default and overdue probabilities, collateral, recoveries and loan demand in chosen
+places and months.
 
 The step order is an explicit plan (`GuaranteeModel.PLAN`), timed phase by phase.
 """
@@ -35,9 +39,10 @@ from . import metrics
 from .agents import (Bank, BorrowerRecourse, CompensationPool, GuaranteeAgency, Government,
                      Reguarantor)
 from .config import PUBLIC_PAYERS, SimConfig, tranche_payer
-from .firms import DIRECT, NO_LOAN, SCHEME, FirmPopulation
-from .risk.copula import draw_factors, sample_defaults_grouped, systematic_table
+from .firms import DIRECT, NO_LOAN, PERFORMING, SCHEME, FirmPopulation
+from .risk.copula import draw_factors, latent_values
 from .risk.waterfall import split_losses
+from .shocks import ShockEngine
 
 SYSTEM_PAYERS = ("guarantor", "reguarantor", "national_fund")  # whose payments are claims (代偿)
 
@@ -45,9 +50,10 @@ SYSTEM_PAYERS = ("guarantor", "reguarantor", "national_fund")  # whose payments 
 class GuaranteeModel(mesa.Model):
     # Month by month, in this order (DESIGN §4).
     PLAN = (
+        "shocks",  # shock events active this month: onsets, per-firm effects
         "factors",  # draw the systematic macro / region / sector factors
         "maturities",  # loans at term repay; their guarantees are released
-        "defaults",  # copula draws decide which running loans default
+        "defaults",  # copula draws: performing loans fall overdue; overdue ones cure or default
         "claims",  # loss waterfall: tranches pay, shortfall recorded
         "exits",  # firms without a loan close (survival depends on access to credit)
         "recoveries",  # recoveries and delayed pool compensation due this month
@@ -62,13 +68,15 @@ class GuaranteeModel(mesa.Model):
         self.month = 0  # months completed
         self.weight = cfg.province.firms_total / cfg.firms.n  # real firms per simulated firm
         self.firms = FirmPopulation(cfg.firms.n, cfg.province, cfg.firms, cfg.bank.data_coverage, self.rng)
+        self.shocks = ShockEngine(cfg, self.rng)  # also owns the copula's random streams
         self.n_regions = len(cfg.province.regions)
         self.n_sectors = len(cfg.province.sectors)
         self._factors = None
         self.phase_seconds: dict[str, float] = defaultdict(float)
         self._build_institutions()
         self._build_scheme()
-        span = cfg.horizon + max(cfg.firms.recovery_lag, cfg.pool.payout_delay) + 1
+        span = cfg.horizon + max(cfg.firms.recovery_lag + self.shocks.max_recovery_delay,
+                                 cfg.pool.payout_delay) + 1
         self._recoveries_due = np.zeros((span, len(self.accounts)))
         self._pool_due = np.zeros(span)  # deferred pool compensation owed, by month due
         self._npl_window = max(cfg.firms.recovery_lag, 1)
@@ -194,16 +202,23 @@ class GuaranteeModel(mesa.Model):
         if self.month >= self.cfg.horizon:
             self.running = False
 
+    def _phase_shocks(self) -> None:
+        self.shocks.begin_month(self.month, self.firms)
+
     def _phase_factors(self) -> None:
-        self._factors = draw_factors(self.rng, self.n_regions, self.n_sectors, self._factors,
+        # The month's own stream: factors, then one idiosyncratic draw per firm row, so a
+        # shocked run and its counterfactual share them (common random numbers).
+        g = self.shocks.month_rng(self.month)
+        self._factors = draw_factors(g, self.n_regions, self.n_sectors, self._factors,
                                      self.cfg.copula.ar1)
+        self._eps = g.standard_normal(self.firms.n)
 
     def _phase_maturities(self) -> None:
         f, w = self.firms, self.weight
         # Whole-array passes over small dtypes instead of gathers through an index array.
         active = f.channel != NO_LOAN
         f.age += active
-        done = np.flatnonzero(active & (f.age >= f.term))
+        done = np.flatnonzero(active & (f.age >= f.term) & (f.status == PERFORMING))
         scheme_done = done[f.channel[done] == SCHEME]
         released = w * f.amount[scheme_done]
         self._released_hist[self.month] += np.bincount(f.agency[scheme_done], weights=released,
@@ -216,25 +231,28 @@ class GuaranteeModel(mesa.Model):
     def _phase_defaults(self) -> None:
         f = self.firms
         c = self.cfg.copula
-        active = np.flatnonzero(f.channel != NO_LOAN)
-        # One lookup per firm in a (region x sector) table of the systematic factor part;
-        # bit for bit what sample_defaults computes firm by firm.
-        table = systematic_table(self._factors, c.rho_macro, c.rho_region, c.rho_sector)
-        hit, x = sample_defaults_grouped(self.rng, f.threshold[active], f.group[active], table,
-                                         c.rho_macro, c.rho_region, c.rho_sector, return_latent=True)
+        at_risk = np.flatnonzero((f.channel != NO_LOAN) & (f.status == PERFORMING))
+        x = latent_values(self._factors, f.region[at_risk], f.sector[at_risk], c.rho_macro,
+                          c.rho_region, c.rho_sector, self._eps[at_risk])
         if self.cfg.scheme.dynamic.enabled:
             # Health index = latent asset value; count consecutive monthly falls.
-            fell = x < f.health[active]
-            f.health_falls[active] = np.where(fell, f.health_falls[active] + 1, 0)
-            f.health[active] = x
-        self.defaulted = active[hit]
+            fell = x < f.health[at_risk]
+            f.health_falls[at_risk] = np.where(fell, f.health_falls[at_risk] + 1, 0)
+            f.health[at_risk] = x
+        t_default, t_overdue = self.shocks.thresholds(f, at_risk)
+        self.defaulted, new, cured = f.update_arrears(self.month, at_risk, x, t_default, t_overdue,
+                                                      self.cfg.firms.overdue_months)
+        self._m["overdue_new"] += self.weight * new.shape[0]
+        self._m["overdue_cured"] += self.weight * cured.shape[0]
 
     def _phase_claims(self) -> None:
         f, w, m = self.firms, self.weight, self._m
         idx = self.defaulted
         ead = w * f.amount[idx]
-        recovery_rate = 1.0 - f.lgd[idx]
-        due = min(self.month + self.cfg.firms.recovery_lag, self._recoveries_due.shape[0] - 1)
+        lgd, delay = f.loss_terms(idx, self.month)  # shocks may raise LGD and delay recovery
+        recovery_rate = 1.0 - lgd
+        due = np.minimum(self.month + self.cfg.firms.recovery_lag + delay,
+                         self._recoveries_due.shape[0] - 1)
         self._npl_by_month[self.month] += ead.sum()
         m["defaults"] += w * idx.shape[0]
         is_direct = f.channel[idx] == DIRECT
@@ -243,7 +261,7 @@ class GuaranteeModel(mesa.Model):
         self.bank.pay(direct_loss)
         m["default_direct"] += direct_loss
         m["loss_direct_bank"] += direct_loss
-        self._recoveries_due[due, 0] += (recovery_rate[is_direct] * ead[is_direct]).sum()
+        np.add.at(self._recoveries_due[:, 0], due[is_direct], recovery_rate[is_direct] * ead[is_direct])
         # Scheme loans: the waterfall.
         s_idx = ~is_direct
         loss = ead[s_idx]
@@ -257,7 +275,7 @@ class GuaranteeModel(mesa.Model):
         if not self.scheme_active:
             self.bank.pay(loss.sum())
             m["scheme_loss_bank"] += loss.sum()
-            self._recoveries_due[due, 0] += (recovery_rate[s_idx] * loss).sum()
+            np.add.at(self._recoveries_due[:, 0], due[s_idx], recovery_rate[s_idx] * loss)
             self._retire(idx)
             return
         payer = self._payer_matrix(agency, self.claim_rate_12m())
@@ -294,16 +312,17 @@ class GuaranteeModel(mesa.Model):
                 owed = (paid_j * recovery_rate[s_idx]).sum()
                 owed = paid_j.sum() - owed
                 when = min(self.month + self.cfg.pool.payout_delay, self._pool_due.shape[0] - 1)
+                # (the pool pays on its own schedule, whatever delays recoveries)
                 self._pool_due[when] += owed * self.cfg.pool.payout_efficiency
                 m["pool_owed"] += owed
         m["claims"] += claims_by_agency.sum()
         self._claims_hist[self.month] += claims_by_agency
         # Recoveries go back pro rata to what each account paid on each loan.
         r = recovery_rate[s_idx]
-        rec = np.bincount(payer.ravel(), weights=(split.paid * r[:, None]).ravel(),
-                          minlength=len(self.accounts))
-        rec[self._bearer] += (split.shortfall * r).sum()
-        self._recoveries_due[due] += rec
+        due_s = due[s_idx]
+        np.add.at(self._recoveries_due, (np.broadcast_to(due_s[:, None], payer.shape), payer),
+                  split.paid * r[:, None])
+        np.add.at(self._recoveries_due[:, self._bearer], due_s, split.shortfall * r)
         self._retire(idx)
 
     def _retire(self, idx: np.ndarray) -> None:
@@ -367,13 +386,16 @@ class GuaranteeModel(mesa.Model):
         rate = c.firms.apply_rate if apply_rate is None else apply_rate
         free = np.flatnonzero(f.channel == NO_LOAN)
         # Subsidies lower the cost of borrowing and raise applications: the fee subsidy for
-        # everyone, the interest subsidy for firms that never borrowed.
+        # everyone, the interest subsidy for firms that never borrowed. Shocks move demand too.
         uplift = c.firms.cost_elasticity * (gov.fee_subsidy * c.scheme.guarantee_fee * 100.0)
         if uplift or gov.interest_subsidy:
             p_apply = np.minimum(rate * (1.0 + uplift + c.firms.cost_elasticity * gov.interest_subsidy
                                          * (f.loans_taken[free] == 0)), 1.0)
         else:
             p_apply = rate
+        mult = self.shocks.apply_multiplier(free)  # shocks: emergency demand, or a drop
+        if mult is not None:
+            p_apply = p_apply * mult
         apps = free[np.flatnonzero(rng.random(free.shape[0]) < p_apply)]
         m["applicants"] += w * apps.shape[0]
         if apps.shape[0] == 0:

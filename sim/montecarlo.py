@@ -17,6 +17,10 @@ Each replication's time series is written to disk as soon as it finishes (when a
 folder is given), so an interrupted run keeps what it finished. Ctrl-C (SIGINT) stops the
 run: pending replications are cancelled, local workers are stopped, the finished ones are
 aggregated and written, and ``status.json`` says ``interrupted``.
+
+With a shock, the same replications are run a second time without it (the counterfactual:
+same seeds, so common random numbers) unless shock.counterfactual is false; the report
+compares the two.
 """
 
 from __future__ import annotations
@@ -84,6 +88,7 @@ class Results:
     wall_seconds: float = 0.0  # replications + streaming + aggregation; not the report files
     out_dir: Path | None = None
     complete: bool = True
+    counterfactual: "Results | None" = None  # the same seeds without the shock, if run
 
     @property
     def scenario(self) -> str:
@@ -312,15 +317,28 @@ def run_monte_carlo(cfg: SimConfig, out_dir: Path | None = None, progress: bool 
     as it finishes, and every output file is written at the end (see `sim.report`).
     """
     from . import report  # report imports matplotlib; keep it off the import path of workers
+    from .shocks import has_shocks, without_shocks
 
     n = cfg.mc.replications
     jobs = min(cfg.mc.n_jobs, n)
     t0 = time.perf_counter()
+    if out_dir is not None:
+        report.mark(out_dir, "running", cfg, done=0, wanted=n)
+    cf = None
+    if has_shocks(cfg) and cfg.shock.counterfactual:
+        if progress:
+            print("counterfactual (the same seeds without the shock):", file=sys.stderr)
+        try:
+            cf = run_monte_carlo(without_shocks(cfg), None, progress)
+        except KeyboardInterrupt:
+            if out_dir is not None:
+                report.mark(out_dir, "interrupted", cfg, done=0, wanted=n)
+            raise
+        if progress:
+            print(f"with the shock ({cfg.shock.name}):", file=sys.stderr)
     bar = Progress(n, progress, months=cfg.horizon)
     got: dict[int, tuple[pd.DataFrame, dict]] = {}
     phases: dict[str, float] = {}
-    if out_dir is not None:
-        report.mark(out_dir, "running", cfg, done=0, wanted=n)
 
     def keep(r, ts, summ, ph):
         if r in got:
@@ -352,7 +370,7 @@ def run_monte_carlo(cfg: SimConfig, out_dir: Path | None = None, progress: bool 
     ts = pd.concat([got[r][0] for r in order], ignore_index=True)
     reps = pd.DataFrame([got[r][1] for r in order])
     res = Results(cfg, ts, reps, metrics.aggregate(reps), phases,
-                  time.perf_counter() - t0, out_dir, complete)
+                  time.perf_counter() - t0, out_dir, complete, cf)
     if out_dir is not None:
         report.write_all(res)
     return res

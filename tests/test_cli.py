@@ -44,12 +44,12 @@ def test_multirun_sweep_as_typed(run_cli):
     p = run_cli("-m", "scenario=4321,2:8", *FAST)
     assert p.returncode == 0, p.stderr
     jobs = sorted(d for d in (p.cwd / "outputs" / "multirun").glob("*/*/*_*") if d.is_dir())
-    assert [j.name for j in jobs] == ["0_4321", "1_2_8"]
+    assert [j.name for j in jobs] == ["0_4321_none", "1_2_8_none"]
     for j in jobs:
         assert json.loads((j / "status.json").read_text())["state"] == "complete"
     (cmp,) = (p.cwd / "outputs" / "multirun").glob("*/*/comparison.csv")
     table = pd.read_csv(cmp, index_col=0)
-    assert list(table.columns) == ["0_4321", "1_2_8"]
+    assert list(table.columns) == ["0_4321_none", "1_2_8_none"]
     # the printed sweep table is labelled by what differs between the jobs
     assert "scenario='4321'" in p.stdout and "scenario='2_8'" in p.stdout
     (sweep,) = (p.cwd / "outputs" / "multirun").glob("*/*/sweep_table.csv")

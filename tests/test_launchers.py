@@ -32,12 +32,12 @@ def test_sweep_through_launcher_equals_api(tmp_path, launcher):
                          "submitit_local": "hydra_plugins.hydra_submitit_launcher"}[launcher])
     root = _sweep(tmp_path, launcher)
     jobs = {d.name: d for d in root.iterdir() if (d / "status.json").exists()}
-    assert set(jobs) == {"0_4321", "1_2_8"}
-    for name, scenario in (("0_4321", "4321"), ("1_2_8", "2:8")):
+    assert set(jobs) == {"0_4321_none", "1_2_8_none"}
+    for name, scenario in (("0_4321_none", "4321"), ("1_2_8_none", "2:8")):
         d = jobs[name]
         assert json.loads((d / "status.json").read_text())["state"] == "complete"
         want = run_monte_carlo(sim.load_config(scenario, SMALL), progress=False).replications
         got = pd.read_parquet(d / "replications.parquet")
         assert_frame_equal(got, want, check_exact=True)
     comparison = pd.read_csv(root / "comparison.csv", index_col=0)
-    assert list(comparison.columns) == ["0_4321", "1_2_8"]
+    assert list(comparison.columns) == ["0_4321_none", "1_2_8_none"]

@@ -113,7 +113,7 @@ def test_guarantor_suspends_after_cumulative_claims_threshold():
 def test_plan_lists_phases_in_design_order_and_times_them():
     m = GuaranteeModel(small("4321"), rng=np.random.default_rng(0))
     m.step()
-    assert m.PLAN == ("factors", "maturities", "defaults", "claims", "exits", "recoveries",
+    assert m.PLAN == ("shocks", "factors", "maturities", "defaults", "claims", "exits", "recoveries",
                       "institutions", "lending", "metrics")
     assert set(m.phase_seconds) == set(m.PLAN)
     # Mesa's data collector has the same month as the model's rows

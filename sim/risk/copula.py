@@ -86,6 +86,22 @@ def sample_defaults_grouped(rng: np.random.Generator, threshold: np.ndarray, gro
     return (x < threshold, x) if return_latent else x < threshold
 
 
+def latent_values(factors: tuple[float, np.ndarray, np.ndarray], region: np.ndarray,
+                  sector: np.ndarray, rho_macro: float, rho_region: float, rho_sector: float,
+                  eps: np.ndarray) -> np.ndarray:
+    """X_i for each firm, with its idiosyncratic draw `eps` given (standard normal).
+
+    The same as `sample_defaults` before the comparison with the threshold; the model uses
+    it with one draw per firm row and month from its own stream, so a run with a shock and
+    the run without it see the same X for the same firm in the same month (common random
+    numbers). A default is X < PhiInv(p): the marginal PD is p exactly whatever p is.
+    """
+    macro, zr, zs = factors
+    idio = np.sqrt(1.0 - rho_macro - rho_region - rho_sector)
+    return (np.sqrt(rho_macro) * macro + np.sqrt(rho_region) * zr[region]
+            + np.sqrt(rho_sector) * zs[sector] + idio * eps)
+
+
 def vasicek_cdf(x: np.ndarray | float, pd: float, rho: float) -> np.ndarray | float:
     """P(default rate <= x) for an infinite homogeneous one-factor portfolio."""
     return ndtr((np.sqrt(1 - rho) * ndtri(x) - ndtri(pd)) / np.sqrt(rho))
