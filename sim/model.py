@@ -211,7 +211,8 @@ class GuaranteeModel(mesa.Model):
         g = self.shocks.month_rng(self.month)
         self._factors = draw_factors(g, self.n_regions, self.n_sectors, self._factors,
                                      self.cfg.copula.ar1)
-        self._eps = g.standard_normal(self.firms.n)
+        # float32: half the cost of float64 normals, ample precision for a default threshold
+        self._eps = g.standard_normal(self.firms.n, dtype=np.float32)
 
     def _phase_maturities(self) -> None:
         f, w = self.firms, self.weight
@@ -225,6 +226,7 @@ class GuaranteeModel(mesa.Model):
                                                        minlength=self.n_regions)
         self._m["released_scheme"] += released.sum()
         self._m["repaid_direct"] += w * f.amount[done[f.channel[done] == DIRECT]].sum()
+        self._book -= np.bincount(f.agency[done], weights=f.amount[done], minlength=self.n_regions + 1)
         f.channel[done] = NO_LOAN
         f.amount[done] = 0.0
 
@@ -249,6 +251,7 @@ class GuaranteeModel(mesa.Model):
         f, w, m = self.firms, self.weight, self._m
         idx = self.defaulted
         ead = w * f.amount[idx]
+        self._book -= np.bincount(f.agency[idx], weights=f.amount[idx], minlength=self.n_regions + 1)
         lgd, delay = f.loss_terms(idx, self.month)  # shocks may raise LGD and delay recovery
         recovery_rate = 1.0 - lgd
         due = np.minimum(self.month + self.cfg.firms.recovery_lag + delay,
@@ -332,9 +335,11 @@ class GuaranteeModel(mesa.Model):
     def _phase_exits(self) -> None:
         f, c = self.firms, self.cfg.firms
         free = np.flatnonzero(f.channel == NO_LOAN)
-        s = np.where(f.refused[free], c.survival_without_credit, c.survival_with_credit)
-        hazard = 1.0 - s ** (1.0 / 36.0)  # three-year survival -> monthly exit hazard
-        gone = free[self.rng.random(free.shape[0]) < hazard]
+        # three-year survival -> monthly exit hazard, for firms refused or not
+        h_refused = 1.0 - c.survival_without_credit ** (1.0 / 36.0)
+        h_other = 1.0 - c.survival_with_credit ** (1.0 / 36.0)
+        hazard = np.where(f.refused[free], np.float32(h_refused), np.float32(h_other))
+        gone = free[self.rng.random(free.shape[0], dtype=np.float32) < hazard]
         self._m["exits"] += self.weight * gone.shape[0]
         self._m["exits_refused"] += self.weight * np.count_nonzero(f.refused[gone])
         self._retire(gone)
@@ -372,10 +377,13 @@ class GuaranteeModel(mesa.Model):
         and firms without a loan have amount 0, so the bincount's last bucket is the direct
         book. Each bucket adds the same amounts in the same (firm) order as summing that
         guarantor's loans alone. Kept in `_book` (unweighted: times `weight` for province
-        yuan) for the metrics; `_originate` adds each month's new loans to it.
+        yuan) for the metrics; `_originate` adds each month's new loans to it, maturities and
+        defaults take theirs out, and once a year it is counted afresh so that rounding in
+        those updates cannot build up.
         """
         f = self.firms
-        self._book = np.bincount(f.agency, weights=f.amount, minlength=self.n_regions + 1)
+        if self.month % 12 == 0:
+            self._book = np.bincount(f.agency, weights=f.amount, minlength=self.n_regions + 1)
         out = self.weight * self._book[:self.n_regions]
         for ag, o in zip(self.agencies, out):
             ag.outstanding = o
@@ -396,7 +404,7 @@ class GuaranteeModel(mesa.Model):
         mult = self.shocks.apply_multiplier(free)  # shocks: emergency demand, or a drop
         if mult is not None:
             p_apply = p_apply * mult
-        apps = free[np.flatnonzero(rng.random(free.shape[0]) < p_apply)]
+        apps = free[np.flatnonzero(rng.random(free.shape[0], dtype=np.float32) < p_apply)]
         m["applicants"] += w * apps.shape[0]
         if apps.shape[0] == 0:
             return
