@@ -64,17 +64,11 @@ def _scan(node, path: str, fname: str) -> None:
 
 def read(group: str, name: str) -> DictConfig:
     """A group file, safely loaded and checked against its section of the schema."""
-    from .scenarios import describe_omegaconf_error
+    from .scenarios import describe_omegaconf_error, load_mapping
 
     stem = resolve(group, name)
-    path = group_dir(group) / f"{stem}.yaml"
     fname = f"{group} file {stem}.yaml"
-    try:
-        node = OmegaConf.load(path)
-    except Exception as e:  # YAML syntax errors
-        raise ConfigError(f"{fname}: not valid YAML ({str(e).splitlines()[0]})") from None
-    if not isinstance(node, DictConfig):
-        raise ConfigError(f"{fname}: must be a mapping of {group} keys")
+    node = load_mapping(group_dir(group) / f"{stem}.yaml", fname)
     _scan(node, "", fname)
     try:
         OmegaConf.merge(OmegaConf.structured(GROUPS[group]), node)

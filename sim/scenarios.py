@@ -29,15 +29,20 @@ def scenario_dir() -> Path:
     return Path(os.environ.get("SIM_SCENARIOS", ROOT / "scenarios"))
 
 
-@lru_cache(maxsize=None)
-def _read(path: Path, mtime: float) -> DictConfig:
+def load_mapping(path: Path, label: str) -> DictConfig:
+    """A YAML file of config keys, safely loaded; ConfigError (one line) if it is not one."""
     try:
         node = OmegaConf.load(path)
     except Exception as e:  # YAML syntax errors
-        raise ConfigError(f"scenario file {path.name}: not valid YAML ({str(e).splitlines()[0]})") from None
+        raise ConfigError(f"{label}: not valid YAML ({str(e).splitlines()[0]})") from None
     if not isinstance(node, DictConfig):
-        raise ConfigError(f"scenario file {path.name}: must be a mapping of config keys")
+        raise ConfigError(f"{label}: must be a mapping of config keys")
     return node
+
+
+@lru_cache(maxsize=None)
+def _read(path: Path, mtime: float) -> DictConfig:
+    return load_mapping(path, f"scenario file {path.name}")
 
 
 def read(stem: str) -> DictConfig:
