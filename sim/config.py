@@ -602,9 +602,11 @@ def validate(cfg: SimConfig) -> None:
     _check("scheme.dynamic.periods", d.periods, 1, 24, integer=True)
     _check("scheme.dynamic.public_multiplier", d.public_multiplier, 1.0, 10.0)
     _check("scheme.max_loan", s.max_loan, 0.0, lo_open=True)
-    if s.shortfall_bearer not in PAYERS or s.shortfall_bearer == "borrower":
-        _fail("scheme.shortfall_bearer", s.shortfall_bearer,
-              f"must be one of {', '.join(p for p in PAYERS if p != 'borrower')}")
+    # One account bears every shortfall: not the firms, and not "guarantor", which is one
+    # account per prefecture.
+    bearers = [p for p in PAYERS if p not in ("borrower", "guarantor")]
+    if s.shortfall_bearer not in bearers:
+        _fail("scheme.shortfall_bearer", s.shortfall_bearer, f"must be one of {', '.join(bearers)}")
 
     p = cfg.province
     _check("province.firms_total", p.firms_total, 1, integer=True)

@@ -132,7 +132,7 @@ class GuaranteeModel(mesa.Model):
         self.scheme_active = any(p != "bank" for p in self.tranche_payers)
         self.uses_guarantor = "guarantor" in self.tranche_payers
         self.uses_pool = "pool" in self.tranche_payers
-        self._bearer = self._account_index.get(s.shortfall_bearer, self._guarantor0)
+        self._bearer = self._account_index[s.shortfall_bearer]
         # Shares on loans that trip the dynamic-sharing rule: public payers' shares scaled up,
         # the others shrunk pro rata so the total stays 1.
         pub = np.array([p in PUBLIC_PAYERS for p in self.tranche_payers])

@@ -70,6 +70,7 @@ def test_multirun_sweep_as_typed(run_cli):
     (["-m", "scenario=4321,2:8", "pool.size=-1"], "pool.size = -1"),
     (["pool.replenish=weekly"], "must be one of none, annual, top_up"),
     (["scheme.tranches.bank.payer=alien"], "must be one of bank, guarantor"),
+    (["scheme.shortfall_bearer=guarantor"], "scheme.shortfall_bearer = 'guarantor': must be one of bank,"),
 ])
 def test_bad_input_one_line_no_traceback_no_output(run_cli, args, needle):
     p = run_cli(*args)
