@@ -139,7 +139,7 @@ def monthly_row(model: "GuaranteeModel") -> dict:
 
 # ---------------------------------------------------------------------------- per replication
 FUNDS = {
-    # fund -> (balance column, starting balance from config)
+    # fund -> the time-series column holding its balance (for guarantors: the lowest one)
     "pool": "pool_balance",
     "guarantor": "guarantor_min_net_assets",
     "reguarantor": "reguarantor_capital",
