@@ -433,6 +433,41 @@ def _plain_table(t: pd.DataFrame) -> str:
     return "\n".join("  ".join(_pad(str(c), w[i], i < 2) for i, c in enumerate(cells)) for cells in [head] + body)
 
 
+def depletion_reading(whole: pd.DataFrame) -> list[str]:
+    """One plain sentence per fund on its depletion probability with vs without the shock.
+
+    A probability of 0 in both runs says nothing about how close the fund came, so then the
+    sentence gives its lowest balance in both; otherwise it says whether the paired change is
+    larger than two standard errors.
+    """
+    t = whole.set_index("metric")
+    out = []
+    for label in t.index:
+        if not (label.startswith("P(") and label.endswith(" runs dry)")):
+            continue
+        fund = label[2:-len(" runs dry)")]
+        r = t.loc[label]
+        key = ("lowest net assets: guarantors where the shock hits"
+               if fund == "a guarantor where the shock hits" else f"lowest balance: {fund}")
+        low = t.loc[key] if key in t.index else None
+        if r["with shock"] == 0 and r["without"] == 0:
+            s = f"- {fund}: ran dry in no replication, with or without the shock"
+            if low is not None:
+                what = ("their combined net assets at their lowest were" if key.startswith("lowest net")
+                        else "its lowest balance was")
+                s += (f"; {what} {_fmt(low['with shock'])} bn yuan with the shock and "
+                      f"{_fmt(low['without'])} without (means over replications)")
+            out.append(s + ".")
+            continue
+        d, se = r["difference"], r["se"]
+        verdict = ("higher with the shock" if d > 2 * se else "lower with the shock" if d < -2 * se
+                   else "no clear change (within two standard errors)")
+        out.append(f"- {fund}: ran dry in {_fmt(r['with shock'])}% of replications with the shock and "
+                   f"{_fmt(r['without'])}% without, a paired change of {_fmt(d)} ± {_fmt(se)} points: "
+                   f"{verdict}.")
+    return out
+
+
 def format_shock(res: "Results") -> str:
     """The shock section as plain text (terminal, summary.txt, report.md); '' without a shock."""
     cfg = res.config
@@ -449,6 +484,9 @@ def format_shock(res: "Results") -> str:
     n = len(res.replications)
     lines += ["", f"Whole horizon, with vs without the shock (same {n} seeds, common random numbers); "
               "difference = mean paired difference, se = its standard error:", _plain_table(whole)]
+    reading = depletion_reading(whole)
+    if reading:
+        lines += ["", "Fund depletion, read:", *reading]
     if len(window):
         lines += ["", f"Inside the shock window (months {a}-{b}: the shock months and the "
                   f"{cfg.firms.overdue_months} after, when its overdue loans resolve) vs the same months "

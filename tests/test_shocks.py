@@ -299,3 +299,27 @@ def test_flood_raises_claims_and_overdue_in_the_window():
     assert w.loc["loans falling overdue", "difference"] > 0
     assert w.loc["claims paid (代偿)", "difference"] > 0
     assert "Shock flood" in report.format_shock(res)
+
+
+def test_report_reads_depletion_for_every_fund():
+    """The shock section says, per fund, whether it ran dry with and without the shock; when
+    it never did, it gives the lowest balances instead of a bare 0 vs 0."""
+    from sim import report
+
+    res = sim.run("4321", {**SMALL, "mc.replications": 4}, shock="flood")
+    whole, _, _ = report.shock_tables(res)
+    reading = report.depletion_reading(whole)
+    funds = [m[2:-len(" runs dry)")] for m in whole.metric if m.startswith("P(")]
+    assert len(reading) == len(funds) and funds
+    for fund, line in zip(funds, reading):
+        assert line.startswith(f"- {fund}: ran dry in ")
+    pool = whole.set_index("metric").loc["P(compensation pool runs dry)"]
+    line = reading[funds.index("compensation pool")]
+    if pool["with shock"] == 0 and pool["without"] == 0:
+        assert "lowest balance was" in line
+    assert "Fund depletion, read:" in report.format_shock(res)
+    # A made-up table: a clear rise is called a rise.
+    fake = whole.copy()
+    i = fake.index[fake.metric == "P(compensation pool runs dry)"][0]
+    fake.loc[i, ["with shock", "without", "difference", "se"]] = [9.0, 7.0, 2.0, 0.5]
+    assert "higher with the shock" in report.depletion_reading(fake)[funds.index("compensation pool")]
