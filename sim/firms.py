@@ -102,16 +102,23 @@ class FirmPopulation:
         if m == 0:
             return
         c = self.cfg
-        d = st.RngDraws(rng) if isinstance(rng, np.random.Generator) else rng
+        if not getattr(rng, "keyed", False):  # in sequence: region, sector, pd, lgd, ...
+            d = rng if isinstance(rng, st.RngDraws) else st.RngDraws(rng)
+            u = lambda p: d.uniform(p, idx)  # noqa: E731
+            z = lambda p: d.normal(p, idx)  # noqa: E731
+        else:  # keyed: the seven numbers of each entrant in one pass
+            bits = rng.bits53_block([site + p for p in range(st.ENTRANT_INSURED + 1)], idx)
+            u = lambda p: bits[p - site] * 2.0**-53  # noqa: E731  (= st.counter_uniform)
+            z = lambda p: ndtri((bits[p - site] + 0.5) * 2.0**-53)  # noqa: E731  (= st.counter_normal)
         # = rng.choice(n_regions, size=m, p=region shares), without re-checking p each time
-        region = self._region_cdf.searchsorted(d.uniform(site + st.ENTRANT_REGION, idx), side="right")
+        region = self._region_cdf.searchsorted(u(site + st.ENTRANT_REGION), side="right")
         cum = self._sector_cum[region]
-        sector = np.minimum((d.uniform(site + st.ENTRANT_SECTOR, idx)[:, None] >= cum).sum(axis=1),
+        sector = np.minimum((u(site + st.ENTRANT_SECTOR)[:, None] >= cum).sum(axis=1),
                             cum.shape[1] - 1)
         mean_pd = self._region_pd[region] * self._sector_mult[sector]
         # Lognormal spread with mean equal to the region x sector mean.
         s = c.pd_dispersion
-        pd = mean_pd * np.exp(s * d.normal(site + st.ENTRANT_PD, idx) - 0.5 * s * s)
+        pd = mean_pd * np.exp(s * z(site + st.ENTRANT_PD) - 0.5 * s * s)
         self.region[idx] = region
         self.sector[idx] = sector
         self.group[idx] = region * self.n_sectors + sector
@@ -121,14 +128,14 @@ class FirmPopulation:
         p_month = monthly_pd(pd)
         self.threshold[idx] = ndtri(p_month)
         self.threshold_overdue[idx] = ndtri(np.minimum(p_month * (1.0 + self._cure_ratio), MAX_MONTHLY))
-        self.lgd[idx] = np.clip(c.lgd_mean + c.lgd_dispersion * d.normal(site + st.ENTRANT_LGD, idx),
+        self.lgd[idx] = np.clip(c.lgd_mean + c.lgd_dispersion * z(site + st.ENTRANT_LGD),
                                 0.0, 1.0)
-        self.has_file[idx] = d.uniform(site + st.ENTRANT_FILE, idx) < c.credit_file_share
-        self.on_platform[idx] = d.uniform(site + st.ENTRANT_PLATFORM, idx) < self.data_coverage
+        self.has_file[idx] = u(site + st.ENTRANT_FILE) < c.credit_file_share
+        self.on_platform[idx] = u(site + st.ENTRANT_PLATFORM) < self.data_coverage
         self.refused[idx] = False
         self.health[idx] = 0.0
         self.health_falls[idx] = 0
-        self.insured[idx] = d.uniform(site + st.ENTRANT_INSURED, idx) < self._insured_p[sector]
+        self.insured[idx] = u(site + st.ENTRANT_INSURED) < self._insured_p[sector]
         self.collateral_loss[idx] = 0.0
         self.recovery_delay[idx] = 0
         self.shock_until[idx] = 0

@@ -340,12 +340,13 @@ class GuaranteeModel(mesa.Model):
 
     def _phase_exits(self) -> None:
         f, c = self.firms, self.cfg.firms
-        free = np.flatnonzero(f.channel == NO_LOAN)
         # three-year survival -> monthly exit hazard, for firms refused or not
         h_refused = 1.0 - c.survival_without_credit ** (1.0 / 36.0)
         h_other = 1.0 - c.survival_with_credit ** (1.0 / 36.0)
-        hazard = np.where(f.refused[free], np.float32(h_refused), np.float32(h_other))
-        gone = free[self._draws.uniform32_rows(streams.EXIT, free) < hazard]
+        # Whole-array passes: the month's exit draw is one number per row anyway.
+        hazard = np.where(f.refused, np.float32(h_refused), np.float32(h_other))
+        u = self._draws.month_uniform32(streams.EXIT)
+        gone = np.flatnonzero((f.channel == NO_LOAN) & (u < hazard))
         self._m["exits"] += self.weight * gone.shape[0]
         self._m["exits_refused"] += self.weight * np.count_nonzero(f.refused[gone])
         self._retire(gone, streams.RESPAWN_EXIT)

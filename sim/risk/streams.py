@@ -72,6 +72,14 @@ def counter_bits64(key: int, month: int, purpose: int, rows: np.ndarray) -> np.n
     return splitmix64(np.uint64(_base(key, month, purpose)) + (rows + np.uint64(1)) * np.uint64(_GAMMA))
 
 
+def counter_bits53_block(key: int, month: int, purposes: list[int], rows: np.ndarray) -> np.ndarray:
+    """(len(purposes), len(rows)): row j of the result = counter_bits53(..., purposes[j], rows),
+    in one pass (fewer NumPy calls for many purposes over few rows)."""
+    bases = np.array([_base(key, month, p) for p in purposes], np.uint64)
+    steps = (np.asarray(rows).astype(np.uint64) + np.uint64(1)) * np.uint64(_GAMMA)
+    return (splitmix64(bases[:, None] + steps[None, :]) >> np.uint64(11)).astype(np.int64)
+
+
 def counter_bits53(key: int, month: int, purpose: int, rows: np.ndarray) -> np.ndarray:
     """Top 53 hashed bits per row, as int64 in [0, 2^53)."""
     return (counter_bits64(key, month, purpose, rows) >> np.uint64(11)).astype(np.int64)
@@ -121,6 +129,13 @@ class KeyedDraws:
 
     def bits53(self, purpose: int, rows: np.ndarray) -> np.ndarray:
         return counter_bits53(self.key, self.month, purpose, rows)
+
+    def bits53_block(self, purposes: list[int], rows: np.ndarray) -> np.ndarray:
+        return counter_bits53_block(self.key, self.month, purposes, rows)
+
+    def month_uniform32(self, purpose: int) -> np.ndarray:
+        """The month's full-length float32 array for `purpose`, one number per row."""
+        return month_uniform32(self.key, self.month, purpose, self.n)
 
 
 class RngDraws:
