@@ -86,3 +86,11 @@ def test_rng_draws_take_numbers_in_call_order(method):
     want = {"uniform": lambda: g.random(50), "normal": lambda: g.standard_normal(50),
             "bits53": lambda: (g.random(50) * 2.0**53).astype(np.int64)}[method]()
     np.testing.assert_array_equal(a, want)
+
+
+def test_block_of_purposes_equals_one_call_per_purpose():
+    rows = np.array([7, 0, 123_456, 42])
+    purposes = [st.RESPAWN_EXIT + p for p in range(st.ENTRANT_INSURED + 1)]
+    block = st.counter_bits53_block(KEY, 9, purposes, rows)
+    for j, p in enumerate(purposes):
+        np.testing.assert_array_equal(block[j], st.counter_bits53(KEY, 9, p, rows))
