@@ -14,6 +14,7 @@ import numpy as np
 from scipy.special import expit, logit
 
 from .config import BankConfig, GovernmentConfig, GuarantorConfig, PoolConfig, ReguarantorConfig
+from .risk import streams
 
 
 class Account:
@@ -90,13 +91,14 @@ class Bank(mesa.Agent, Account):
         return np.where(on_platform, c.noise_shared_data, np.where(has_file, c.noise_file, c.noise_no_file))
 
     def screen(self, logit_pd: np.ndarray, on_platform: np.ndarray, has_file: np.ndarray, lgd: float,
-               bank_share: float, scheme_open: bool, rng: np.random.Generator):
-        """Return (direct, to_scheme) masks for the applicants.
+               bank_share: float, scheme_open: bool, draws, rows: np.ndarray):
+        """Return (direct, to_scheme) masks for the applicants (firm rows `rows`).
 
         `logit_pd` is logit(true PD) (FirmPopulation caches it). The bank's signal is
         logit_pd + noise x N(0,1); on the scheme route it is noisier the less the bank keeps.
+        `draws` (sim.risk.streams) gives the normals, keyed by firm row and month.
         """
-        eps = rng.standard_normal(logit_pd.shape[0])
+        eps = draws.normal(streams.BANK_SIGNAL, rows)
         base = self.noise(on_platform, has_file)
         lp = logit_pd
         est = expit(lp + base * eps)
@@ -107,7 +109,7 @@ class Bank(mesa.Agent, Account):
         # base * (1 + moral_hazard * (1 - effort)), effort = min(1, share kept / full_effort_share).
         effort = min(1.0, bank_share / self.cfg.full_effort_share) if self.cfg.full_effort_share > 0 else 1.0
         k = 1.0 + self.cfg.moral_hazard * (1.0 - effort)
-        extra = base * np.sqrt(k * k - 1.0) * rng.standard_normal(logit_pd.shape[0])
+        extra = base * np.sqrt(k * k - 1.0) * draws.normal(streams.BANK_EXTRA, rows)
         est_s = expit(lp + base * eps + extra)
         to_scheme = ~direct & (est_s <= self.cfg.max_pd) & (est_s * lgd * bank_share <= self.appetite)
         return direct, to_scheme
@@ -174,15 +176,11 @@ class GuaranteeAgency(mesa.Agent, Account):
 
     @staticmethod
     def estimate_pd_by_region(agencies: list["GuaranteeAgency"], logit_pd: np.ndarray,
-                              region: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Each agency's noisy PD signal, expit(logit(pd) + noise x N(0,1)), for the candidates
-        of its own region, all at once: the normal draws are taken in (agency, candidate)
-        order, in one call instead of one per agency."""
-        by_agency = np.argsort(region, kind="stable")
-        noise = np.array([ag.cfg.noise for ag in agencies])[region[by_agency]]
-        est = np.empty(region.shape[0])
-        est[by_agency] = expit(logit_pd[by_agency] + noise * rng.standard_normal(region.shape[0]))
-        return est
+                              region: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """Each agency's noisy PD signal, expit(logit(pd) + noise x z), for the candidates of
+        its own region, all at once; z: one standard normal per candidate."""
+        noise = np.array([ag.cfg.noise for ag in agencies])[region]
+        return expit(logit_pd + noise * z)
 
     @property
     def leverage(self) -> float:

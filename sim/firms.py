@@ -26,6 +26,7 @@ import numpy as np
 from scipy.special import logit, ndtri
 
 from .config import FirmsConfig, ProvinceConfig
+from .risk import streams as st
 from .risk.copula import monthly_pd
 
 MAX_MONTHLY = 0.999  # cap on a monthly probability (default or overdue) after shocks
@@ -89,20 +90,35 @@ class FirmPopulation:
         self.will_default = np.zeros(n, bool)  # how the current overdue spell ends
         self.respawn(np.arange(n), rng)
 
-    def respawn(self, idx: np.ndarray, rng: np.random.Generator) -> None:
-        """Fill rows `idx` with new firms (initial population, or entrants replacing exits)."""
+    def respawn(self, idx: np.ndarray, rng: "np.random.Generator | st.KeyedDraws | st.RngDraws",
+                site: int = 0) -> None:
+        """Fill rows `idx` with new firms (initial population, or entrants replacing exits).
+
+        `rng`: a Generator (the initial population: draws in sequence) or the month's keyed
+        draws, so an entrant in a given row and month is the same firm in a shocked run and
+        its counterfactual; `site` (streams.RESPAWN_*) tells apart the call sites of a month.
+        """
         m = idx.shape[0]
         if m == 0:
             return
         c = self.cfg
+        if not getattr(rng, "keyed", False):  # in sequence: region, sector, pd, lgd, ...
+            d = rng if isinstance(rng, st.RngDraws) else st.RngDraws(rng)
+            u = lambda p: d.uniform(p, idx)  # noqa: E731
+            z = lambda p: d.normal(p, idx)  # noqa: E731
+        else:  # keyed: the seven numbers of each entrant in one pass
+            bits = rng.bits53_block([site + p for p in range(st.ENTRANT_INSURED + 1)], idx)
+            u = lambda p: bits[p - site] * 2.0**-53  # noqa: E731  (= st.counter_uniform)
+            z = lambda p: ndtri((bits[p - site] + 0.5) * 2.0**-53)  # noqa: E731  (= st.counter_normal)
         # = rng.choice(n_regions, size=m, p=region shares), without re-checking p each time
-        region = self._region_cdf.searchsorted(rng.random(m), side="right")
+        region = self._region_cdf.searchsorted(u(site + st.ENTRANT_REGION), side="right")
         cum = self._sector_cum[region]
-        sector = np.minimum((rng.random(m)[:, None] >= cum).sum(axis=1), cum.shape[1] - 1)
+        sector = np.minimum((u(site + st.ENTRANT_SECTOR)[:, None] >= cum).sum(axis=1),
+                            cum.shape[1] - 1)
         mean_pd = self._region_pd[region] * self._sector_mult[sector]
         # Lognormal spread with mean equal to the region x sector mean.
         s = c.pd_dispersion
-        pd = mean_pd * np.exp(s * rng.standard_normal(m) - 0.5 * s * s)
+        pd = mean_pd * np.exp(s * z(site + st.ENTRANT_PD) - 0.5 * s * s)
         self.region[idx] = region
         self.sector[idx] = sector
         self.group[idx] = region * self.n_sectors + sector
@@ -112,13 +128,14 @@ class FirmPopulation:
         p_month = monthly_pd(pd)
         self.threshold[idx] = ndtri(p_month)
         self.threshold_overdue[idx] = ndtri(np.minimum(p_month * (1.0 + self._cure_ratio), MAX_MONTHLY))
-        self.lgd[idx] = np.clip(c.lgd_mean + c.lgd_dispersion * rng.standard_normal(m), 0.0, 1.0)
-        self.has_file[idx] = rng.random(m) < c.credit_file_share
-        self.on_platform[idx] = rng.random(m) < self.data_coverage
+        self.lgd[idx] = np.clip(c.lgd_mean + c.lgd_dispersion * z(site + st.ENTRANT_LGD),
+                                0.0, 1.0)
+        self.has_file[idx] = u(site + st.ENTRANT_FILE) < c.credit_file_share
+        self.on_platform[idx] = u(site + st.ENTRANT_PLATFORM) < self.data_coverage
         self.refused[idx] = False
         self.health[idx] = 0.0
         self.health_falls[idx] = 0
-        self.insured[idx] = rng.random(m) < self._insured_p[sector]
+        self.insured[idx] = u(site + st.ENTRANT_INSURED) < self._insured_p[sector]
         self.collateral_loss[idx] = 0.0
         self.recovery_delay[idx] = 0
         self.shock_until[idx] = 0
@@ -131,12 +148,11 @@ class FirmPopulation:
         self.term[idx] = 0
         self.age[idx] = 0
 
-    def draw_requests(self, idx: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def draw_requests(self, idx: np.ndarray, draws: "st.KeyedDraws | st.RngDraws") -> tuple[np.ndarray, np.ndarray]:
         """Loan size (log-uniform between loan_min and loan_max) and term for applicants."""
         c = self.cfg
-        m = idx.shape[0]
-        amount = np.exp(rng.uniform(np.log(c.loan_min), np.log(c.loan_max), m))
-        term = rng.integers(c.term_min, c.term_max + 1, m).astype(np.int16)
+        amount = np.exp(draws.uniform(st.LOAN_AMOUNT, idx, np.log(c.loan_min), np.log(c.loan_max)))
+        term = draws.integers(st.LOAN_TERM, idx, c.term_min, c.term_max + 1).astype(np.int16)
         return amount, term
 
     def update_arrears(self, month: int, at_risk: np.ndarray, x: np.ndarray, t_default: np.ndarray,

@@ -40,6 +40,7 @@ from .agents import (Bank, BorrowerRecourse, CompensationPool, GuaranteeAgency, 
                      Reguarantor)
 from .config import PUBLIC_PAYERS, SimConfig, tranche_payer
 from .firms import DIRECT, NO_LOAN, PERFORMING, SCHEME, FirmPopulation
+from .risk import streams
 from .risk.copula import draw_factors, latent_values
 from .risk.waterfall import split_losses
 from .shocks import ShockEngine
@@ -151,7 +152,8 @@ class GuaranteeModel(mesa.Model):
         mean_term = 0.5 * (c.term_min + c.term_max)
         share = c.apply_rate * mean_term / (1.0 + c.apply_rate * mean_term)
         self._m = defaultdict(float)
-        self._phase_lending(apply_rate=share)
+        # Construction is common to a run and its counterfactual: the sequential generator.
+        self._phase_lending(apply_rate=share, draws=streams.RngDraws(self.rng))
         f = self.firms
         on = np.flatnonzero(f.channel != NO_LOAN)
         f.age[on] = (self.rng.random(on.shape[0]) * f.term[on]).astype(f.age.dtype)
@@ -194,6 +196,9 @@ class GuaranteeModel(mesa.Model):
         for acc in self.accounts:
             acc.new_month()
         self._m = defaultdict(float)  # this month's tallies
+        # Every draw of the month past the copula's is keyed by (month, purpose, firm row),
+        # so a shocked run and its counterfactual share them (sim/risk/streams.py).
+        self._draws = streams.KeyedDraws(self.shocks.key, self.month, self.firms.n)
         for phase in self.PLAN:
             t0 = time.perf_counter()
             getattr(self, f"_phase_{phase}")()
@@ -273,13 +278,13 @@ class GuaranteeModel(mesa.Model):
         m["released_scheme"] += loss.sum()
         self._released_hist[self.month] += np.bincount(agency, weights=loss, minlength=self.n_regions)
         if not loss.shape[0]:
-            self._retire(idx)
+            self._retire(idx, streams.RESPAWN_DEFAULT)
             return
         if not self.scheme_active:
             self.bank.pay(loss.sum())
             m["scheme_loss_bank"] += loss.sum()
             np.add.at(self._recoveries_due[:, 0], due[s_idx], recovery_rate[s_idx] * loss)
-            self._retire(idx)
+            self._retire(idx, streams.RESPAWN_DEFAULT)
             return
         payer = self._payer_matrix(agency, self.claim_rate_12m())
         shares = self.shares
@@ -326,23 +331,25 @@ class GuaranteeModel(mesa.Model):
         np.add.at(self._recoveries_due, (np.broadcast_to(due_s[:, None], payer.shape), payer),
                   split.paid * r[:, None])
         np.add.at(self._recoveries_due[:, self._bearer], due_s, split.shortfall * r)
-        self._retire(idx)
+        self._retire(idx, streams.RESPAWN_DEFAULT)
 
-    def _retire(self, idx: np.ndarray) -> None:
-        """Defaulted or closed firms leave; entrants take their place."""
-        self.firms.respawn(idx, self.rng)
+    def _retire(self, idx: np.ndarray, site: int) -> None:
+        """Defaulted or closed firms leave; entrants take their place (keyed draws: the same
+        entrant in the same row and month in a shocked run and its counterfactual)."""
+        self.firms.respawn(idx, self._draws, site)
 
     def _phase_exits(self) -> None:
         f, c = self.firms, self.cfg.firms
-        free = np.flatnonzero(f.channel == NO_LOAN)
         # three-year survival -> monthly exit hazard, for firms refused or not
         h_refused = 1.0 - c.survival_without_credit ** (1.0 / 36.0)
         h_other = 1.0 - c.survival_with_credit ** (1.0 / 36.0)
-        hazard = np.where(f.refused[free], np.float32(h_refused), np.float32(h_other))
-        gone = free[self.rng.random(free.shape[0], dtype=np.float32) < hazard]
+        # Whole-array passes: the month's exit draw is one number per row anyway.
+        hazard = np.where(f.refused, np.float32(h_refused), np.float32(h_other))
+        u = self._draws.month_uniform32(streams.EXIT)
+        gone = np.flatnonzero((f.channel == NO_LOAN) & (u < hazard))
         self._m["exits"] += self.weight * gone.shape[0]
         self._m["exits_refused"] += self.weight * np.count_nonzero(f.refused[gone])
-        self._retire(gone)
+        self._retire(gone, streams.RESPAWN_EXIT)
 
     def _phase_recoveries(self) -> None:
         due = self._recoveries_due[self.month]
@@ -388,8 +395,9 @@ class GuaranteeModel(mesa.Model):
         for ag, o in zip(self.agencies, out):
             ag.outstanding = o
 
-    def _phase_lending(self, apply_rate: float | None = None) -> None:
-        f, w, m, rng, c = self.firms, self.weight, self._m, self.rng, self.cfg
+    def _phase_lending(self, apply_rate: float | None = None, draws=None) -> None:
+        f, w, m, c = self.firms, self.weight, self._m, self.cfg
+        d = self._draws if draws is None else draws
         gov = c.government
         rate = c.firms.apply_rate if apply_rate is None else apply_rate
         free = np.flatnonzero(f.channel == NO_LOAN)
@@ -404,15 +412,15 @@ class GuaranteeModel(mesa.Model):
         mult = self.shocks.apply_multiplier(free)  # shocks: emergency demand, or a drop
         if mult is not None:
             p_apply = p_apply * mult
-        apps = free[np.flatnonzero(rng.random(free.shape[0], dtype=np.float32) < p_apply)]
+        apps = free[np.flatnonzero(d.uniform32_rows(streams.APPLY, free) < p_apply)]
         m["applicants"] += w * apps.shape[0]
         if apps.shape[0] == 0:
             return
-        amount, term = f.draw_requests(apps, rng)
+        amount, term = f.draw_requests(apps, d)
         open_ = self.scheme_active and not (self.uses_pool and self.pool.empty
                                             and c.pool.when_empty == "stop")
         direct, to_scheme = self.bank.screen(f.logit_pd[apps], f.on_platform[apps], f.has_file[apps],
-                                             c.firms.lgd_mean, self.bank_share, open_, rng)
+                                             c.firms.lgd_mean, self.bank_share, open_, d, apps)
         to_scheme &= amount <= c.scheme.max_loan
         refused = np.count_nonzero(~direct & ~to_scheme)
         if self.scheme_active and not open_:
@@ -423,15 +431,20 @@ class GuaranteeModel(mesa.Model):
         region = None
         if self.uses_guarantor and cand.shape[0]:
             region = f.region[apps[cand]]
-            est_g = GuaranteeAgency.estimate_pd_by_region(self.agencies, f.logit_pd[apps[cand]],
-                                                          region, rng)
+            rows = apps[cand]
+            if d.keyed:
+                z = d.normal(streams.GUARANTOR_SIGNAL, rows)
+            else:  # construction: the normals in (agency, candidate) order, as before
+                z = np.empty(rows.shape[0])
+                z[np.argsort(region, kind="stable")] = d.normal(streams.GUARANTOR_SIGNAL, rows)
+            est_g = GuaranteeAgency.estimate_pd_by_region(self.agencies, f.logit_pd[rows], region, z)
             ok = est_g <= c.guarantor.max_pd
             m["rationed_guarantor_risk"] += w * np.count_nonzero(~ok)
             cand, region = cand[ok], region[ok]
             # Capacity: in random order within each agency, accept while room lasts.
-            # = np.lexsort((u, region)) with u = rng.random(k): u is a multiple of 2^-53, so
+            # = np.lexsort((u, region)) with u a uniform multiple of 2^-53, so
             # region * 2^53 + u * 2^53 is an exact integer key with the same order.
-            u53 = (rng.random(cand.shape[0]) * 2.0**53).astype(np.int64)
+            u53 = d.bits53(streams.CAPACITY_ORDER, apps[cand])
             order = np.argsort(region.astype(np.int64) * 2**53 + u53, kind="stable")
             cand, region = cand[order], region[order]
             csum = np.cumsum(w * amount[cand])

@@ -133,7 +133,8 @@ def to_markdown(table: pd.DataFrame, command: str, cfg_note: str, title: str | N
            "- `stress`: a flood of the 1-in-T-year magnitude strikes in July 2027 (shock.month 19).",
            "- `drawn`: each July a flood of that magnitude strikes with probability 1/T "
            "(`floods/run` = mean number over the 5 years).",
-           "- `none`: no flood. Same seeds in every row (common random numbers for defaults).",
+           "- `none`: no flood. Same seeds in every row (common random numbers: every draw is "
+           "keyed by month, purpose and firm row, sim/risk/streams.py).",
            "- Flood magnitude: y(T) / y(20) with y the Gumbel reduced variate (the 2024 Dongting "
            "Lake flood is taken as 1-in-20); every flood-exposed prefecture is hit at its exposure "
            "(docs/shocks.md).",
@@ -142,8 +143,9 @@ def to_markdown(table: pd.DataFrame, command: str, cfg_note: str, title: str | N
            f"(same seed), ± the standard error of that paired difference. \"Exposed-prefecture "
            f"guarantor\": the guarantor of any prefecture with flood_exposure >= {EXPOSED} (Hunan: "
            f"Yueyang, Changde, Yiyang).",
-           "- Lending, screening and new entrants do not share random numbers after the flood "
-           "(only the default draws do), so part of a change is noise: read it against its se.", ""]
+           "- Defaults, lending, screening, exits and new entrants share random numbers with the "
+           "no-flood row firm by firm; a change still carries the noise of the firms the flood "
+           "reached and their knock-on effects: read it against its se.", ""]
     level = "###" if title else "##"
     for sc, t in table.groupby("scenario", sort=False):
         probs = [c for c in t.columns if c.startswith("P(") and c.endswith(")") and t[c].notna().any()]

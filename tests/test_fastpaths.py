@@ -37,8 +37,10 @@ def test_agency_screening_in_one_draw_equals_agency_by_agency():
     for ag in model.agencies:
         sel = region == ag.region
         want[sel] = ag.estimate_pd(pd_[sel], r1)
-    got = GuaranteeAgency.estimate_pd_by_region(model.agencies, logit(pd_), region,
-                                                np.random.default_rng(9))
+    # the same normals handed over per candidate: drawn in (agency, candidate) order
+    z = np.empty(3000)
+    z[np.argsort(region, kind="stable")] = np.random.default_rng(9).standard_normal(3000)
+    got = GuaranteeAgency.estimate_pd_by_region(model.agencies, logit(pd_), region, z)
     assert np.array_equal(want, got)
 
 
