@@ -432,12 +432,8 @@ class GuaranteeModel(mesa.Model):
         if self.uses_guarantor and cand.shape[0]:
             region = f.region[apps[cand]]
             rows = apps[cand]
-            if d.keyed:
-                z = d.normal(streams.GUARANTOR_SIGNAL, rows)
-            else:  # construction: the normals in (agency, candidate) order, as before
-                z = np.empty(rows.shape[0])
-                z[np.argsort(region, kind="stable")] = d.normal(streams.GUARANTOR_SIGNAL, rows)
-            est_g = GuaranteeAgency.estimate_pd_by_region(self.agencies, f.logit_pd[rows], region, z)
+            est_g = GuaranteeAgency.estimate_pd_by_region(self.agencies, f.logit_pd[rows], region,
+                                                          d.normal(streams.GUARANTOR_SIGNAL, rows))
             ok = est_g <= c.guarantor.max_pd
             m["rationed_guarantor_risk"] += w * np.count_nonzero(~ok)
             cand, region = cand[ok], region[ok]
