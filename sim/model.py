@@ -343,10 +343,15 @@ class GuaranteeModel(mesa.Model):
         # three-year survival -> monthly exit hazard, for firms refused or not
         h_refused = 1.0 - c.survival_without_credit ** (1.0 / 36.0)
         h_other = 1.0 - c.survival_with_credit ** (1.0 / 36.0)
-        # Whole-array passes: the month's exit draw is one number per row anyway.
-        hazard = np.where(f.refused, np.float32(h_refused), np.float32(h_other))
+        # The month's exit draw is one number per row. Only rows below the larger hazard can
+        # exit (about 1.4%), so the other tests run on those alone: the same rows as testing
+        # u < hazard(row) for every firm without a loan.
         u = self._draws.month_uniform32(streams.EXIT)
-        gone = np.flatnonzero((f.channel == NO_LOAN) & (u < hazard))
+        lo, hi = np.float32(min(h_refused, h_other)), np.float32(max(h_refused, h_other))
+        cand = np.flatnonzero(u < hi)
+        cand = cand[f.channel[cand] == NO_LOAN]
+        h = np.where(f.refused[cand], np.float32(h_refused), np.float32(h_other))
+        gone = cand[u[cand] < h] if lo < hi else cand
         self._m["exits"] += self.weight * gone.shape[0]
         self._m["exits_refused"] += self.weight * np.count_nonzero(f.refused[gone])
         self._retire(gone, streams.RESPAWN_EXIT)
@@ -396,14 +401,29 @@ class GuaranteeModel(mesa.Model):
             ag.outstanding = o
 
     def _phase_lending(self, apply_rate: float | None = None, draws=None) -> None:
-        f, w, m, c = self.firms, self.weight, self._m, self.cfg
+        f, c = self.firms, self.cfg
         d = self._draws if draws is None else draws
         gov = c.government
         rate = c.firms.apply_rate if apply_rate is None else apply_rate
-        free = np.flatnonzero(f.channel == NO_LOAN)
         # Subsidies lower the cost of borrowing and raise applications: the fee subsidy for
         # everyone, the interest subsidy for firms that never borrowed. Shocks move demand too.
         uplift = c.firms.cost_elasticity * (gov.fee_subsidy * c.scheme.guarantee_fee * 100.0)
+        mult_on = self.shocks.effects is not None
+        if d.keyed and not (uplift or gov.interest_subsidy or mult_on):
+            # One rate for all: rows below it in the month's draw, then those without a loan
+            # (the same rows as drawing for the firms without a loan, in fewer passes).
+            u = d.month_uniform32(streams.APPLY)
+            cand = np.flatnonzero(u < rate)
+            apps = cand[f.channel[cand] == NO_LOAN]
+        else:
+            apps = self._applicants(f, d, rate, uplift)
+        self._screen_and_lend(apps, d)
+
+    def _applicants(self, f, d, rate: float, uplift: float) -> np.ndarray:
+        """Firms without a loan that apply this month, with per-firm application rates."""
+        c = self.cfg
+        gov = c.government
+        free = np.flatnonzero(f.channel == NO_LOAN)
         if uplift or gov.interest_subsidy:
             p_apply = np.minimum(rate * (1.0 + uplift + c.firms.cost_elasticity * gov.interest_subsidy
                                          * (f.loans_taken[free] == 0)), 1.0)
@@ -412,7 +432,10 @@ class GuaranteeModel(mesa.Model):
         mult = self.shocks.apply_multiplier(free)  # shocks: emergency demand, or a drop
         if mult is not None:
             p_apply = p_apply * mult
-        apps = free[np.flatnonzero(d.uniform32_rows(streams.APPLY, free) < p_apply)]
+        return free[np.flatnonzero(d.uniform32_rows(streams.APPLY, free) < p_apply)]
+
+    def _screen_and_lend(self, apps: np.ndarray, d) -> None:
+        f, w, m, c = self.firms, self.weight, self._m, self.cfg
         m["applicants"] += w * apps.shape[0]
         if apps.shape[0] == 0:
             return
