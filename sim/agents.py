@@ -109,9 +109,16 @@ class Bank(mesa.Agent, Account):
         # base * (1 + moral_hazard * (1 - effort)), effort = min(1, share kept / full_effort_share).
         effort = min(1.0, bank_share / self.cfg.full_effort_share) if self.cfg.full_effort_share > 0 else 1.0
         k = 1.0 + self.cfg.moral_hazard * (1.0 - effort)
-        extra = base * np.sqrt(k * k - 1.0) * draws.normal(streams.BANK_EXTRA, rows)
-        est_s = expit(lp + base * eps + extra)
-        to_scheme = ~direct & (est_s <= self.cfg.max_pd) & (est_s * lgd * bank_share <= self.appetite)
+        # Only applicants the bank does not lend to directly go to the scheme. Keyed draws
+        # give each row its own number, so drawing for those alone changes nothing; a
+        # sequential generator (construction) still draws one per applicant.
+        ask = np.flatnonzero(~direct)
+        z = (draws.normal(streams.BANK_EXTRA, rows[ask]) if draws.keyed
+             else draws.normal(streams.BANK_EXTRA, rows)[ask])
+        extra = base[ask] * np.sqrt(k * k - 1.0) * z
+        est_s = expit(lp[ask] + base[ask] * eps[ask] + extra)
+        to_scheme = np.zeros_like(direct)
+        to_scheme[ask] = (est_s <= self.cfg.max_pd) & (est_s * lgd * bank_share <= self.appetite)
         return direct, to_scheme
 
 
