@@ -10,70 +10,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
-from omegaconf import OmegaConf
-from omegaconf.errors import OmegaConfBaseException
 
-from . import groups, scenarios
-from .config import ConfigError, SimConfig, prepare
+from .config import SimConfig, files, load_config, prepare
+from .config.compose import Overrides
 from .montecarlo import Results, run_monte_carlo
-
-Overrides = Mapping[str, Any] | Iterable[str] | None
-
-
-def _dotlist(overrides: Overrides) -> list[str]:
-    if overrides is None:
-        return []
-    if isinstance(overrides, Mapping):
-        return [f"{k}={_yaml_value(v)}" for k, v in overrides.items()]
-    return list(overrides)
-
-
-def _yaml_value(v: Any) -> str:
-    if isinstance(v, str):
-        return v
-    return OmegaConf.to_yaml(v).strip() if isinstance(v, (dict, list)) else repr(v) if isinstance(v, float) else str(v)
-
-
-def load_config(scenario: str = "4321", overrides: Overrides = None, shock: str | None = None,
-                province: str | None = None) -> SimConfig:
-    """Validated config, composed as the command line does: schema defaults, the province
-    file (conf/province/), the shock file (conf/shock/), the scenario file, then overrides.
-
-    overrides: {"firms.n": 5000} or ["firms.n=5000"]; "shock=flood" / "province=jiangxi"
-    in the list choose a group file too (the keyword arguments win if both are given).
-    Raises ConfigError (one line) on a bad name, unknown key or value out of range.
-    """
-    stem = scenarios.resolve(scenario)
-    dots = _dotlist(overrides)
-    choice = dict(groups.DEFAULTS)
-    for d in dots:
-        if "=" not in d:
-            raise ConfigError(f"override {d!r}: expected key=value")
-    for d in [d for d in dots if d.split("=", 1)[0] in groups.GROUPS]:
-        choice[d.split("=", 1)[0]] = d.split("=", 1)[1]
-        dots.remove(d)
-    if shock is not None:
-        choice["shock"] = shock
-    if province is not None:
-        choice["province"] = province
-    base = OmegaConf.structured(SimConfig)
-    try:
-        merged = OmegaConf.merge(
-            base,
-            {"province": groups.read("province", choice["province"])},
-            {"shock": groups.read("shock", choice["shock"])},
-            scenarios.checked(stem))
-        merged = OmegaConf.merge(merged, OmegaConf.from_dotlist(dots))
-        cfg: SimConfig = OmegaConf.to_object(merged)
-    except OmegaConfBaseException as e:
-        raise ConfigError(scenarios.describe_omegaconf_error(e)) from None
-    prepare(cfg)
-    return cfg
 
 
 def run(scenario: str | SimConfig = "4321", overrides: Overrides = None,
@@ -105,14 +49,14 @@ def compare(scenario_names: Iterable[str], overrides: Overrides = None,
 
 def list_scenarios() -> dict[str, str]:
     """{name: description} of every scenario file."""
-    return scenarios.available()
+    return files.available("scenario")
 
 
 def list_shocks() -> dict[str, str]:
     """{name: description} of every shock file (conf/shock/)."""
-    return groups.available("shock")
+    return files.available("shock")
 
 
 def list_provinces() -> dict[str, str]:
     """{name: main flood basin} of every province file (conf/province/)."""
-    return groups.available("province")
+    return files.available("province")

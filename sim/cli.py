@@ -4,127 +4,35 @@ Before Hydra sees the arguments this module
 - maps scenario names as users type them (`scenario=4321`, `scenario=2:8`) to the
   scenario files (`4321.yaml`, `2_8.yaml`); plain Hydra would read 4321 as an integer;
 - checks `shock=` and `province=` choices against conf/shock/ and conf/province/;
-- composes and validates the config of every job a `-m` sweep would run, so a bad value
-  stops everything with one line (key, value, what is allowed), exit code 2, no traceback
-  and no output folder.
+- composes and validates the config of every job a `-m` sweep would run (the same compose
+  call as `sim.load_config`, sim/config/compose.py), so a bad value stops everything with one
+  line (key, value, what is allowed), exit code 2, no traceback and no output folder.
 Then Hydra runs each job in its own folder under `outputs/`.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
-import re
 import sys
 from pathlib import Path
 
 import hydra
-from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
 
-from . import groups, report, scenarios
-from .config import ConfigError, SimConfig, prepare
+from . import report
+from .config import ConfigError, SimConfig, files, prepare
+from .config.compose import compose_config, job_overrides, normalise, register
 from .montecarlo import EngineError, run_monte_carlo
-
-CONF = Path(__file__).resolve().parent.parent / "conf"
-_SCENARIO_ARG = re.compile(r"^(\+{0,2})scenario=(.*)$")
-_GROUP_ARG = re.compile(r"^\+{0,2}(shock|province)=(.*)$")
-
-
-# ------------------------------------------------------------------ arguments
-def _register() -> None:
-    cs = ConfigStore.instance()
-    cs.store(name="sim_schema", node=SimConfig)
-    for stem in scenarios.available():
-        try:
-            cs.store(group="scenario", name=stem, node=scenarios.checked(stem), package="_global_")
-        except ConfigError:
-            pass  # a broken file is reported when someone asks for it, not when others run
-
-
-def normalise(argv: list[str]) -> list[str]:
-    """Rewrite `scenario=` values to quoted file stems; ConfigError for unknown names."""
-    out = []
-    for a in argv:
-        m = _SCENARIO_ARG.match(a)
-        if m:
-            names = [n for n in m.group(2).split(",")]
-            if not all(n.strip() for n in names):
-                raise ConfigError(f"scenario = {m.group(2)!r}: give a scenario name, e.g. scenario=4321")
-            stems = [scenarios.resolve(n) for n in names]
-            for s in stems:
-                scenarios.checked(s)
-            a = m.group(1) + "scenario=" + ",".join(f"'{s}'" for s in stems)
-        g = _GROUP_ARG.match(a)
-        if g:
-            for n in g.group(2).split(","):
-                groups.resolve(g.group(1), n)
-        out.append(a)
-    return out
-
-
-def _job_overrides(argv: list[str]) -> list[list[str]]:
-    """Every job's override list that a sweep would launch (one list without -m)."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    args = [a for a in argv if not a.startswith("-") and not a.startswith("hydra")]
-    multirun = any(a in ("-m", "--multirun") for a in argv)
-    parser = OverridesParser.create()
-    try:
-        parsed = parser.parse_overrides(args)
-    except Exception as e:  # OverrideParseException
-        raise ConfigError(f"could not read the arguments: {str(e).splitlines()[0]}") from None
-    choices = []
-    for ov, text in zip(parsed, args):
-        if multirun and ov.is_sweep_override():
-            key = ov.get_key_element()
-            choices.append([f"{key}={v}" for v in ov.sweep_string_iterator()])
-        else:
-            if ov.is_sweep_override():
-                raise ConfigError(f"{ov.get_key_element()} = {text.split('=', 1)[1]!r}: "
-                                  "a list of values is a sweep; add -m to run one job per value")
-            choices.append([text])
-    return [list(c) for c in itertools.product(*choices)]
-
-
-def _describe(e: BaseException) -> str:
-    """One line from a Hydra / OmegaConf composition error."""
-    seen = e
-    while seen is not None:
-        if isinstance(seen, OmegaConfBaseException):
-            return scenarios.describe_omegaconf_error(seen)
-        seen = seen.__cause__ or seen.__context__
-    msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-    m = re.search(r"Could not override '([^']+)'", msg)
-    if m:
-        return f"unknown key '{m.group(1)}' (see `python -m sim --help` for the keys)"
-    m = re.search(r"Key '([^']+)' is not in struct", msg)
-    if m:
-        return f"unknown key '{m.group(1)}' (see `python -m sim --help` for the keys)"
-    return msg
 
 
 def preflight(argv: list[str]) -> int:
-    """Compose and validate every job's config; return the number of jobs."""
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
-    jobs = _job_overrides(argv)
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        for ov in jobs:
-            try:
-                dcfg = compose(config_name="config", overrides=ov)
-                cfg = OmegaConf.to_object(dcfg)
-            except ConfigError:
-                raise
-            except Exception as e:
-                raise ConfigError(_describe(e)) from None
-            prepare(cfg)
-    GlobalHydra.instance().clear()
+    """Compose and validate every job's config, as `sim.load_config` does; return the number
+    of jobs."""
+    jobs = job_overrides(argv)
+    for ov in jobs:
+        compose_config(ov)
     return len(jobs)
 
 
@@ -147,15 +55,15 @@ def help_text() -> str:
         "",
         "Scenarios (scenario=NAME; names with ':' may be typed as is):",
     ]
-    for stem, desc in scenarios.available().items():
+    for stem, desc in files.available("scenario").items():
         lines.append(f"  {stem:<16} {desc}")
     lines += ["", "Shocks (shock=NAME; docs/shocks.md):"]
-    for stem, desc in groups.available("shock").items():
+    for stem, desc in files.available("shock").items():
         lines.append(f"  {stem:<18} {desc}")
     lines += ["  shock.month, .duration, .prefectures=[..], .sectors=[..], .severity,",
               "  shock.return_period, .timing=scheduled|drawn, .season; effects: shock.flood.* etc.",
               "", "Provinces (province=NAME, with their prefectures and main flood basin):"]
-    for stem, desc in groups.available("province").items():
+    for stem, desc in files.available("province").items():
         lines.append(f"  {stem:<18} {desc}")
     lines += ["", "Main keys (defaults in sim/config.py):"]
     cfg = OmegaConf.structured(SimConfig)
@@ -222,7 +130,7 @@ class SweepComparison(Callback):
         print(f"all metrics: {root / 'comparison.csv'}")
 
 
-@hydra.main(version_base="1.3", config_path=str(CONF), config_name="config")
+@hydra.main(version_base="1.3", config_path=str(files.conf_dir()), config_name="config")
 def _task(dcfg: DictConfig) -> None:
     # Mesa logs every step at INFO; Hydra's logging setup would print them all.
     logging.getLogger("MESA").setLevel(logging.WARNING)
@@ -261,8 +169,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         argv = normalise(argv)
-        _register()
         preflight(argv)
+        register()
     except ConfigError as e:
         print(f"sim: error: {e}", file=sys.stderr)
         return 2
