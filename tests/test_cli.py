@@ -91,7 +91,7 @@ def test_scenario_files_are_data_not_code(run_cli, tmp_path):
         "  _target_: os.system\n  _args_: ['touch pwned']\n")
     (d / "ok.yaml").write_text("scheme:\n  name: ok\n  tranches:\n    bank: {share: 1.0}\n")
     p = run_cli("scenario=evil", *FAST, env={"SIM_SCENARIOS": str(d)})
-    assert p.returncode == 2 and "unknown key 'scheme._target_'" in p.stderr
+    assert p.returncode == 2 and "key 'scheme._target_' is not allowed" in p.stderr
     assert not (p.cwd / "pwned").exists()
     p = run_cli("scenario=ok", *FAST, env={"SIM_SCENARIOS": str(d)})
     assert p.returncode == 0, p.stderr

@@ -3,10 +3,10 @@
 import pytest
 
 import sim
-from sim import scenarios
+from sim.config import files
 from sim.config import ConfigError
 
-ALL = sorted(scenarios.available())
+ALL = sorted(files.available("scenario"))
 REQUIRED = {"4321", "2_8", "bank_only", "full_guarantee", "jiangxi_4321", "hebei_4321",
             "anhui_433", "jiangxi_5311", "jiangxi_5221", "hunan_3_7"}
 
@@ -19,7 +19,7 @@ def test_required_presets_exist():
 def test_preset_is_valid_and_cited(stem):
     cfg = sim.load_config(stem)
     assert abs(sum(t.share for t in cfg.scheme.tranches.values()) - 1) < 1e-12
-    text = (scenarios.scenario_dir() / f"{stem}.yaml").read_text()
+    text = (files.scenario_dir() / f"{stem}.yaml").read_text()
     assert text.lstrip().startswith("#"), "a preset opens with a comment giving its source"
     assert "seed-notes" in text or "baseline" in text
     assert cfg.scheme.description
@@ -28,7 +28,7 @@ def test_preset_is_valid_and_cited(stem):
 @pytest.mark.parametrize("typed,stem", [("2:8", "2_8"), ("3:7", "hunan_3_7"), ("4321", "4321"),
                                         (4321, "4321"), ("'4321'", "4321")])
 def test_names_resolve_as_typed(typed, stem):
-    assert scenarios.resolve(typed) == stem
+    assert files.resolve("scenario", typed) == stem
 
 
 def test_canonical_4321_shares():
@@ -39,5 +39,5 @@ def test_canonical_4321_shares():
 
 def test_unknown_scenario_lists_the_available_ones():
     with pytest.raises(ConfigError) as e:
-        scenarios.resolve("5555")
+        files.resolve("scenario", "5555")
     assert "available:" in str(e.value) and "4321" in str(e.value) and "2_8 (2:8)" in str(e.value)

@@ -144,7 +144,7 @@ def test_shock_window_mask():
 
 # --------------------------------------------------------------------------- overdue state
 def test_overdue_spells_resolve_after_their_months():
-    cfg = sim.SimConfig()
+    cfg = sim.load_config("4321")
     f = FirmPopulation(6, cfg.province, cfg.firms, 0.0, np.random.default_rng(0))
     f.channel[:] = 1
     at_risk = np.arange(6)

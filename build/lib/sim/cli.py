@@ -1,0 +1,179 @@
+"""`python -m sim`: the Hydra command line.
+
+Before Hydra sees the arguments this module
+- maps scenario names as users type them (`scenario=4321`, `scenario=2:8`) to the
+  scenario files (`4321.yaml`, `2_8.yaml`); plain Hydra would read 4321 as an integer;
+- checks `shock=` and `province=` choices against conf/shock/ and conf/province/;
+- composes and validates the config of every job a `-m` sweep would run (the same compose
+  call as `sim.load_config`, sim/config/compose.py), so a bad value stops everything with one
+  line (key, value, what is allowed), exit code 2, no traceback and no output folder.
+Then Hydra runs each job in its own folder under `outputs/`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+from . import report
+from .config import ConfigError, SimConfig, files, prepare
+from .config.compose import compose_config, job_overrides, normalise, register
+from .montecarlo import EngineError, run_monte_carlo
+
+
+def preflight(argv: list[str]) -> int:
+    """Compose and validate every job's config, as `sim.load_config` does; return the number
+    of jobs."""
+    jobs = job_overrides(argv)
+    for ov in jobs:
+        compose_config(ov)
+    return len(jobs)
+
+
+# ------------------------------------------------------------------ help
+def help_text() -> str:
+    from .config import PAYERS
+
+    lines = [
+        "python -m sim [-m] [scenario=NAME[,NAME...]] [key=value ...]",
+        "",
+        "Simulates a government-bank-guarantor (政银担) risk-sharing scheme month by month over",
+        "Monte Carlo replications and writes a report folder under outputs/.",
+        "",
+        "Examples:",
+        "  python -m sim scenario=4321",
+        "  python -m sim scenario=2:8 mc.replications=200 pool.size=2e9",
+        "  python -m sim -m scenario=4321,2:8,bank_only      (one job per scenario)",
+        "  python -m sim scenario=4321 shock=flood shock.month=31 shock.prefectures=[changde]",
+        "  python -m sim -m scenario=4321,2:8 shock=none,flood",
+        "",
+        "Scenarios (scenario=NAME; names with ':' may be typed as is):",
+    ]
+    for stem, desc in files.available("scenario").items():
+        lines.append(f"  {stem:<16} {desc}")
+    lines += ["", "Shocks (shock=NAME; docs/shocks.md):"]
+    for stem, desc in files.available("shock").items():
+        lines.append(f"  {stem:<18} {desc}")
+    lines += ["  shock.month, .duration, .prefectures=[..], .sectors=[..], .severity,",
+              "  shock.return_period, .timing=scheduled|drawn, .season; effects: shock.flood.* etc.",
+              "", "Provinces (province=NAME, with their prefectures and main flood basin):"]
+    for stem, desc in files.available("province").items():
+        lines.append(f"  {stem:<18} {desc}")
+    lines += ["", "Main keys (defaults in sim/config.py):"]
+    cfg = OmegaConf.structured(SimConfig)
+    for section in ("horizon", "firms", "bank", "guarantor", "reguarantor", "national_fund", "pool",
+                    "government", "copula", "shock", "mc"):
+        node = cfg[section]
+        if isinstance(node, DictConfig):
+            for k, v in node.items():
+                if not isinstance(v, (DictConfig, list)) and not OmegaConf.is_list(v):
+                    lines.append(f"  {section}.{k} = {v}")
+        else:
+            lines.append(f"  {section} = {node}")
+    lines += [
+        "  scheme.tranches.<name>.share / .payer / .cap_per_loan / .cap_rate",
+        f"      payers: {', '.join(PAYERS)}",
+        "  scheme.guarantee_fee, scheme.max_loan, scheme.shortfall_bearer",
+        "  scheme.bank_share (set the bank's share, rescale the others), scheme.dynamic.enabled",
+        "",
+        "Every lever with its source: docs/levers.md",
+        "",
+        "Hydra's own options: python -m sim --hydra-help",
+    ]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ the job
+SWEEP_TABLE = {  # metric -> (label, scale)
+    "new_lending_total": ("new lending, bn", 1e-9),
+    "new_lending_scheme": ("scheme lending, bn", 1e-9),
+    "default_rate_scheme": ("scheme default rate %", 100),
+    "claim_rate": ("claim rate %", 100),
+    "guarantor_leverage_mean": ("leverage x", 1),
+    "loss_bank": ("bank loss, bn", 1e-9),
+    "shortfall": ("shortfall, bn", 1e-9),
+}
+
+
+class SweepComparison(Callback):
+    """After a -m sweep: every job's mean metrics side by side (comparison.csv), and the
+    headline ones printed, one row per job labelled by its overrides."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        import pandas as pd
+
+        root = Path(config.hydra.sweep.dir)
+        cols, labels = {}, {}
+        for d in sorted((p for p in root.iterdir() if (p / "summary.csv").exists()),
+                        key=lambda p: int(p.name.split("_")[0]) if p.name.split("_")[0].isdigit() else 0):
+            cols[d.name] = pd.read_csv(d / "summary.csv", index_col="metric")["mean"]
+            ov = d / ".hydra" / "overrides.yaml"
+            labels[d.name] = list(OmegaConf.load(ov)) if ov.exists() else [d.name]
+        if len(cols) < 2:
+            return
+        common = set.intersection(*(set(v) for v in labels.values()))  # label by what differs
+        labels = {k: " ".join(o for o in v if o not in common) or k for k, v in labels.items()}
+        table = pd.DataFrame(cols)
+        table.to_csv(root / "comparison.csv")
+        rows = pd.DataFrame({lab: table.loc[m] * k for m, (lab, k) in SWEEP_TABLE.items()})
+        rows.index = [labels[c] for c in rows.index]
+        with pd.option_context("display.width", 250, "display.max_columns", None,
+                               "display.float_format", "{:,.3g}".format):
+            print(f"\nsweep of {len(cols)} jobs (means over replications):\n{rows}")
+        rows.to_csv(root / "sweep_table.csv")
+        print(f"all metrics: {root / 'comparison.csv'}")
+
+
+@hydra.main(version_base="1.3", config_path=str(files.conf_dir()), config_name="config")
+def _task(dcfg: DictConfig) -> None:
+    # Mesa logs every step at INFO; Hydra's logging setup would print them all.
+    logging.getLogger("MESA").setLevel(logging.WARNING)
+    cfg: SimConfig = OmegaConf.to_object(dcfg)
+    prepare(cfg)
+    out = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        res = run_monte_carlo(cfg, out, progress=not cfg.quiet)
+    except KeyboardInterrupt:
+        print(f"interrupted before any replication finished; {out} is marked so", file=sys.stderr)
+        raise SystemExit(130)
+    except EngineError as e:
+        report.mark(out, "failed", cfg, error=str(e))
+        print(f"sim: error: {e}", file=sys.stderr)
+        raise SystemExit(1)
+    except BaseException:
+        report.mark(out, "failed", cfg)
+        raise
+    print(report.format_table(report.headline(res), report.title(res)))
+    shock_text = report.format_shock(res)
+    if shock_text:
+        print("\n" + shock_text)
+    state = "" if res.complete else " (INCOMPLETE: interrupted)"
+    print(f"\nreport: {out / 'report.md'}{state}  ({res.wall_seconds:.1f} s)")
+    if not res.complete:
+        raise SystemExit(130)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if any(a in ("-h", "--help") for a in argv):
+        try:
+            print(help_text())
+        except BrokenPipeError:  # `python -m sim --help | head`
+            pass
+        return 0
+    try:
+        argv = normalise(argv)
+        preflight(argv)
+        register()
+    except ConfigError as e:
+        print(f"sim: error: {e}", file=sys.stderr)
+        return 2
+    sys.argv = [sys.argv[0] if sys.argv else "sim"] + argv
+    _task()
+    return 0

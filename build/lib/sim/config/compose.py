@@ -1,0 +1,149 @@
+"""One way to build a configuration: Hydra's compose API, for the Python API and the CLI alike.
+
+The schema (`SimConfig`) and the scenario files go into Hydra's ConfigStore; the primary
+config `conf/config.yaml` lists the defaults (province hunan, shock none, scenario 4321); the
+overrides come last. `python -m sim` validates every job of a sweep this way before Hydra runs
+any, and `sim.load_config` returns the same config the command line would run.
+
+Before Hydra sees the arguments, `normalise` maps scenario names as users type them
+(`scenario=4321`, `scenario=2:8`; plain Hydra reads 4321 as an integer and refuses ':') to the
+scenario files (`'4321'`, `'2_8'`), and checks the chosen group files (safe, data only).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from hydra import compose, initialize_config_dir
+from hydra.core.config_store import ConfigStore
+from hydra.core.global_hydra import GlobalHydra
+from hydra.initialize import get_gh_backup, restore_gh_from_backup
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from . import files
+from .rules import prepare
+from .schema import ConfigError, SimConfig
+
+GROUP_ARG = re.compile(r"^(\+{0,2})(scenario|shock|province)=(.*)$")
+Overrides = Mapping[str, Any] | Iterable[str] | None
+
+
+def register() -> None:
+    """Put the schema and the scenario files (checked, as data) into Hydra's ConfigStore."""
+    cs = ConfigStore.instance()
+    cs.store(name="sim_schema", node=SimConfig)
+    for stem in files.available("scenario"):
+        try:
+            cs.store(group="scenario", name=stem, node=files.checked("scenario", stem),
+                     package="_global_")
+        except ConfigError:
+            pass  # a broken file is reported when someone asks for it, not when others run
+
+
+def normalise(argv: list[str]) -> list[str]:
+    """Rewrite `scenario=` values to quoted file stems and check every group choice (each
+    value of a sweep too); ConfigError for an unknown name or a file that is not plain data."""
+    out = []
+    for a in argv:
+        m = GROUP_ARG.match(a)
+        if m:
+            plus, group, value = m.groups()
+            names = value.split(",")
+            if not all(n.strip() for n in names):
+                raise ConfigError(f"{group} = {value!r}: give a {group} name, e.g. {group}="
+                                  + {"scenario": "4321", "shock": "flood", "province": "hunan"}[group])
+            stems = [files.resolve(group, n) for n in names]
+            for s in stems:
+                files.checked(group, s)
+            a = f"{plus}{group}=" + ",".join(f"'{s}'" for s in stems)
+        out.append(a)
+    return out
+
+
+def describe(e: BaseException) -> str:
+    """One line from a Hydra / OmegaConf composition error."""
+    seen = e
+    while seen is not None:
+        if isinstance(seen, OmegaConfBaseException):
+            return files.describe_omegaconf_error(seen)
+        seen = seen.__cause__ or seen.__context__
+    msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    m = re.search(r"Could not override '([^']+)'|Key '([^']+)' is not in struct", msg)
+    if m:
+        return f"unknown key '{m.group(1) or m.group(2)}' (see `python -m sim --help` for the keys)"
+    return msg
+
+
+def compose_config(overrides: list[str]) -> SimConfig:
+    """The validated config for one job's overrides (already normalised)."""
+    register()
+    backup = get_gh_backup()  # inside a running Hydra app (a CLI job) keep its state
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(files.conf_dir()), version_base="1.3"):
+            cfg = OmegaConf.to_object(compose(config_name="config", overrides=overrides))
+    except ConfigError:
+        raise
+    except Exception as e:
+        raise ConfigError(describe(e)) from None
+    finally:
+        restore_gh_from_backup(backup)
+    return prepare(cfg)
+
+
+def job_overrides(argv: list[str]) -> list[list[str]]:
+    """Every job's override list that the command line would launch (one without -m), as
+    Hydra's basic sweeper expands it."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    args = [a for a in argv if not a.startswith("-") and not a.startswith("hydra")]
+    parsed = OverridesParser.create().parse_overrides(args)
+    if any(a in ("-m", "--multirun") for a in argv):
+        return BasicSweeper.split_arguments(parsed, None)[0]
+    for ov in parsed:
+        if ov.is_sweep_override():
+            raise ConfigError(f"{ov.get_key_element()} = {ov.input_line.split('=', 1)[1]!r}: "
+                              "a list of values is a sweep; add -m to run one job per value")
+    return [args]
+
+
+# ------------------------------------------------------------------------- the Python API
+def hydra_value(v: Any) -> str:
+    """A Python value in Hydra's override grammar."""
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, Mapping):
+        return "{" + ",".join(f"{k}:{hydra_value(x)}" for k, x in v.items()) + "}"
+    if isinstance(v, (list, tuple)):
+        return "[" + ",".join(hydra_value(x) for x in v) + "]"
+    return "'" + str(v).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def load_config(scenario: str = "4321", overrides: Overrides = None, shock: str | None = None,
+                province: str | None = None) -> SimConfig:
+    """Validated config, composed as the command line does: schema defaults, the province
+    file (conf/province/), the shock file (conf/shock/), the scenario file, then overrides.
+
+    overrides: {"firms.n": 5000} or ["firms.n=5000"]; "shock=flood" / "province=jiangxi"
+    in the list choose a group file too (the keyword arguments win if both are given).
+    Raises ConfigError (one line) on a bad name, unknown key or value out of range.
+    """
+    if isinstance(overrides, Mapping):
+        dots = [f"{k}={hydra_value(v)}" for k, v in overrides.items()]
+    else:
+        dots = list(overrides or [])
+    for d in dots:
+        if "=" not in d:
+            raise ConfigError(f"override {d!r}: expected key=value")
+    chosen = {"shock": shock, "province": province}
+    dots = [d for d in dots if chosen.get(d.split("=", 1)[0]) is None]
+    dots += [f"{g}={v}" for g, v in chosen.items() if v is not None]
+    return compose_config(normalise([f"scenario={scenario}", *dots]))

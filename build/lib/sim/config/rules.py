@@ -1,0 +1,219 @@
+"""Validation: each field's own rule (declared on the field in `schema`), then the rules that
+tie fields together. Runs before any work; the first value that is not allowed raises
+ConfigError with one line naming the key, the value and what is allowed."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import re
+from typing import Any, Dict, List
+
+from .schema import (PAYERS, RULE, HazardConfig, ProvinceConfig, ShockConfig, ShockEventConfig,
+                     SimConfig, TrancheConfig, fail, tranche_payer)
+
+
+def check_fields(obj: Any, prefix: str = "") -> None:
+    """Apply every field's rule, depth first in field order. Lists and dicts of sections are
+    walked item by item (`province.regions[3].pd`, `scheme.tranches.bank.share`); a rule on a
+    dict of numbers applies to each value; None is "not set" on the Optional fields that allow it."""
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        key = f"{prefix}{f.name}"
+        rule = f.metadata.get(RULE)
+        if dataclasses.is_dataclass(value):
+            check_fields(value, key + ".")
+        elif isinstance(value, (list, dict)):
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for k, v in items:
+                sub = f"{key}.{k}" if isinstance(value, dict) else f"{key}[{k}]"
+                if dataclasses.is_dataclass(v):
+                    check_fields(v, sub + ".")
+                elif rule is not None:
+                    rule.check(sub, v)
+        elif rule is not None and value is not None:
+            rule.check(key, value)
+
+
+def rule_of(cls: type, name: str):
+    """The rule declared on field `name` of dataclass `cls`."""
+    return next(f.metadata[RULE] for f in dataclasses.fields(cls) if f.name == name)
+
+
+def validate(cfg: SimConfig) -> None:
+    """Check every value; raise ConfigError on the first one that is not allowed."""
+    check_fields(cfg)
+    _check_scheme(cfg)
+    _check_province(cfg.province)
+    _check_firms(cfg)
+    c = cfg.copula
+    rsum = c.rho_macro + c.rho_region + c.rho_sector
+    if rsum >= 1.0:
+        fail("copula", {"rho_macro": c.rho_macro, "rho_region": c.rho_region,
+                        "rho_sector": c.rho_sector}, f"loadings must sum below 1 (sum {rsum:g})")
+    validate_shock(cfg)
+    _check_engine(cfg)
+
+
+def _check_scheme(cfg: SimConfig) -> None:
+    s = cfg.scheme
+    if not s.tranches:
+        fail("scheme.tranches", {}, "must name at least one tranche (e.g. bank: {share: 1.0})")
+    for name, t in s.tranches.items():
+        payer = tranche_payer(name, t)
+        if payer not in PAYERS:
+            fail(f"scheme.tranches.{name}.payer", payer, f"must be one of {', '.join(PAYERS)}")
+    total = sum(t.share for t in s.tranches.values())
+    if abs(total - 1.0) > 1e-9:
+        fail("scheme.tranches", {n: t.share for n, t in s.tranches.items()},
+             f"shares must sum to 1 (they sum to {total:.6g})")
+    payers = [tranche_payer(n, t) for n, t in s.tranches.items()]
+    dup = sorted({p for p in payers if payers.count(p) > 1})
+    if dup:
+        fail("scheme.tranches", payers, f"each payer may hold one tranche; repeated: {', '.join(dup)}")
+
+
+def _check_province(p: ProvinceConfig) -> None:
+    if not p.regions:
+        fail("province.regions", [], "must list at least one region")
+    if not p.sectors:
+        fail("province.sectors", [], "must list at least one sector")
+    for kind, items in (("regions", p.regions), ("sectors", p.sectors)):
+        names = [r.name for r in items]
+        if len(set(names)) != len(names) or not all(names):
+            fail(f"province.{kind}", names, "names must be non-empty and distinct")
+        tot = sum(r.firm_share for r in items)
+        if abs(tot - 1.0) > 1e-6:
+            fail(f"province.{kind}", {r.name: r.firm_share for r in items},
+                 f"firm_share must sum to 1 (they sum to {tot:.6g})")
+    sectors = [x.name for x in p.sectors]
+    region_names = {r.name for r in p.regions}
+    for i, r in enumerate(p.regions):
+        key = f"province.regions[{i}]"
+        if r.area in region_names and r.area != r.name:
+            fail(f"{key}.area", r.area, "must not be the name of another prefecture")
+        if r.sector_mix:
+            _check_shares(f"{key}.sector_mix", r.sector_mix, sectors, must_sum_to_one=True)
+
+
+def _check_firms(cfg: SimConfig) -> None:
+    f, p = cfg.firms, cfg.province
+    if f.n > p.firms_total:
+        fail("firms.n", f.n, f"must be <= province.firms_total ({p.firms_total})")
+    if f.loan_max < f.loan_min:
+        fail("firms.loan_max", f.loan_max, f"must be a number >= {f.loan_min:g}")
+    if f.term_max < f.term_min:
+        fail("firms.term_max", f.term_max, f"must be an integer >= {f.term_min:g}")
+    _check_shares("firms.bi_insurance", f.bi_insurance, [x.name for x in p.sectors],
+                  must_sum_to_one=False)
+
+
+def _check_engine(cfg: SimConfig) -> None:
+    m = cfg.mc
+    if m.dask_address:
+        if m.engine != "dask":
+            fail("mc.dask_address", m.dask_address, "is used only with mc.engine=dask")
+        if not re.fullmatch(r"(tcp|tls|ucx|inproc|ws|wss)://\S+|[^\s:/]+:\d+", m.dask_address):
+            fail("mc.dask_address", m.dask_address,
+                 "must be a scheduler address like tcp://HOST:8786 (or HOST:8786)")
+    if m.engine == "dask" and importlib.util.find_spec("distributed") is None:
+        fail("mc.engine", m.engine, "needs the Dask distributed package: pip install 'zyd-sim[distributed]'")
+
+
+def prepare(cfg: SimConfig) -> SimConfig:
+    """Apply derived settings (scheme.bank_share), then validate. Idempotent."""
+    s = cfg.scheme
+    if s.bank_share is not None:
+        rule_of(type(s), "bank_share").check("scheme.bank_share", s.bank_share)
+        bank = [n for n, t in s.tranches.items() if tranche_payer(n, t) == "bank"]
+        others = [n for n in s.tranches if n not in bank]
+        rest = sum(s.tranches[n].share for n in others)
+        if s.bank_share < 1.0 and rest <= 0.0:
+            fail("scheme.bank_share", s.bank_share,
+                 "the scheme has no other tranche to take the rest (bank_only?)")
+        if not bank:
+            s.tranches["bank"] = TrancheConfig(share=0.0)
+            bank = ["bank"]
+        s.tranches[bank[0]].share = s.bank_share
+        for n in others:
+            s.tranches[n].share = s.tranches[n].share * (1.0 - s.bank_share) / rest if rest else 0.0
+    validate(cfg)
+    return cfg
+
+
+def _check_shares(key: str, shares: Dict[str, float], known: List[str], must_sum_to_one: bool) -> None:
+    for name in shares:
+        if name not in known:
+            fail(key, dict(shares), f"unknown sector {name!r}; known: {', '.join(known)}")
+    if must_sum_to_one and abs(sum(shares.values()) - 1.0) > 1e-6:
+        fail(key, dict(shares), f"shares must sum to 1 (they sum to {sum(shares.values()):.6g})")
+
+
+# ----------------------------------------------------------------------------- shocks
+def _place_names(p: ProvinceConfig) -> tuple[list[str], list[str]]:
+    names = [r.name for r in p.regions]
+    areas = sorted({r.area for r in p.regions if r.area and r.area not in names})
+    return names, areas
+
+
+def uninsured_uplift(h: HazardConfig) -> float:
+    """Overdue uplift of uninsured firms, from the average and the insured one:
+    u_all = q u_ins + (1 - q) u_unins  =>  u_unins = (u_all - q u_ins) / (1 - q)."""
+    if h.insured_overdue_uplift is None:
+        return h.overdue_uplift
+    q = h.calibration_take_up
+    return (h.overdue_uplift - q * h.insured_overdue_uplift) / (1.0 - q)
+
+
+def _check_hazard(key: str, h: HazardConfig, sectors: List[str]) -> None:
+    u = uninsured_uplift(h)
+    if not 0.0 <= u <= 1.0:
+        fail(f"{key}.overdue_uplift", h.overdue_uplift,
+             f"with insured_overdue_uplift {h.insured_overdue_uplift} and calibration_take_up "
+             f"{h.calibration_take_up} the uninsured uplift would be {u:.4g}; it must be in [0, 1]")
+    for name in h.sector_weight:
+        if name not in sectors:
+            fail(f"{key}.sector_weight", dict(h.sector_weight),
+                 f"unknown sector {name!r}; known: {', '.join(sectors)}")
+
+
+def _check_event(key: str, ev: ShockEventConfig, cfg: SimConfig) -> None:
+    """Check one event's cross-field rules; `key` is its prefix ("shock" or "shock.also.NAME")."""
+    if ev.kind == "none":
+        return
+    if ev.timing == "scheduled":
+        if not (isinstance(ev.month, int) and not isinstance(ev.month, bool)
+                and 1 <= ev.month <= cfg.horizon):
+            fail(f"{key}.month", ev.month,
+                 f"must be an integer in [1, {cfg.horizon}] (a month of the horizon, 1 = "
+                 f"January {cfg.start_year})")
+    elif ev.return_period is None:
+        fail(f"{key}.return_period", None, "timing=drawn needs a return period in years (> 1)")
+    names, areas = _place_names(cfg.province)
+    bad = [x for x in ev.prefectures if x not in names and x not in areas]
+    if bad:
+        known = ", ".join(names) + (f"; areas: {', '.join(areas)}" if areas else "")
+        fail(f"{key}.prefectures", list(ev.prefectures),
+             f"unknown prefecture{'s' if len(bad) > 1 else ''} {', '.join(map(repr, bad))}; "
+             f"known ({cfg.province.name}): {known}")
+    sectors = [x.name for x in cfg.province.sectors]
+    bad = [x for x in ev.sectors if x not in sectors]
+    if bad:
+        fail(f"{key}.sectors", list(ev.sectors),
+             f"unknown sector {', '.join(map(repr, bad))}; known: {', '.join(sectors)}")
+    if ev.kind == "sector_crash" and not ev.sectors:
+        fail(f"{key}.sectors", [], f"a sector crash needs a sector; known: {', '.join(sectors)}")
+    _check_hazard(f"shock.{ev.kind}", getattr(cfg.shock, ev.kind), sectors)
+
+
+def shock_events(shock: ShockConfig) -> list[tuple[str, ShockEventConfig]]:
+    """(key, event) for every event that is not 'none': the main one, then `also`."""
+    out = [("shock", shock)] if shock.kind != "none" else []
+    out += [(f"shock.also.{n}", e) for n, e in shock.also.items() if e.kind != "none"]
+    return out
+
+
+def validate_shock(cfg: SimConfig) -> None:
+    _check_event("shock", cfg.shock, cfg)
+    for name, ev in cfg.shock.also.items():
+        _check_event(f"shock.also.{name}", ev, cfg)

@@ -1,0 +1,554 @@
+"""The configuration schema: every key a user can set, its default, and what it allows.
+
+Hydra composes these dataclasses (a structured config) with the YAML files of `conf/` and
+`scenarios/` and the command line; OmegaConf checks types and refuses unknown keys while it
+merges. What a value may be is declared on its field (`num`, `whole`, `one_of`): the rule sits
+beside the default and the source, so adding a key is one edit. Rules that tie several fields
+together (shares that sum to 1, known prefectures) are in `sim.config.rules`.
+
+Money is in yuan at **province scale**: the simulated firms are a representative sample of
+``province.firms_total`` firms, so balances given here (pool size, guarantor capital) and
+amounts in the report are province-wide figures. The model converts at its boundary (see
+``GuaranteeModel.weight``). Sources: `docs/sources.md`; "H" and "J" in comments quote the
+Hunan and Jiangxi reports.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+RULE = "rule"  # dataclass field metadata key holding the field's Range or OneOf
+
+
+class ConfigError(ValueError):
+    """A config value is not allowed. The message is one line for the user."""
+
+
+def fail(key: str, value: Any, allowed: str) -> None:
+    """Refuse a value: one line naming the key, the value and what is allowed."""
+    raise ConfigError(f"{key} = {value!r}: {allowed}")
+
+
+@dataclass(frozen=True)
+class Range:
+    """A number (or an integer) within optional bounds; open bounds exclude the end."""
+
+    lo: Optional[float] = None
+    hi: Optional[float] = None
+    lo_open: bool = False
+    hi_open: bool = False
+    integer: bool = False
+
+    def check(self, key: str, value: Any) -> None:
+        if self.integer:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        else:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        if ok and self.lo is not None and (value <= self.lo if self.lo_open else value < self.lo):
+            ok = False
+        if ok and self.hi is not None and (value >= self.hi if self.hi_open else value > self.hi):
+            ok = False
+        if not ok:
+            fail(key, value, f"must be {self.describe()}")
+
+    def describe(self) -> str:
+        kind = "an integer" if self.integer else "a number"
+        lo, hi = self.lo, self.hi
+        if lo is not None and hi is not None:
+            return f"{kind} in {'(' if self.lo_open else '['}{lo:g}, {hi:g}{')' if self.hi_open else ']'}"
+        if lo is not None:
+            return f"{kind} {'>' if self.lo_open else '>='} {lo:g}"
+        if hi is not None:
+            return f"{kind} {'<' if self.hi_open else '<='} {hi:g}"
+        return kind
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """One of a fixed list of names."""
+
+    options: tuple
+
+    def check(self, key: str, value: Any) -> None:
+        if value not in self.options:
+            fail(key, value, f"must be one of {', '.join(self.options)}")
+
+
+def num(default=None, lo=None, hi=None, *, lo_open=False, hi_open=False, default_factory=None):
+    """A number field with its range (for a dict field: the range of each value)."""
+    rule = {RULE: Range(lo, hi, lo_open, hi_open)}
+    if default_factory is not None:
+        return field(default_factory=default_factory, metadata=rule)
+    return field(default=default, metadata=rule)
+
+
+def whole(default, lo=None, hi=None):
+    """An integer field with its range."""
+    return field(default=default, metadata={RULE: Range(lo, hi, integer=True)})
+
+
+def one_of(default: str, options: tuple):
+    """A field that takes one of `options`."""
+    return field(default=default, metadata={RULE: OneOf(tuple(options))})
+
+
+# Who can pay a tranche. A tranche's payer defaults to the tranche's own name when
+# that name is one of these.
+PAYERS = (
+    "bank",  # the lending bank (Bank agent)
+    "guarantor",  # city/county government guarantor of the firm's region (GuaranteeAgency)
+    "reguarantor",  # provincial re-guarantor (Reguarantor)
+    "national_fund",  # National Financing Guarantee Fund (a second Reguarantor)
+    "pool",  # local-government risk compensation pool (CompensationPool)
+    "government",  # fiscal budget paid directly, limited per year (Government)
+    "borrower",  # the firm's own counter-guarantee / deposit, pledged, always paid
+)
+
+REPLENISH_RULES = ("none", "annual", "top_up", "performance")
+WHEN_EMPTY = ("continue", "stop")
+RECAPITALISE = ("none", "restore")
+PUBLIC_PAYERS = ("pool", "government")  # whose share the dynamic-sharing rule raises
+# One account bears every shortfall: not the firms, and not "guarantor", which is one account
+# per prefecture.
+SHORTFALL_BEARERS = tuple(p for p in PAYERS if p not in ("borrower", "guarantor"))
+
+# Where replications run (`mc.engine`): "local" = this process (n_jobs = 1) or a pool of
+# n_jobs worker processes on this machine; "dask" = Dask distributed workers, either a
+# running cluster (`mc.dask_address`) or, with no address, a LocalCluster of n_jobs workers
+# on this machine, bound to 127.0.0.1.
+ENGINES = ("local", "dask")
+
+
+@dataclass
+class TrancheConfig:
+    share: float = num(0.0, 0, 1)  # fraction of each post-recourse loss this payer takes, in [0, 1]
+    payer: str = ""  # one of PAYERS; empty means "the tranche's name"
+    cap_per_loan: Optional[float] = num(None, 0)  # yuan per loan; None = no cap
+    cap_rate: Optional[float] = num(None, 0, 1)  # at most this fraction of covered volume, over the run
+
+
+@dataclass
+class DynamicSharingConfig:
+    """Anhui 2025 rule (seed-notes-hebei-anhui-digital.md §1.2): 「自動提高財政風險補償比例從30%升至45%」
+    when a firm's operating-health index falls two periods running. Here the health index is
+    the firm's latent asset value in the copula; on a loan whose index fell `periods` months
+    running before default, the public payers' (pool, government) shares are multiplied by
+    `public_multiplier` (30% -> 45% is 1.5) and the other tranches shrink pro rata."""
+
+    enabled: bool = False
+    periods: int = whole(2, 1, 24)
+    public_multiplier: float = num(1.5, 1, 10)
+
+
+@dataclass
+class SchemeConfig:
+    name: str = ""
+    description: str = ""
+    source: str = ""
+    tranches: Dict[str, TrancheConfig] = field(default_factory=dict)
+    guarantee_fee: float = num(0.01, 0, 0.2)  # yearly, on the guaranteed amount, paid up front to the guarantor
+    max_loan: float = num(10_000_000.0, 0, lo_open=True)  # yuan; larger loans cannot enter the scheme
+    shortfall_bearer: str = one_of("bank", SHORTFALL_BEARERS)  # who absorbs what a payer cannot pay
+    # Set the bank's share and rescale every other tranche pro rata to fill the rest: the
+    # one key a sweep needs for the moral-hazard frontier (`scheme.bank_share=0,0.1,0.2`).
+    bank_share: Optional[float] = num(None, 0, 1)
+    dynamic: DynamicSharingConfig = field(default_factory=DynamicSharingConfig)
+
+
+@dataclass
+class RegionConfig:
+    """A prefecture (地级市, or a county): firms, default risk, sector mix and flood exposure.
+
+    Each region has its own government guarantor and its own copula factor.
+    """
+
+    name: str = ""
+    firm_share: float = num(0.0, 0, 1)
+    pd: float = num(0.03, 0, 1, lo_open=True, hi_open=True)  # mean annual PD of firms in this region before sector multipliers
+    area: str = ""  # the seed report's grouping (e.g. dongting_lake); shocks may name it
+    # Sector mix of this prefecture's firms {sector: share}; empty = the province's shares.
+    sector_mix: Dict[str, float] = num(None, 0, 1, default_factory=dict)
+    # Flood intensity here in the province's main basin flood, relative to the prefectures
+    # hit in the reference flood (1.0), in [0, 1]. See docs/shocks.md.
+    flood_exposure: float = num(0.0, 0, 1)
+
+
+@dataclass
+class SectorConfig:
+    name: str = ""
+    firm_share: float = num(0.0, 0, 1)
+    pd_multiplier: float = num(1.0, 0, lo_open=True)
+
+
+@dataclass
+class ProvinceConfig:
+    """The `province` group (conf/province/*.yaml: hunan, the default, jiangxi, anhui, hebei):
+    its prefectures with their sources. Every province, the default included, is a YAML file."""
+
+    name: str = ""
+    basin: str = ""  # the main flood basin, for reports
+    firms_total: int = whole(0, 1)  # real small firms the simulated sample stands for
+    regions: List[RegionConfig] = field(default_factory=list)
+    sectors: List[SectorConfig] = field(
+        default_factory=lambda: [
+            # Sector mix from the Jiangxi table (seed-notes §2.2, 「農業種養11.4」 row): trade,
+            # catering, services 67.8%, manufacturing 18.2%, agriculture 9.4%, culture/tech 4.6%.
+            # PD multipliers are an assumption (agriculture riskier, cf. Dongting farm lenders 9.2%).
+            SectorConfig(name="trade_services", firm_share=0.678, pd_multiplier=1.0),
+            SectorConfig(name="manufacturing", firm_share=0.182, pd_multiplier=0.9),
+            SectorConfig(name="agriculture", firm_share=0.094, pd_multiplier=1.6),
+            SectorConfig(name="tech", firm_share=0.046, pd_multiplier=0.8),
+        ]
+    )
+
+
+@dataclass
+class FirmsConfig:
+    n: int = whole(20_000, 1, 50000000)  # simulated firms (a sample of province.firms_total)
+    # sd of log PD around the region x sector mean. 1.5 is what makes the Hunan report's AUCs
+    # reachable: with perfect information the AUC over this population is 0.87 (assumption).
+    pd_dispersion: float = num(1.5, 0, 5)
+    # J「單筆貸款金額多在5萬至50萬元之間,資金使用周期集中在3至12個月」
+    loan_min: float = num(50_000.0, 0, lo_open=True)
+    loan_max: float = 500_000.0
+    term_min: int = whole(3, 1)
+    term_max: int = 12
+    apply_rate: float = num(0.10, 0, 1)  # monthly probability a firm without a loan applies (assumption)
+    # H「約52%的小微主體因無信貸記錄而處于“征信白戶”狀態」: 48% have a credit file.
+    credit_file_share: float = num(0.48, 0, 1)
+    # J「代償回收率達68.4%」 and 「回收率提升至61.3%」: LGD 32-39%; mean 0.35.
+    lgd_mean: float = num(0.35, 0, 1)
+    lgd_dispersion: float = num(0.15, 0, 1)  # sd of firm LGD around the mean (collateral differences)
+    recovery_lag: int = whole(6, 0, 120)  # months from default to recovery (J: disposal 28 days to 11 months in H)
+    # Rationed firms borrow informally: H「年化利率超過24%的占比達61.7%」 (24-36% a year).
+    informal_rate: float = num(0.30, 0, 5)
+    # Three-year survival: H「獲得信貸支持的小微企業三年存活率平均為68.4%,而未獲貸企業僅為41.7%」.
+    # Applied as a monthly exit hazard to firms without a running loan: "without" to firms whose
+    # last application was refused, "with" to the others. Exiting firms are replaced by entrants.
+    survival_with_credit: float = num(0.684, 0, 1, lo_open=True)
+    survival_without_credit: float = num(0.417, 0, 1, lo_open=True)
+    # Relative rise in the application rate per percentage point of borrowing cost removed by
+    # subsidies (government.fee_subsidy, government.interest_subsidy) (assumption).
+    cost_elasticity: float = num(0.10, 0, 10)
+    # Overdue (逾期) state between performing and default. A loan that misses a payment is
+    # overdue for `overdue_months`, then either cures (back to performing) or defaults and
+    # the scheme pays. 3 months = the 90-days-past-due line at which banks classify a loan
+    # as non-performing and claim on the guarantee (assumption; the reports give no rule).
+    overdue_months: int = whole(3, 1, 24)
+    # Loans that fall overdue and cure, per loan that falls overdue and defaults (assumption).
+    # J「92.7%的主體能按時還款,逾期30天以上比例僅為1.8%」 next to an NPL of 1.5-1.9%: most
+    # late payers catch up. 1.5 means 60% of overdue loans cure.
+    overdue_cure_ratio: float = num(1.5, 0, 100)
+    # Business-interruption insurance take-up by sector {sector: share}; others get
+    # `bi_insurance_other`. Assumption: the reports give no take-up; H says the insurance
+    # layer is thin (H「小微企業貸款保證保險保費收入僅為1.3億元,覆蓋率不足1.2%」) but names
+    # farm firms insured against business interruption (H「業經營中斷險”的企業」, garbled
+    # before 業). 15% of farm firms is also shock.flood.calibration_take_up, so the flood
+    # calibration holds as is.
+    bi_insurance: Dict[str, float] = num(None, 0, 1, default_factory=lambda: {"agriculture": 0.15})
+    bi_insurance_other: float = num(0.05, 0, 1)
+
+
+@dataclass
+class CopulaConfig:
+    # Monthly asset-correlation loadings (squared): macro, region, sector. Sum < 1.
+    rho_macro: float = num(0.04, 0, 1, hi_open=True)
+    rho_region: float = num(0.04, 0, 1, hi_open=True)
+    rho_sector: float = num(0.02, 0, 1, hi_open=True)
+    ar1: float = num(0.0, 0, 1, hi_open=True)  # persistence of the systematic factors from month to month, in [0, 1)
+
+
+@dataclass
+class BankConfig:
+    capital: float = num(150e9, 0)  # yuan; H: banks' SME books are ~1.87 tn at CAR 12.4% (assumption)
+    # The bank's risk signal is logit(PD) + noise * N(0,1). Noise levels are calibrated to the
+    # AUCs of H「頭部數字平臺小微企業違約預測AUC值達0.86,而本地銀行同類模型平均僅為0.74」 over
+    # the default firm population (tests/test_behaviour.py measures them):
+    noise_shared_data: float = num(0.55, 0, 20)  # firms whose data the bank sees through the platform: AUC 0.86
+    noise_file: float = num(2.45, 0, 20)  # firms with a credit file only: AUC 0.74
+    noise_no_file: float = num(3.0, 0, 20)  # first-time borrowers without a credit file: AUC 0.71 (assumption)
+    # Share of firms on the provincial credit-data platform:
+    # H「全省接入省級征信平臺的小微企業僅占注冊總數的38.6%」.
+    data_coverage: float = num(0.386, 0, 1)
+    # Bank lends on its own if its expected loss rate (PD x LGD x share it keeps) is below this.
+    max_expected_loss: float = num(0.012, 0, 1)  # assumption
+    # Supervisory NPL tolerance (不良容忍度): extra expected-loss rate accepted on small-firm loans.
+    # Hebei widened tolerance by 2 points: H「從不高于各項貸款不良率3個百分點放寬至5個百分點」.
+    npl_tolerance: float = num(0.0, 0, 1)
+    max_pd: float = num(0.30, 0, 1)  # never lends above this estimated PD, whatever the cover (assumption)
+    # Screening effort falls with the share of loss the bank keeps (moral hazard): on loans it
+    # sends to the scheme its noise is multiplied by 1 + moral_hazard * (1 - effort), with
+    # effort = min(1, bank share / full_effort_share). Direction from Saito & Tsuruta (2014,
+    # Japan: claim rates rose more under 100% than under 80% cover) and H's guarantees treated
+    # as 「增信裝飾」; full effort at 50% (H: the national 「五五分擔」); sizes are assumptions.
+    moral_hazard: float = num(2.0, 0, 10)
+    full_effort_share: float = num(0.5, 0, 1)
+
+
+@dataclass
+class GuarantorConfig:
+    # H「全省政府性融資擔保機構平均資本金規模僅為3.2億元」 x 37 guarantors on 湘融通
+    # (H「37家政府性融資擔保機構」) = 11.8 bn, split over the regions by firm share.
+    capital: float = num(11.84e9, 0)
+    leverage_cap: float = num(10.0, 0, lo_open=True)  # outstanding guarantees / net assets (regulation: 10x, 15x small-firm focus)
+    noise: float = num(1.4, 0, 20)  # sd of the guarantor's logit-PD signal: AUC 0.81 (assumption)
+    max_pd: float = num(0.25, 0, 1)  # guarantees only firms it estimates below this annual PD (assumption)
+    # H「因累計代償余額已達凈資產的180%,已暫停新增業務近一年」: suspend new guarantees when
+    # cumulative claims since the last (re)capitalisation reach this multiple of its capital.
+    suspend_claims_multiple: float = num(1.8, 0, lo_open=True)
+    # Also suspend when its 12-month claim rate (代偿率) exceeds this (assumption; H reports 6.5%)
+    suspend_claim_rate: float = num(0.15, 0, 1, lo_open=True)
+    # ... or when net assets fall below this fraction of its capital (assumption).
+    net_asset_floor: float = num(0.2, 0, 1)
+    suspension_months: int = whole(12, 1, 1200)  # H: 「已暫停新增業務近一年」
+    # After a suspension: "restore" = the government tops net assets back up to the original
+    # capital (fiscal cost) and business resumes; "none" = it stays suspended (assumption).
+    recapitalise: str = one_of("restore", RECAPITALISE)
+
+
+@dataclass
+class ReguarantorConfig:
+    # Hebei H「省級再擔保機構資本金增至50億元」 (Hebei report); Hunan's is
+    # not given, so Hebei's figure stands in (assumption).
+    capital: float = num(5e9, 0)
+    # National fund rules (external, in the Hebei/Anhui notes): fee 0.5% a year of
+    # its risk share, 0.3% for single loans up to 5 m; paid by the guarantor at origination.
+    fee_rate: float = num(0.005, 0, 0.2)
+    fee_rate_small: float = num(0.003, 0, 0.2)
+    small_loan_limit: float = num(5e6, 0)
+    # Stops sharing new claims while the scheme's 12-month claim rate is above this; the
+    # guarantor then pays its tranche. 4% (5% for sci-tech loans) per issue 5 (assumption).
+    claim_rate_ceiling: float = num(0.04, 0, 1, lo_open=True)
+
+
+@dataclass
+class PoolConfig:
+    # H「省級風險補償資金規模達12億元,累計撬動銀行信貸投放超380億元,財政資金杠桿效應達1:31.7」
+    size: float = num(1.2e9, 0)
+    # none | annual (fixed yearly appropriation) | top_up (back to size) | performance (the
+    # yearly appropriation only after a year whose claim rate was at most performance_claim_rate;
+    # cf. J's priority payouts for banks with NPL < 1%)
+    replenish: str = one_of("annual", REPLENISH_RULES)
+    annual_amount: float = num(0.2e9, 0)  # yuan per year for "annual" and "performance" (assumption)
+    performance_claim_rate: float = num(0.03, 0, 1)  # assumption
+    # Months from default to the pool's payment; until then the claimant (the shortfall bearer,
+    # usually the bank) carries the pool's share. 0 = pay first, as on H's platform
+    # (「代償響應時間壓縮至7個工作日內」); 11 under recover-first (「司法程序平均耗時長達11個月」).
+    payout_delay: int = whole(0, 0, 120)
+    # Share of what is due that arrives; the rest stays with the claimant.
+    # H: 「46.3%」 of compensation arrives on average (2025); 1.0 = as designed.
+    payout_efficiency: float = num(1.0, 0, 1)
+    # When the pool is empty: "continue" lending with a shortfall, or "stop" new scheme loans.
+    when_empty: str = one_of("continue", WHEN_EMPTY)
+
+
+@dataclass
+class GovernmentConfig:
+    annual_budget: float = num(1e9, 0)  # yuan per year for tranches paid directly by "government" (assumption)
+    # Share of the guarantee fee paid by the government: J「擔保費率減免50%」 for eligible firms.
+    fee_subsidy: float = num(0.0, 0, 1)
+    # Interest subsidy, percentage points, on first loans: Hebei H「給予最高1.5個百分點的貼息支持」.
+    interest_subsidy: float = num(0.0, 0, 20)
+
+
+# ----------------------------------------------------------------------------- shocks
+SHOCK_KINDS = ("none", "flood", "drought", "pandemic", "sector_crash", "downturn")
+SHOCK_TIMINGS = ("scheduled", "drawn")
+
+
+@dataclass
+class ShockEventConfig:
+    """One shock event: what, when, where, how bad. Its effects per unit of intensity are
+    the kind's `HazardConfig` (shock.flood, shock.pandemic, ...). See docs/shocks.md."""
+
+    kind: str = one_of("none", SHOCK_KINDS)  # one of SHOCK_KINDS
+    # scheduled: strikes in `month` (1-based month of the horizon; 19 = July 2027).
+    # drawn: strikes in calendar month `season` of each year with probability 1/return_period.
+    timing: str = one_of("scheduled", SHOCK_TIMINGS)
+    month: int = 19
+    season: int = whole(7, 1, 12)  # calendar month (1-12) of drawn events; July = the flood season
+    duration: int = whole(3, 1, 120)  # months the event's effects last (the window)
+    # Where: prefecture or area names. Empty: floods hit every prefecture with
+    # flood_exposure > 0, each at its exposure; a sector crash hits the prefecture where its
+    # first sector is most concentrated; other kinds hit the whole province. A named
+    # prefecture is hit at full intensity.
+    prefectures: List[str] = field(default_factory=list)
+    sectors: List[str] = field(default_factory=list)  # empty: all sectors (by the kind's weights)
+    severity: float = num(1.0, 0, 100)  # 1 = the reference event the kind's parameters describe; >= 0
+    # Magnitude of a 1-in-T-year event: severity x (Gumbel reduced variate of T / that of the
+    # kind's reference_return_period). Required for timing=drawn; optional when scheduled.
+    return_period: Optional[float] = num(None, 1, 1000000.0, lo_open=True)
+
+
+@dataclass
+class HazardConfig:
+    """Effects of one kind of shock on an affected firm, per unit of intensity.
+
+    Intensity of a firm = event magnitude x where-weight (prefecture) x sector weight.
+    """
+
+    # Extra probability that a loan falls overdue because of the event, over the event, for
+    # a firm of intensity 1 (sector weight 1, exposure 1, severity 1), averaged over insured
+    # and uninsured firms at `calibration_take_up`. An additive uplift on the monthly
+    # overdue-entry probability; marginals stay exact (thresholds PhiInv(p') in the copula).
+    overdue_uplift: float = num(0.0, 0, 1)
+    # The same for firms with business-interruption insurance; None: insurance does not help.
+    insured_overdue_uplift: Optional[float] = num(None, 0, 1)
+    # Share of insured firms among those the two uplifts were measured on; the uninsured
+    # uplift is derived from it: (overdue_uplift - take_up x insured) / (1 - take_up).
+    calibration_take_up: float = num(0.0, 0, 1, hi_open=True)
+    # Share of the event's extra overdue loans that end in default (the rest cure).
+    default_share: float = num(0.4, 0, 1)
+    # Share of the uplift that lands in the event's first month; null = spread evenly
+    # over `duration` months.
+    onset_share: Optional[float] = num(None, 0, 1)
+    sector_weight: Dict[str, float] = num(None, 0, 10, default_factory=dict)  # relative uplift by sector
+    other_sector_weight: float = num(1.0, 0, 10)  # weight of sectors not in sector_weight
+    pd_multiplier: float = num(1.0, 0, 100, lo_open=True)  # monthly PD and overdue probability x this (at intensity 1)
+    demand_multiplier: float = num(1.0, 0, 100)  # loan applications x this (at intensity 1) in the window
+    collateral_loss: float = num(0.0, 0, 1)  # share of collateral value lost at onset (raises LGD)
+    recovery_delay: int = whole(0, 0, 120)  # months added to recoveries on affected firms' defaults
+    reference_return_period: float = num(20.0, 1, lo_open=True)  # return period of the event the numbers describe
+
+
+def flood_hazard() -> HazardConfig:
+    """The flood, calibrated on the 2024 Dongting Lake flood in Hunan.
+
+    H「2024年洞庭湖區洪災期間,岳陽、常德兩地涉農小微企業貸款逾期率在三個月內驟升4.7個百分點,
+    而同期投」…「業經營中斷險”的企業逾期率僅上升0.9%」 (seed-notes-hunan-jiangxi.md §3; the
+    source garbles 保“農 between the two parts: "…firms that took out farm business-interruption
+    insurance"). 4.7 pp: all farm loans in Yueyang and Changde; 0.9 (stated as %, read as pp):
+    farm firms with business-interruption insurance. Everything else here is an assumption,
+    as marked.
+    """
+    return HazardConfig(
+        overdue_uplift=0.047,
+        insured_overdue_uplift=0.009,
+        # Assumption: share of Yueyang/Changde farm firms insured in 2024 (not in the reports).
+        calibration_take_up=0.15,
+        # Assumption: like ordinary arrears (firms.overdue_cure_ratio 1.5 -> 40% default).
+        default_share=0.4,
+        # The flood strikes at once; the loans it hits stay overdue for the 3 months after,
+        # which is when the report measured the rise.
+        onset_share=1.0,
+        # Assumption: "farm firms most"; others lose premises, stock and customers.
+        sector_weight={"agriculture": 1.0, "trade_services": 0.4, "manufacturing": 0.4,
+                       "tech": 0.2},
+        other_sector_weight=0.4,
+        # Assumption: emergency credit demand; cf. Anhui's emergency lending after a shock,
+        # A「投放應急貸款47.8億元」 (seed-notes-hebei-anhui-digital.md §3).
+        demand_multiplier=1.5,
+        collateral_loss=0.25,  # assumption: farmland, stock and equipment under water
+        # Assumption: courts and appraisal slow after a disaster; H gives 11 months for
+        # recover-first claims (H「司法程序平均耗時長達11個月」), 6 months is added here.
+        recovery_delay=6,
+        # Assumption: the reports give no return period for the 2024 flood; taken as 1-in-20.
+        reference_return_period=20.0,
+    )
+
+
+def drought_hazard() -> HazardConfig:
+    """Drought: farm firms, a season long. The Hunan/Jiangxi reports have no drought figure
+    (only Colombia's drought-index insurance, J「當區域降雨量低于閾值時自動觸發貸款展期或利息減免」):
+    every number is an assumption, scaled from the flood."""
+    return HazardConfig(
+        overdue_uplift=0.03, insured_overdue_uplift=0.006, calibration_take_up=0.15,
+        default_share=0.4, onset_share=None,
+        sector_weight={"agriculture": 1.0}, other_sector_weight=0.1,
+        demand_multiplier=1.2,  # working capital for irrigation and feed
+        reference_return_period=20.0,
+    )
+
+
+def pandemic_hazard() -> HazardConfig:
+    """Pandemic: province-wide, several months, demand falls. No figure in the reports beyond
+    the recovery products (J「疫情后復蘇階段」, 稳岗贷 / 纾困快贷): assumptions."""
+    return HazardConfig(
+        overdue_uplift=0.04, insured_overdue_uplift=None,  # pandemics are excluded from BI cover
+        # Assumption: forbearance and force-majeure credit repair let most catch up, cf.
+        # A「對因不可抗力導致的逾期記錄,在完成經營改善承諾后可申請快速清除」.
+        default_share=0.3, onset_share=None,
+        sector_weight={"trade_services": 1.0, "manufacturing": 0.6, "agriculture": 0.3,
+                       "tech": 0.3},
+        other_sector_weight=0.5,
+        demand_multiplier=0.6,
+        recovery_delay=3,  # courts closed
+        reference_return_period=50.0,
+    )
+
+
+def sector_crash_hazard() -> HazardConfig:
+    """A price crash in one sector, concentrated in one place: the Jiangxi solar case,
+    J「某縣級市因光伏組件價格暴跌引發的區域性信貸風險,促使當」…「提前壓降相關敞口15億元」 (banks cut
+    1.5 bn of exposure). The report gives no overdue figure: the numbers are assumptions."""
+    return HazardConfig(
+        overdue_uplift=0.08, insured_overdue_uplift=None, default_share=0.5,
+        onset_share=None, other_sector_weight=1.0,  # the event's `sectors` pick who is hit
+        demand_multiplier=0.5,  # banks cut exposure to the sector (the 1.5 bn above)
+        collateral_loss=0.2,  # inventory and equipment lose value with prices
+        reference_return_period=20.0,
+    )
+
+
+def downturn_hazard() -> HazardConfig:
+    """A macro downturn: every firm's PD x pd_multiplier for `duration` months. Assumption,
+    cf. A「在2025年三季度制造業PMI回落至48.3時」 (a manufacturing slowdown) in the Anhui report."""
+    return HazardConfig(pd_multiplier=1.5, demand_multiplier=0.85, other_sector_weight=1.0,
+                        reference_return_period=10.0)
+
+
+@dataclass
+class ShockConfig(ShockEventConfig):
+    """The `shock` group (conf/shock/*.yaml). The top-level event fields describe the main
+    event; `also` adds more events that compose with it (e.g. a flood in a downturn)."""
+
+    name: str = "none"
+    description: str = ""
+    also: Dict[str, ShockEventConfig] = field(default_factory=dict)
+    # Also run the same seeds without any shock (common random numbers) and report the
+    # difference: window metrics and depletion with vs without.
+    counterfactual: bool = True
+    flood: HazardConfig = field(default_factory=flood_hazard)
+    drought: HazardConfig = field(default_factory=drought_hazard)
+    pandemic: HazardConfig = field(default_factory=pandemic_hazard)
+    sector_crash: HazardConfig = field(default_factory=sector_crash_hazard)
+    downturn: HazardConfig = field(default_factory=downturn_hazard)
+
+
+@dataclass
+class McConfig:
+    replications: int = whole(200, 1, 100000)
+    seed: int = whole(20260101, 0)
+    n_jobs: int = whole(1, 1, 256)  # worker processes for replications (local engine, or a local Dask cluster)
+    engine: str = one_of("local", ENGINES)  # local | dask (see ENGINES); results do not depend on it
+    # Dask scheduler to connect to, e.g. "tcp://10.0.0.5:8786"; empty with engine=dask starts
+    # a LocalCluster of n_jobs workers on 127.0.0.1 for this run.
+    dask_address: str = ""
+
+
+@dataclass
+class SimConfig:
+    horizon: int = whole(60, 1, 1200)  # months (2026-2030)
+    start_year: int = whole(2026, 1900, 2200)
+    scheme: SchemeConfig = field(default_factory=SchemeConfig)
+    province: ProvinceConfig = field(default_factory=ProvinceConfig)
+    firms: FirmsConfig = field(default_factory=FirmsConfig)
+    copula: CopulaConfig = field(default_factory=CopulaConfig)
+    bank: BankConfig = field(default_factory=BankConfig)
+    guarantor: GuarantorConfig = field(default_factory=GuarantorConfig)
+    reguarantor: ReguarantorConfig = field(default_factory=ReguarantorConfig)
+    # The province's slice of the national fund: J「2024年累計獲得再擔保授信額度120億元」 is a
+    # credit line; a 2 bn loss-absorbing slice is an assumption. Fees and ceiling as above.
+    national_fund: ReguarantorConfig = field(default_factory=lambda: ReguarantorConfig(capital=2e9))
+    pool: PoolConfig = field(default_factory=PoolConfig)
+    government: GovernmentConfig = field(default_factory=GovernmentConfig)
+    shock: ShockConfig = field(default_factory=ShockConfig)
+    mc: McConfig = field(default_factory=McConfig)
+    quiet: bool = False  # no progress line
+
+
+def tranche_payer(name: str, tranche: TrancheConfig) -> str:
+    """Who pays a tranche: its `payer`, or the tranche's own name."""
+    return tranche.payer or name

@@ -1,0 +1,530 @@
+"""Everything a run writes: status, resolved config, tables, the Markdown report, plots.
+
+Folder layout (a Hydra run folder under ``outputs/``, or any folder given to `sim.run`):
+
+    status.json            "running" while it runs; "complete" only once every file is written
+    config.yaml            the resolved configuration
+    timeseries.parquet|csv per-replication, per-month time series
+    replications.parquet|csv per-replication summaries
+    summary.csv            every summary metric aggregated over replications
+    summary.txt            the headline table printed on the terminal
+    report.md              short report with the headline table and the plots; with a shock,
+                           the shock vs its counterfactual (same seeds without it)
+    plots/*.png            outstanding credit, leverage vs cap, pool balance, losses by party,
+                           and with a shock the shock vs counterfactual; shock windows shaded
+    counterfactual_*.csv   with a shock: the counterfactual's replications and summary
+    replications/          one file per replication while the run is going (removed at the end)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import unicodedata
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from omegaconf import OmegaConf
+
+from . import metrics
+from .config import SimConfig, shock_events, tranche_payer
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .montecarlo import Results
+
+PAYER_LABEL = {
+    "bank": "bank", "guarantor": "guarantors", "reguarantor": "provincial re-guarantor",
+    "national_fund": "national fund", "pool": "compensation pool", "government": "government budget",
+    "borrower": "firms' counter-guarantee",
+}
+
+
+def mark(out_dir: Path, state: str, cfg: SimConfig, **extra) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    body = {"state": state, "scenario": cfg.scheme.name,
+            "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"), **extra}
+    (out_dir / "status.json").write_text(json.dumps(body, indent=2) + "\n")
+
+
+def write_replication(out_dir: Path, r: int, ts: pd.DataFrame) -> None:
+    """Stream one finished replication to replications/rep_NNNNN.parquet.
+
+    Written to a temporary name and renamed, so an interruption never leaves a half-written
+    file under the final name: every rep_*.parquet present is a finished replication.
+    """
+    d = out_dir / "replications"
+    d.mkdir(parents=True, exist_ok=True)
+    final = d / f"rep_{r:05d}.parquet"
+    tmp = d / f".rep_{r:05d}.parquet.tmp"
+    # pyarrow directly: the same file as DataFrame.to_parquet, at half its fixed cost, which
+    # matters when thousands of small replications stream through one process.
+    try:
+        pq.write_table(pa.Table.from_pandas(ts, preserve_index=False), tmp)
+        os.replace(tmp, final)
+    except BaseException:  # Ctrl-C in the middle of a write leaves no half file behind
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_all(res: "Results") -> None:
+    out = res.out_dir
+    assert out is not None
+    (out / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.structured(res.config)))
+    res.timeseries.to_parquet(out / "timeseries.parquet", index=False)
+    res.timeseries.to_csv(out / "timeseries.csv", index=False)
+    res.replications.to_parquet(out / "replications.parquet", index=False)
+    res.replications.to_csv(out / "replications.csv", index=False)
+    res.summary.to_csv(out / "summary.csv")
+    table = format_table(headline(res))
+    shock_text = format_shock(res)
+    (out / "summary.txt").write_text(table + "\n" + (f"\n{shock_text}\n" if shock_text else ""))
+    if res.counterfactual is not None:
+        res.counterfactual.replications.to_csv(out / "counterfactual_replications.csv", index=False)
+        res.counterfactual.summary.to_csv(out / "counterfactual_summary.csv")
+    plots = write_plots(res, out / "plots")
+    (out / "report.md").write_text(markdown_report(res, table, plots, shock_text))
+    if res.complete:
+        shutil.rmtree(out / "replications", ignore_errors=True)
+        mark(out, "complete", res.config, replications=len(res.replications),
+             wall_seconds=round(res.wall_seconds, 2))
+    else:
+        mark(out, "interrupted", res.config, replications=len(res.replications),
+             wanted=res.config.mc.replications)
+
+
+# ------------------------------------------------------------------------ headline table
+def scheme_payers(cfg: SimConfig) -> list[str]:
+    return [tranche_payer(n, t) for n, t in cfg.scheme.tranches.items()]
+
+
+def headline(res: "Results") -> pd.DataFrame:
+    """The table policy staff read: credit, leverage, depletion, losses by party."""
+    s, cfg = res.summary, res.config
+    payers = scheme_payers(cfg)
+    bn, pct, x, k = 1e-9, 100.0, 1.0, 1e-3
+    rows: list[tuple] = []
+
+    def add(section, label, metric, scale, unit, tails=False):
+        if metric not in s.index or not s.loc[metric, "n"]:
+            rows.append((section, label, unit, math.nan, math.nan, math.nan, math.nan, math.nan))
+            return
+        r = s.loc[metric]
+        t = (r.get("var99", math.nan) * scale, r.get("es99", math.nan) * scale) if tails else (math.nan,) * 2
+        rows.append((section, label, unit, r["mean"] * scale, r["p5"] * scale, r["p95"] * scale, *t))
+
+    add("credit", "new lending covered by the scheme", "new_lending_scheme", bn, "bn yuan")
+    add("credit", "new direct bank lending", "new_lending_direct", bn, "bn yuan")
+    add("credit", "outstanding credit, monthly mean", "outstanding_mean", bn, "bn yuan")
+    add("credit", "first-time borrowers (首贷户)", "first_time_borrowers", k, "k firms")
+    add("credit", "applications rationed", "rationed_share", pct, "%")
+    add("leverage", "guarantor leverage (放大倍数), mean", "guarantor_leverage_mean", x, "x")
+    add("leverage", "guarantor leverage, peak single agency", "guarantor_leverage_peak", x, "x")
+    add("leverage", "pool leverage (scheme loans / pool)", "pool_leverage", x, "x")
+    add("leverage", "fiscal leverage (credit / fiscal yuan)", "fiscal_leverage", x, "x")
+    for fund, label in (("guarantor", "any guarantor"), ("pool", "compensation pool"),
+                        ("reguarantor", "provincial re-guarantor"), ("national_fund", "national fund")):
+        if fund in payers:
+            add("depletion", f"P({label} runs dry)", f"{fund}_depleted", pct, "%")
+    for p in ["bank"] + [p for p in payers if p != "bank"]:
+        add("losses", f"net loss: {PAYER_LABEL[p]}", f"loss_{p}", bn, "bn yuan", tails=True)
+    add("losses", "shortfall (unpaid, to the bearer)", "shortfall", bn, "bn yuan", tails=True)
+    add("losses", "bank share of scheme losses", "bank_share_scheme", pct, "%")
+    add("losses", "claim rate (代偿率)", "claim_rate", pct, "%")
+    add("losses", "NPL ratio (不良率), monthly mean", "npl_ratio_mean", pct, "%")
+    return pd.DataFrame(rows, columns=["section", "metric", "unit", "mean", "p5", "p95", "VaR99", "ES99"])
+
+
+def _fmt(v: float) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    if math.isinf(v):
+        return "inf"
+    a = abs(v)
+    return f"{v:,.0f}" if a >= 1000 else f"{v:.1f}" if a >= 10 else f"{v:.2f}" if a >= 0.1 else f"{v:.3f}"
+
+
+def _width(text: str) -> int:
+    """Display width in a terminal: CJK characters take two columns."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in str(text))
+
+
+def _pad(text: str, width: int, left: bool) -> str:
+    fill = " " * max(width - _width(text), 0)
+    return f"{text}{fill}" if left else f"{fill}{text}"
+
+
+def format_table(h: pd.DataFrame, title: str | None = None) -> str:
+    cols = ["mean", "p5", "p95", "VaR99", "ES99"]
+    body = [[r.metric, r.unit, *(_fmt(getattr(r, c)) for c in cols)] for r in h.itertuples()]
+    head = ["metric", "unit", *cols]
+    w = [max(_width(x[i]) for x in body + [head]) for i in range(len(head))]
+
+    def line(cells):
+        return "  ".join(_pad(str(c), w[i], i < 2) for i, c in enumerate(cells))
+
+    out = [title] if title else []
+    out.append(line(head))
+    sec = None
+    for r, cells in zip(h.itertuples(), body):
+        if r.section != sec:
+            sec = r.section
+            out.append(f"-- {sec}")
+        out.append(line(cells))
+    return "\n".join(out)
+
+
+def title(res: "Results") -> str:
+    c = res.config
+    return (f"Scenario {c.scheme.name}: {c.scheme.description}\n"
+            f"{len(res.replications)} replications x {c.horizon} months, {c.firms.n:,} simulated firms "
+            f"standing for {c.province.firms_total:,} ({c.province.name}); seed {c.mc.seed}. "
+            f"Mean [5%, 95%] over replications; VaR/ES at 99%.")
+
+
+# ------------------------------------------------------------------------ plots
+def _band(ts: pd.DataFrame, col: str, q=(0.05, 0.25, 0.5, 0.75, 0.95)) -> pd.DataFrame:
+    return ts.groupby("month")[col].quantile(list(q)).unstack()
+
+
+def _fan(ax, ts, col, color, label, scale=1.0):
+    b = _band(ts.replace([np.inf, -np.inf], np.nan), col) * scale
+    m = b.index.to_numpy()
+    ax.fill_between(m, b[0.05], b[0.95], color=color, alpha=0.15, lw=0)
+    ax.fill_between(m, b[0.25], b[0.75], color=color, alpha=0.3, lw=0)
+    ax.plot(m, b[0.5], color=color, lw=1.8, label=label)
+
+
+def shock_share(ts: pd.DataFrame) -> pd.Series:
+    """Per month: share of replications in which a shock is active (1 on the months of a
+    scheduled shock; between 0 and 1 for shocks drawn from a return period)."""
+    if "shock_active" not in ts:
+        return pd.Series(dtype=float)
+    return (ts.shock_active > 0).groupby(ts.month).mean()
+
+
+def _shade(ax, ts: pd.DataFrame, after: int = 0) -> None:
+    """Mark shock windows: a grey band over each month with an active shock, darker the
+    more replications have one; a light band over the `after` months that follow (overdue
+    loans the shock caused resolve then; the report's window tables include them)."""
+    share = shock_share(ts)
+    if share.empty or not (share > 0).any():
+        return
+    mask = metrics.shock_window(ts, after)
+    tail = pd.Series(mask & ~(ts.shock_active.to_numpy() > 0)).groupby(ts.month.to_numpy()).mean()
+    first = [True, True]
+    for month, v in share.items():
+        if v > 0:
+            ax.axvspan(month - 0.5, month + 0.5, color="0.45", alpha=0.1 + 0.25 * v, lw=0,
+                       label="shock window" if first[0] else None)
+            first[0] = False
+        elif tail.get(month, 0) > 0:
+            ax.axvspan(month - 0.5, month + 0.5, color="0.45", alpha=0.08 * tail[month] + 0.02, lw=0,
+                       label="overdue loans resolve" if first[1] else None)
+            first[1] = False
+
+
+def write_plots(res: "Results", d: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    d.mkdir(parents=True, exist_ok=True)
+    ts, cfg = res.timeseries, res.config
+    name = cfg.scheme.name
+    files = []
+
+    def save(fig, fname):
+        for ax in fig.axes:
+            _shade(ax, ts, cfg.firms.overdue_months)
+            if ax.get_legend() is not None:
+                ax.legend(frameon=False, fontsize=8)
+        fig.tight_layout()
+        fig.savefig(d / fname, dpi=110)
+        plt.close(fig)
+        files.append(f"plots/{fname}")
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    _fan(ax, ts, "outstanding_direct", "tab:blue", "direct", 1e-9)
+    _fan(ax, ts, "outstanding_scheme", "tab:orange", "scheme (guaranteed / pool)", 1e-9)
+    ax.set(title=f"Outstanding credit by channel - {name}", xlabel="month", ylabel="bn yuan")
+    ax.set_ylim(bottom=0)
+    ax.legend(frameon=False)
+    save(fig, "outstanding_credit.png")
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    _fan(ax, ts, "guarantor_leverage", "tab:green", "all guarantors")
+    _fan(ax, ts, "guarantor_leverage_max", "tab:red", "highest single guarantor")
+    ax.axhline(cfg.guarantor.leverage_cap, color="k", ls="--", lw=1, label="leverage cap")
+    ax.set(title=f"Guarantor leverage multiple vs cap - {name}", xlabel="month", ylabel="x net assets")
+    ax.legend(frameon=False)
+    save(fig, "guarantor_leverage.png")
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    _fan(ax, ts, "pool_balance", "tab:purple", "pool balance", 1e-9)
+    ax.axhline(0, color="k", lw=0.8)
+    used = "pool" in scheme_payers(cfg)
+    ax.set(title=f"Compensation pool balance - {name}" + ("" if used else " (pool not in scheme)"),
+           xlabel="month", ylabel="bn yuan")
+    ax.legend(frameon=False)
+    save(fig, "pool_balance.png")
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    from .config import PAYERS
+
+    for p in PAYERS:
+        net = (ts[f"paid_{p}"] - ts[f"recovered_{p}"]).groupby(ts.replication).cumsum()
+        if np.abs(net).max() <= 0:
+            continue
+        mean = net.groupby(ts.month).mean() * 1e-9
+        ax.plot(mean.index, mean.to_numpy(), lw=1.8, label=PAYER_LABEL[p])
+    sf = ts.shortfall.groupby(ts.replication).cumsum().groupby(ts.month).mean() * 1e-9
+    if sf.abs().max() > 0:
+        ax.plot(sf.index, sf.to_numpy(), "k--", lw=1.2, label="of which shortfall")
+    ax.set(title=f"Cumulative net losses by party (mean) - {name}", xlabel="month", ylabel="bn yuan")
+    ax.legend(frameon=False, fontsize=8)
+    save(fig, "losses_by_party.png")
+
+    cf = res.counterfactual
+    if cf is not None:
+        c = cf.timeseries
+        fig, axes = plt.subplots(2, 2, figsize=(11, 7))
+        for ax, col, scale, unit, title in (
+                (axes[0, 0], "overdue_ratio", 100.0, "%", "Overdue ratio"),
+                (axes[0, 1], "claims", 1e-9, "bn yuan / month", "Claims paid by the guarantee system"),
+                (axes[1, 0], "pool_balance", 1e-9, "bn yuan", "Compensation pool balance"
+                 + ("" if "pool" in scheme_payers(cfg) else " (pool not in scheme)")),
+                (axes[1, 1], "footprint", 1e-9, "bn yuan",
+                 "Net assets of the guarantors where the shock hits")):
+            c_ts, s_ts = c, ts
+            if col == "footprint":
+                fp = footprint_columns(res)
+                if not fp:
+                    ax.set_visible(False)
+                    continue
+                c_ts, s_ts = c.assign(footprint=c[fp].sum(axis=1)), ts.assign(footprint=ts[fp].sum(axis=1))
+            _fan(ax, c_ts, col, "tab:blue", "without the shock", scale)
+            _fan(ax, s_ts, col, "tab:red", f"with {cfg.shock.name}", scale)
+            ax.set(title=title, xlabel="month", ylabel=unit)
+            ax.legend(frameon=False, fontsize=8)
+        fig.suptitle(f"{name}: {cfg.shock.name} vs the same seeds without it (median, 50% and 90% bands)")
+        save(fig, "shock_vs_counterfactual.png")
+    return files
+
+
+# ------------------------------------------------------------------------ shocks
+def _event_line(key: str, ev, cfg: SimConfig) -> str:
+    from .shocks import event_magnitude, place_weights
+
+    h = getattr(cfg.shock, ev.kind)
+    w = place_weights(ev, cfg.province)
+    where = ", ".join(f"{r.name}" + (f" ({w[i]:.1f})" if w[i] != 1 else "")
+                      for i, r in enumerate(cfg.province.regions) if w[i] > 0) or "nowhere"
+    when = (f"month {ev.month}" if ev.timing == "scheduled"
+            else f"each year in calendar month {ev.season} with probability 1/{ev.return_period:g}")
+    mag = event_magnitude(ev.severity, ev.return_period, h.reference_return_period)
+    rp = f", a 1-in-{ev.return_period:g}-year event" if ev.return_period else ""
+    sec = f"; sectors {', '.join(ev.sectors)}" if ev.sectors else ""
+    return (f"- `{key}`: {ev.kind}, {when}, {ev.duration} months; severity {ev.severity:g}{rp} "
+            f"-> magnitude {mag:.2f}; where (weight): {where}{sec}")
+
+
+# (label, metric, scale, unit) of the whole-horizon comparison
+_SHOCK_ROWS = [
+    ("claim rate (代偿率)", "claim_rate", 100.0, "%"),
+    ("NPL ratio (不良率), monthly mean", "npl_ratio_mean", 100.0, "%"),
+    ("overdue ratio (逾期率), monthly mean", "overdue_ratio_mean", 100.0, "%"),
+    ("new lending, all channels", "new_lending_total", 1e-9, "bn yuan"),
+    ("new lending covered by the scheme", "new_lending_scheme", 1e-9, "bn yuan"),
+    ("shortfall", "shortfall", 1e-9, "bn yuan"),
+]
+_WINDOW_ROWS = [
+    ("new lending", "new_lending", 1e-9, "bn yuan"),
+    ("applications", "applicants", 1e-3, "k"),
+    ("loans falling overdue", "overdue_new", 1e-3, "k firms"),
+    ("overdue ratio (逾期率), mean", "overdue_ratio", 100.0, "%"),
+    ("defaults", "defaults", 1e-3, "k firms"),
+    ("claims paid (代偿)", "claims", 1e-9, "bn yuan"),
+    ("claim rate (代偿率)", "claim_rate", 100.0, "%"),
+    ("NPL ratio (不良率), mean", "npl_ratio", 100.0, "%"),
+    ("recoveries", "recoveries", 1e-9, "bn yuan"),
+    ("pool balance at the window's end", "pool_balance_end", 1e-9, "bn yuan"),
+    ("guarantor net assets at the window's end", "guarantor_net_assets_end", 1e-9, "bn yuan"),
+]
+_FUND_LABEL = {"guarantor": "any guarantor", "pool": "compensation pool",
+               "reguarantor": "provincial re-guarantor", "national_fund": "national fund"}
+
+
+def footprint_columns(res: "Results") -> list[str]:
+    """Time-series columns of the guarantors of the prefectures any shock event reaches."""
+    from .shocks import place_weights
+
+    cfg = res.config
+    w = sum(place_weights(ev, cfg.province) for _, ev in shock_events(cfg.shock))
+    if isinstance(w, int):
+        return []
+    cols = [f"{metrics.AGENCY_PREFIX}{r.name}" for i, r in enumerate(cfg.province.regions) if w[i] > 0]
+    return [c for c in cols if c in res.timeseries]
+
+
+def shock_tables(res: "Results") -> tuple[pd.DataFrame, pd.DataFrame, tuple[int, int]] | None:
+    """(whole-horizon comparison, window comparison, (first, last) window month) of a shocked
+    run against its counterfactual; None without a counterfactual."""
+    cf = res.counterfactual
+    if cf is None:
+        return None
+    payers = scheme_payers(res.config)
+    rows = list(_SHOCK_ROWS)
+    for fund, label in _FUND_LABEL.items():
+        if fund in payers:
+            rows.insert(0, (f"P({label} runs dry)", f"{fund}_depleted", 100.0, "%"))
+            rows.append((f"lowest balance: {label}", f"{fund}_min_balance", 1e-9, "bn yuan"))
+    for p in ["bank"] + [p for p in payers if p != "bank"]:
+        rows.append((f"net loss: {PAYER_LABEL[p]}", f"loss_{p}", 1e-9, "bn yuan"))
+    a = res.replications.set_index("replication")
+    b = cf.replications.set_index("replication")
+    cols = footprint_columns(res)
+    if cols and "guarantor" in payers:
+        for t, src in ((a, res.timeseries), (b, cf.timeseries)):
+            low = src.groupby("replication")[cols].min()
+            t["footprint_guarantor_depleted"] = (low <= 1e-6).any(axis=1).astype(float)
+            t["footprint_guarantor_min"] = src[cols].sum(axis=1).groupby(src.replication).min()
+        rows.insert(0, ("P(a guarantor where the shock hits runs dry)", "footprint_guarantor_depleted",
+                        100.0, "%"))
+        rows.append(("lowest net assets: guarantors where the shock hits", "footprint_guarantor_min",
+                     1e-9, "bn yuan"))
+    whole = metrics.paired_difference(a, b, [m for _, m, _, _ in rows])
+    whole = _label(whole, rows)
+    after = res.config.firms.overdue_months
+    mask = metrics.shock_window(res.timeseries, after)
+    if not mask.any():
+        return whole, pd.DataFrame(), (0, 0)
+    months = res.timeseries.month.to_numpy()[mask]
+    cfm = cf.timeseries.set_index(["replication", "month"]).index.isin(
+        res.timeseries[mask].set_index(["replication", "month"]).index)
+    wa = metrics.window_metrics(res.timeseries, mask)
+    wb = metrics.window_metrics(cf.timeseries, cfm)
+    window = _label(metrics.paired_difference(wa, wb, [m for _, m, _, _ in _WINDOW_ROWS]), _WINDOW_ROWS)
+    return whole, window, (int(months.min()), int(months.max()))
+
+
+def _label(t: pd.DataFrame, rows) -> pd.DataFrame:
+    out = []
+    for label, m, scale, unit in rows:
+        r = t.loc[m]
+        out.append((label, unit, r.with_shock * scale, r.without * scale, r.difference * scale,
+                    r.se * scale))
+    return pd.DataFrame(out, columns=["metric", "unit", "with shock", "without", "difference", "se"])
+
+
+def _plain_table(t: pd.DataFrame) -> str:
+    cols = ["with shock", "without", "difference", "se"]
+    body = [[r.metric, r.unit, *(_fmt(getattr(r, c.replace(" ", "_")) if " " in c else getattr(r, c))
+                                 for c in cols)] for r in t.rename(columns=lambda c: c.replace(" ", "_")).itertuples()]
+    head = ["metric", "unit", *cols]
+    w = [max(_width(x[i]) for x in body + [head]) for i in range(len(head))]
+    return "\n".join("  ".join(_pad(str(c), w[i], i < 2) for i, c in enumerate(cells)) for cells in [head] + body)
+
+
+def depletion_reading(whole: pd.DataFrame) -> list[str]:
+    """One plain sentence per fund on its depletion probability with vs without the shock.
+
+    A probability of 0 in both runs says nothing about how close the fund came, so then the
+    sentence gives its lowest balance in both; otherwise it says whether the paired change is
+    larger than two standard errors.
+    """
+    t = whole.set_index("metric")
+    out = []
+    for label in t.index:
+        if not (label.startswith("P(") and label.endswith(" runs dry)")):
+            continue
+        fund = label[2:-len(" runs dry)")]
+        r = t.loc[label]
+        key = ("lowest net assets: guarantors where the shock hits"
+               if fund == "a guarantor where the shock hits" else f"lowest balance: {fund}")
+        low = t.loc[key] if key in t.index else None
+        if r["with shock"] == 0 and r["without"] == 0:
+            s = f"- {fund}: ran dry in no replication, with or without the shock"
+            if low is not None:
+                what = ("their combined net assets at their lowest were" if key.startswith("lowest net")
+                        else "its lowest balance was")
+                s += (f"; {what} {_fmt(low['with shock'])} bn yuan with the shock and "
+                      f"{_fmt(low['without'])} without (means over replications)")
+            out.append(s + ".")
+            continue
+        d, se = r["difference"], r["se"]
+        verdict = ("higher with the shock" if d > 2 * se else "lower with the shock" if d < -2 * se
+                   else "no clear change (within two standard errors)")
+        out.append(f"- {fund}: ran dry in {_fmt(r['with shock'])}% of replications with the shock and "
+                   f"{_fmt(r['without'])}% without, a paired change of {_fmt(d)} ± {_fmt(se)} points: "
+                   f"{verdict}.")
+    return out
+
+
+def format_shock(res: "Results") -> str:
+    """The shock section as plain text (terminal, summary.txt, report.md); '' without a shock."""
+    cfg = res.config
+    events = shock_events(cfg.shock)
+    if not events:
+        return ""
+    lines = [f"Shock {cfg.shock.name}: {cfg.shock.description}"]
+    lines += [_event_line(k, ev, cfg) for k, ev in events]
+    tabs = shock_tables(res)
+    if tabs is None:
+        lines.append("(no counterfactual run: shock.counterfactual=false)")
+        return "\n".join(lines)
+    whole, window, (a, b) = tabs
+    n = len(res.replications)
+    lines += ["", f"Whole horizon, with vs without the shock (same {n} seeds, common random numbers); "
+              "difference = mean paired difference, se = its standard error:", _plain_table(whole)]
+    reading = depletion_reading(whole)
+    if reading:
+        lines += ["", "Fund depletion, read:", *reading]
+    if len(window):
+        lines += ["", f"Inside the shock window (months {a}-{b}: the shock months and the "
+                  f"{cfg.firms.overdue_months} after, when its overdue loans resolve) vs the same months "
+                  "without the shock:", _plain_table(window)]
+    else:
+        lines += ["", "No shock struck in any replication (drawn events), so there is no window."]
+    return "\n".join(lines)
+
+
+def markdown_report(res: "Results", table: str, plots: list[str], shock_text: str = "") -> str:
+    c = res.config
+    tr = ", ".join(f"{n} {t.share:.0%} (paid by {tranche_payer(n, t)})" for n, t in c.scheme.tranches.items())
+    lines = [
+        f"# Scenario {c.scheme.name}",
+        "",
+        f"{c.scheme.description}. Source: {c.scheme.source or 'not given'}.",
+        "",
+        f"- Tranches: {tr}; shortfall borne by {c.scheme.shortfall_bearer}.",
+        f"- Guarantee fee {c.scheme.guarantee_fee:.2%} a year; leverage cap {c.guarantor.leverage_cap:g}x; "
+        f"pool {c.pool.size / 1e9:.2f} bn yuan, replenishment `{c.pool.replenish}`.",
+        f"- {len(res.replications)} replications x {c.horizon} months; {c.firms.n:,} simulated firms "
+        f"standing for {c.province.firms_total:,} in {c.province.name}; seed {c.mc.seed}; "
+        f"wall time {res.wall_seconds:.1f} s.",
+    ]
+    if not res.complete:
+        lines.append(f"- **Incomplete**: interrupted after {len(res.replications)} of {c.mc.replications} replications.")
+    lines += ["", "## Headline table", "", "Mean and [5%, 95%] over replications; VaR and ES at 99% "
+              "over replications. Definitions of every metric are in `sim/metrics.py`.", "",
+              "```", table, "```", ""]
+    if shock_text:
+        lines += ["## Shock vs counterfactual", "",
+                  "The counterfactual is the same replications (same seeds, so the same copula draws "
+                  "for the same firm in the same month) without the shock. Shaded bands on every plot "
+                  "mark the shock window. Definitions: `sim/metrics.py` (WINDOW_DOC, SUMMARY_DOC); "
+                  "the shock model: `docs/shocks.md`.", "", "```", shock_text, "```", ""]
+    lines += ["## Plots", ""]
+    lines += [f"![{Path(p).stem}]({p})" for p in plots]
+    lines += ["", "## Files", "", "`timeseries.*` one row per replication and month; `replications.*` one "
+              "row per replication; `summary.csv` every metric over replications; `config.yaml` the "
+              "resolved configuration.", ""]
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Pure risk math: default sampling and the loss waterfall. No Mesa, no config objects."""

@@ -1,0 +1,166 @@
+"""Keyed random draws: the same firm row gets the same number in the same month for the
+same purpose, whatever else differs between two runs (common random numbers).
+
+Why: a shocked run is compared with its no-shock counterfactual of the same seed, and the
+paired difference is only as precise as the two runs are alike. With one sequential
+generator, a single extra default shifts every later draw (who applies, the bank's and
+the guarantor's signals, loan sizes, who exits, the entrants), so after a shock the two
+runs draw independently and the paired differences are noisy. Keying each draw by
+(replication key, month, purpose, firm row) instead of by its place in a sequence keeps
+every draw that the shock did not touch identical in both runs.
+
+Two kinds of keyed draws, both pure functions of their arguments:
+
+- `month_uniform32`: a full-length float32 array for one (month, purpose) from its own
+  NumPy stream (like the copula's `ShockEngine.month_rng`), to be indexed by row. For
+  draws over (nearly) all rows: applications and exits.
+- `counter_uniform` / `counter_bits53` / `counter_normal`: a counter-based hash (the
+  SplitMix64 finaliser in uint64 arithmetic) of (key, month, purpose, row); the top 53
+  bits give a float64 uniform, normals are its exact inverse CDF (scipy.special.ndtri).
+  For draws over small subsets (applicants, guarantor candidates, the capacity order,
+  entrants), where drawing a full array would cost more than hashing the rows.
+
+`KeyedDraws` wraps them for one month; `RngDraws` gives the same interface on a plain
+sequential generator (the model's construction, which is common to both runs anyway).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import ndtri
+
+STREAM_KEYED = 2  # after shocks.STREAM_COPULA (0) and shocks.STREAM_EVENTS (1)
+
+# Purposes. Entrants (respawn) take ENTRANT_* + one of the call sites below, so a row that
+# is refilled twice in a month (defaulted, then closed) gets two different entrants.
+APPLY, EXIT, LOAN_AMOUNT, LOAN_TERM, BANK_SIGNAL, BANK_EXTRA, GUARANTOR_SIGNAL, CAPACITY_ORDER = range(1, 9)
+ENTRANT_REGION, ENTRANT_SECTOR, ENTRANT_PD, ENTRANT_LGD, ENTRANT_FILE, ENTRANT_PLATFORM, \
+    ENTRANT_INSURED = range(7)
+RESPAWN_DEFAULT, RESPAWN_EXIT = 0x100, 0x200  # call sites of respawn during the run
+
+_MASK = (1 << 64) - 1
+_GAMMA = 0x9E3779B97F4A7C15  # SplitMix64 increment (golden ratio)
+_M1, _M2 = 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
+
+
+def _mix_int(z: int) -> int:
+    """SplitMix64 finaliser on a Python int (mod 2^64)."""
+    z &= _MASK
+    z = ((z ^ (z >> 30)) * _M1) & _MASK
+    z = ((z ^ (z >> 27)) * _M2) & _MASK
+    return z ^ (z >> 31)
+
+
+def splitmix64(z: np.ndarray) -> np.ndarray:
+    """SplitMix64 finaliser, element-wise on uint64 (wrapping arithmetic)."""
+    z = np.asarray(z, np.uint64)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(_M1)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(_M2)
+    return z ^ (z >> np.uint64(31))
+
+
+def _base(key: int, month: int, purpose: int) -> int:
+    s = _mix_int(int(key) + _GAMMA)
+    s = _mix_int(s ^ (int(month) + _GAMMA))
+    return _mix_int(s ^ (int(purpose) + 2 * _GAMMA))
+
+
+def counter_bits64(key: int, month: int, purpose: int, rows: np.ndarray) -> np.ndarray:
+    """64 hashed bits per row: SplitMix64 output number row + 1 from a state set by
+    (key, month, purpose)."""
+    rows = np.asarray(rows).astype(np.uint64)
+    return splitmix64(np.uint64(_base(key, month, purpose)) + (rows + np.uint64(1)) * np.uint64(_GAMMA))
+
+
+def counter_bits53_block(key: int, month: int, purposes: list[int], rows: np.ndarray) -> np.ndarray:
+    """(len(purposes), len(rows)): row j of the result = counter_bits53(..., purposes[j], rows),
+    in one pass (fewer NumPy calls for many purposes over few rows)."""
+    bases = np.array([_base(key, month, p) for p in purposes], np.uint64)
+    steps = (np.asarray(rows).astype(np.uint64) + np.uint64(1)) * np.uint64(_GAMMA)
+    return (splitmix64(bases[:, None] + steps[None, :]) >> np.uint64(11)).astype(np.int64)
+
+
+def counter_bits53(key: int, month: int, purpose: int, rows: np.ndarray) -> np.ndarray:
+    """Top 53 hashed bits per row, as int64 in [0, 2^53)."""
+    return (counter_bits64(key, month, purpose, rows) >> np.uint64(11)).astype(np.int64)
+
+
+def counter_uniform(key: int, month: int, purpose: int, rows: np.ndarray) -> np.ndarray:
+    """float64 uniforms in [0, 1), multiples of 2^-53 (like Generator.random)."""
+    return counter_bits53(key, month, purpose, rows) * 2.0**-53
+
+
+def counter_normal(key: int, month: int, purpose: int, rows: np.ndarray) -> np.ndarray:
+    """Standard normals: ndtri of the uniform moved to the middle of its 2^-53 cell, so
+    never 0 or 1 (finite, |z| < 8.3)."""
+    return ndtri((counter_bits53(key, month, purpose, rows) + 0.5) * 2.0**-53)
+
+
+def month_uniform32(key: int, month: int, purpose: int, n: int) -> np.ndarray:
+    """n float32 uniforms in [0, 1) from the (month, purpose) stream; index it by row."""
+    g = np.random.default_rng([int(key), STREAM_KEYED, int(purpose), int(month)])
+    return g.random(n, dtype=np.float32)
+
+
+class KeyedDraws:
+    """One month's keyed draws for one replication (see the module docstring)."""
+
+    keyed = True
+
+    def __init__(self, key: int, month: int, n: int):
+        self.key, self.month, self.n = int(key), int(month), n
+
+    def uniform32_rows(self, purpose: int, rows: np.ndarray) -> np.ndarray:
+        """float32 uniforms for rows, from the month's full-length array (rows = most rows)."""
+        return month_uniform32(self.key, self.month, purpose, self.n)[rows]
+
+    def uniform(self, purpose: int, rows: np.ndarray, low: float = 0.0, high: float = 1.0) -> np.ndarray:
+        u = counter_uniform(self.key, self.month, purpose, rows)
+        return u if (low, high) == (0.0, 1.0) else low + (high - low) * u
+
+    def normal(self, purpose: int, rows: np.ndarray) -> np.ndarray:
+        return counter_normal(self.key, self.month, purpose, rows)
+
+    def integers(self, purpose: int, rows: np.ndarray, low: int, high: int) -> np.ndarray:
+        """Integers in [low, high)."""
+        span = high - low
+        k = (counter_uniform(self.key, self.month, purpose, rows) * span).astype(np.int64)
+        return low + np.minimum(k, span - 1)
+
+    def bits53(self, purpose: int, rows: np.ndarray) -> np.ndarray:
+        return counter_bits53(self.key, self.month, purpose, rows)
+
+    def bits53_block(self, purposes: list[int], rows: np.ndarray) -> np.ndarray:
+        return counter_bits53_block(self.key, self.month, purposes, rows)
+
+    def month_uniform32(self, purpose: int) -> np.ndarray:
+        """The month's full-length float32 array for `purpose`, one number per row."""
+        return month_uniform32(self.key, self.month, purpose, self.n)
+
+
+class RngDraws:
+    """The same interface on a sequential generator: draws in call order, rows only give
+    the count (purposes are ignored). Used at construction."""
+
+    keyed = False
+
+    def __init__(self, rng: np.random.Generator):
+        self.rng = rng
+
+    def uniform32_rows(self, purpose: int, rows: np.ndarray) -> np.ndarray:
+        return self.rng.random(len(rows), dtype=np.float32)
+
+    def uniform(self, purpose: int, rows: np.ndarray, low: float = 0.0, high: float = 1.0) -> np.ndarray:
+        if (low, high) == (0.0, 1.0):
+            return self.rng.random(len(rows))
+        return self.rng.uniform(low, high, len(rows))
+
+    def normal(self, purpose: int, rows: np.ndarray) -> np.ndarray:
+        return self.rng.standard_normal(len(rows))
+
+    def integers(self, purpose: int, rows: np.ndarray, low: int, high: int) -> np.ndarray:
+        return self.rng.integers(low, high, len(rows))
+
+    def bits53(self, purpose: int, rows: np.ndarray) -> np.ndarray:
+        # = rng.random(k) * 2^53 exactly (random() is a multiple of 2^-53)
+        return (self.rng.random(len(rows)) * 2.0**53).astype(np.int64)
