@@ -1,5 +1,12 @@
-"""Institutions that respond: the direction of each main effect under common random numbers
-(the same seed), and the levers doing what their docs say."""
+"""Institutions that respond: the direction of each main effect, and the levers doing what their
+docs say.
+
+A direction is asserted on paired runs: both arms run the same replications (the same seeds, so
+common random numbers), and the mean paired difference must exceed K standard errors of that
+difference (sd of the per-replication differences / sqrt(n)), not merely have the right sign in
+one seeded comparison."""
+
+import math
 
 import numpy as np
 import pytest
@@ -23,13 +30,37 @@ def mean(scenario, **o):
     return run(scenario, **o).summary["mean"]
 
 
+K = 3.0  # standard errors a paired difference must exceed
+
+
+def paired(a, b, metric):
+    """Mean and standard error of b - a, replication by replication (same seeds)."""
+    x = a.replications.set_index("replication")[metric]
+    y = b.replications.set_index("replication")[metric]
+    d = (y - x).dropna().to_numpy(dtype=float)
+    assert d.shape[0] >= 3, "too few paired replications"
+    return d.mean(), d.std(ddof=1) / math.sqrt(d.shape[0])
+
+
+def assert_up(a, b, *metrics):
+    """Each metric is higher in b than in a by more than K paired standard errors."""
+    for m in metrics:
+        d, se = paired(a, b, m)
+        assert d > 0 and d > K * se, f"{m}: paired difference {d:.4g} with se {se:.4g}"
+
+
+def assert_down(a, b, *metrics):
+    """Each metric is lower in b than in a by more than K paired standard errors."""
+    for m in metrics:
+        d, se = paired(a, b, m)
+        assert d < 0 and -d > K * se, f"{m}: paired difference {d:.4g} with se {se:.4g}"
+
+
 def test_higher_bank_share_less_credit_and_safer_guaranteed_loans():
-    lo = mean("4321", scheme__bank_share=0.1, mc__replications=6)
-    hi = mean("4321", scheme__bank_share=0.5, mc__replications=6)
-    assert hi.new_lending_scheme < 0.8 * lo.new_lending_scheme
-    assert hi.new_lending_total < lo.new_lending_total
-    assert hi.default_rate_scheme < lo.default_rate_scheme
-    assert hi.claim_rate < lo.claim_rate
+    lo = run("4321", scheme__bank_share=0.1, mc__replications=16)
+    hi = run("4321", scheme__bank_share=0.5, mc__replications=16)
+    assert hi.summary["mean"].new_lending_scheme < 0.8 * lo.summary["mean"].new_lending_scheme
+    assert_down(lo, hi, "new_lending_scheme", "new_lending_total", "default_rate_scheme", "claim_rate")
 
 
 def test_bank_share_key_rescales_the_other_tranches():
@@ -42,32 +73,32 @@ def test_bank_share_key_rescales_the_other_tranches():
         sim.load_config("bank_only", {"scheme.bank_share": 0.3})
 
 
-THIN_GUARANTOR = dict(guarantor__capital=2e9, mc__replications=8, guarantor__net_asset_floor=0.0,
+THIN_GUARANTOR = dict(guarantor__capital=5e9, mc__replications=16, guarantor__net_asset_floor=0.0,
                       guarantor__suspend_claims_multiple=100.0, guarantor__suspend_claim_rate=1.0,
                       horizon=36)
 
 
 def test_higher_leverage_cap_more_guaranteed_credit_and_more_depletion():
-    lo = mean("full_guarantee", guarantor__leverage_cap=3, **THIN_GUARANTOR)
-    hi = mean("full_guarantee", guarantor__leverage_cap=15, **THIN_GUARANTOR)
-    assert hi.new_lending_scheme > 1.5 * lo.new_lending_scheme
-    assert hi.guarantor_depleted > lo.guarantor_depleted
+    lo = run("full_guarantee", guarantor__leverage_cap=3, **THIN_GUARANTOR)
+    hi = run("full_guarantee", guarantor__leverage_cap=15, **THIN_GUARANTOR)
+    assert hi.summary["mean"].new_lending_scheme > 1.5 * lo.summary["mean"].new_lending_scheme
+    assert_up(lo, hi, "new_lending_scheme", "guarantor_depleted")
 
 
 def test_bigger_pool_lower_depletion():
-    small_pool = mean("jiangxi_4321", pool__size=1e8, pool__replenish="none", horizon=36)
-    big_pool = mean("jiangxi_4321", pool__size=3e9, pool__replenish="none", horizon=36)
-    assert small_pool.pool_depleted > big_pool.pool_depleted
-    assert small_pool.pool_min_balance < big_pool.pool_min_balance
+    small_pool = run("jiangxi_4321", pool__size=1e8, pool__replenish="none", horizon=36)
+    big_pool = run("jiangxi_4321", pool__size=3e9, pool__replenish="none", horizon=36)
+    assert_down(small_pool, big_pool, "pool_depleted")
+    assert_up(small_pool, big_pool, "pool_min_balance")
 
 
 def test_pool_payout_delay_and_inefficiency_raise_bank_losses():
-    now = mean("4321")
-    late = mean("4321", pool__payout_delay=11)
-    partial = mean("4321", pool__payout_efficiency=0.463)
-    assert late.loss_bank > now.loss_bank
-    assert partial.loss_bank > now.loss_bank
-    assert late.loss_pool < now.loss_pool
+    now = run("4321")
+    late = run("4321", pool__payout_delay=11)
+    partial = run("4321", pool__payout_efficiency=0.463)
+    assert_up(now, late, "loss_bank")
+    assert_up(now, partial, "loss_bank")
+    assert_down(now, late, "loss_pool")
 
 
 def test_deferred_pool_still_conserves_money_and_pays_its_share_eventually():
@@ -82,10 +113,10 @@ def test_deferred_pool_still_conserves_money_and_pays_its_share_eventually():
 
 
 def test_pool_stop_rule_closes_the_scheme_when_empty():
-    r = mean("jiangxi_4321", pool__size=5e7, pool__replenish="none", pool__when_empty="stop")
-    c = mean("jiangxi_4321", pool__size=5e7, pool__replenish="none", pool__when_empty="continue")
-    assert r.pool_depleted > 0
-    assert r.new_lending_scheme < c.new_lending_scheme
+    r = run("jiangxi_4321", pool__size=5e7, pool__replenish="none", pool__when_empty="stop")
+    c = run("jiangxi_4321", pool__size=5e7, pool__replenish="none", pool__when_empty="continue")
+    assert r.summary["mean"].pool_depleted > 0
+    assert_down(c, r, "new_lending_scheme")
 
 
 def test_performance_replenishment_pays_only_after_good_years():
@@ -122,25 +153,25 @@ def test_bank_signal_noise_gives_the_reported_auc(key, target):
 
 
 def test_data_sharing_sharpens_lending():
-    none = mean("4321", bank__data_coverage=0.0)
-    full = mean("4321", bank__data_coverage=1.0)
-    assert full.default_rate_direct < none.default_rate_direct
-    assert full.new_lending_direct > none.new_lending_direct
+    none = run("4321", bank__data_coverage=0.0)
+    full = run("4321", bank__data_coverage=1.0)
+    assert_down(none, full, "default_rate_direct")
+    assert_up(none, full, "new_lending_direct")
 
 
 def test_moral_hazard_makes_full_cover_screening_worse():
-    careful = mean("full_guarantee", bank__moral_hazard=0.0)
-    careless = mean("full_guarantee", bank__moral_hazard=3.0)
-    assert careless.default_rate_scheme > careful.default_rate_scheme
+    careful = run("full_guarantee", bank__moral_hazard=0.0)
+    careless = run("full_guarantee", bank__moral_hazard=3.0)
+    assert_up(careful, careless, "default_rate_scheme")
 
 
 def test_reguarantor_stops_sharing_above_its_claim_rate_ceiling():
-    normal = mean("4321")
-    strict = mean("4321", reguarantor__claim_rate_ceiling=1e-6)
-    assert strict.scheme_share_reguarantor < 0.5 * normal.scheme_share_reguarantor
-    assert strict.scheme_share_guarantor > normal.scheme_share_guarantor
-    ts = run("4321").timeseries
-    assert ts.reguarantee_fees.sum() > 0
+    normal = run("4321")
+    strict = run("4321", reguarantor__claim_rate_ceiling=1e-6)
+    assert strict.summary["mean"].scheme_share_reguarantor < 0.5 * normal.summary["mean"].scheme_share_reguarantor
+    assert_down(normal, strict, "scheme_share_reguarantor")
+    assert_up(normal, strict, "scheme_share_guarantor")
+    assert normal.timeseries.reguarantee_fees.sum() > 0
 
 
 def test_suspended_guarantors_are_recapitalised_or_stay_out():
@@ -154,31 +185,29 @@ def test_suspended_guarantors_are_recapitalised_or_stay_out():
 
 
 def test_subsidies_raise_applications_and_lending_at_a_fiscal_cost():
-    base = mean("4321")
-    sub = mean("4321", government__interest_subsidy=1.5, government__fee_subsidy=0.5)
-    assert sub.applicants > base.applicants
-    assert sub.new_lending_total > base.new_lending_total
-    assert sub.subsidies > 0 and base.subsidies == 0
+    base = run("4321")
+    sub = run("4321", government__interest_subsidy=1.5, government__fee_subsidy=0.5)
+    assert_up(base, sub, "applicants", "new_lending_total", "subsidies")
+    assert base.summary["mean"].subsidies == 0
 
 
 def test_npl_tolerance_widens_lending():
-    assert mean("4321", bank__npl_tolerance=0.02).new_lending_total > mean("4321").new_lending_total
+    assert_up(run("4321"), run("4321", bank__npl_tolerance=0.02), "new_lending_total")
 
 
 def test_refused_firms_survive_less():
-    same = mean("bank_only", firms__survival_without_credit=0.684)
-    worse = mean("bank_only", firms__survival_without_credit=0.2)
-    assert worse.firm_exits > same.firm_exits
-    assert worse.exit_share_refused > same.exit_share_refused
-    assert same.informal_credit > 0
+    same = run("bank_only", firms__survival_without_credit=0.684)
+    worse = run("bank_only", firms__survival_without_credit=0.2)
+    assert_up(same, worse, "firm_exits", "exit_share_refused")
+    assert same.summary["mean"].informal_credit > 0
 
 
 def test_dynamic_sharing_raises_the_public_share_on_deteriorating_loans():
-    base = mean("4321")
-    dyn = mean("4321", scheme__dynamic__enabled=True)
-    assert dyn.scheme_share_pool > base.scheme_share_pool
-    assert dyn.scheme_share_bank < base.scheme_share_bank
-    ts = run("4321", scheme__dynamic__enabled=True).timeseries
+    base = run("4321")
+    dyn = run("4321", scheme__dynamic__enabled=True)
+    assert_up(base, dyn, "scheme_share_pool")
+    assert_down(base, dyn, "scheme_share_bank")
+    ts = dyn.timeseries
     assert ts.dynamic_share_loans.sum() > 0
     payers = [f"scheme_loss_{p}" for p in sim.config.PAYERS]
     assert (ts[payers].sum(axis=1) + ts.shortfall - ts.default_scheme).abs().max() < 0.01
