@@ -89,7 +89,7 @@ class GuaranteeModel(mesa.Model):
         self.datacollector = mesa.DataCollector(
             model_reporters={k: (lambda m, k=k: m.rows[-1][k]) for k in metrics.MONTHLY})
         self._cum_scheme_volume = np.zeros(len(self.accounts))  # covered volume per account
-        self._book = np.zeros(self.n_regions + 1)  # loan book by guarantor + direct (see below)
+        self.book = np.zeros(self.n_regions + 1)  # loan book by guarantor + direct (see below)
         self.defaulted = np.zeros(0, np.intp)
         self.running = True
         self._seed_loan_book()
@@ -151,13 +151,13 @@ class GuaranteeModel(mesa.Model):
         c = self.cfg.firms
         mean_term = 0.5 * (c.term_min + c.term_max)
         share = c.apply_rate * mean_term / (1.0 + c.apply_rate * mean_term)
-        self._m = defaultdict(float)
+        self.tally = metrics.Tally()
         # Construction is common to a run and its counterfactual: the sequential generator.
         self._phase_lending(apply_rate=share, draws=streams.RngDraws(self.rng))
         f = self.firms
         on = np.flatnonzero(f.channel != NO_LOAN)
         f.age[on] = (self.rng.random(on.shape[0]) * f.term[on]).astype(f.age.dtype)
-        self._m = defaultdict(float)
+        self.tally = metrics.Tally()
 
     # ------------------------------------------------------------------ helpers
     def claim_rate_12m(self, agency: int | None = None) -> float:
@@ -171,6 +171,12 @@ class GuaranteeModel(mesa.Model):
         else:
             c, r = c.sum(), r.sum()
         return c / r if r > 0 else math.nan
+
+    def npl_exposure(self) -> float:
+        """EAD defaulted in the last `recovery_lag` months (at least one), this month included:
+        the non-performing loans of the NPL ratio."""
+        lo = max(0, self.month + 1 - self._npl_window)
+        return self._npl_by_month[lo:self.month + 1].sum()
 
     def _guarantor_slice(self) -> slice:
         return slice(self._guarantor0, self._guarantor0 + self.n_regions)
@@ -195,7 +201,7 @@ class GuaranteeModel(mesa.Model):
     def step(self) -> None:
         for acc in self.accounts:
             acc.new_month()
-        self._m = defaultdict(float)  # this month's tallies
+        self.tally = metrics.Tally()  # this month's flows
         # Every draw of the month past the copula's is keyed by (month, purpose, firm row),
         # so a shocked run and its counterfactual share them (sim/risk/streams.py).
         self._draws = streams.KeyedDraws(self.shocks.key, self.month, self.firms.n)
@@ -229,9 +235,8 @@ class GuaranteeModel(mesa.Model):
         released = w * f.amount[scheme_done]
         self._released_hist[self.month] += np.bincount(f.agency[scheme_done], weights=released,
                                                        minlength=self.n_regions)
-        self._m["released_scheme"] += released.sum()
-        self._m["repaid_direct"] += w * f.amount[done[f.channel[done] == DIRECT]].sum()
-        self._book -= np.bincount(f.agency[done], weights=f.amount[done], minlength=self.n_regions + 1)
+        self.tally.released_scheme += released.sum()
+        self.book -= np.bincount(f.agency[done], weights=f.amount[done], minlength=self.n_regions + 1)
         f.channel[done] = NO_LOAN
         f.amount[done] = 0.0
 
@@ -249,40 +254,40 @@ class GuaranteeModel(mesa.Model):
         t_default, t_overdue = self.shocks.thresholds(f, at_risk)
         self.defaulted, new, cured = f.update_arrears(self.month, at_risk, x, t_default, t_overdue,
                                                       self.cfg.firms.overdue_months)
-        self._m["overdue_new"] += self.weight * new.shape[0]
-        self._m["overdue_cured"] += self.weight * cured.shape[0]
+        self.tally.overdue_new += self.weight * new.shape[0]
+        self.tally.overdue_cured += self.weight * cured.shape[0]
 
     def _phase_claims(self) -> None:
-        f, w, m = self.firms, self.weight, self._m
+        f, w, m = self.firms, self.weight, self.tally
         idx = self.defaulted
         ead = w * f.amount[idx]
-        self._book -= np.bincount(f.agency[idx], weights=f.amount[idx], minlength=self.n_regions + 1)
+        self.book -= np.bincount(f.agency[idx], weights=f.amount[idx], minlength=self.n_regions + 1)
         lgd, delay = f.loss_terms(idx, self.month)  # shocks may raise LGD and delay recovery
         recovery_rate = 1.0 - lgd
         due = np.minimum(self.month + self.cfg.firms.recovery_lag + delay,
                          self._recoveries_due.shape[0] - 1)
         self._npl_by_month[self.month] += ead.sum()
-        m["defaults"] += w * idx.shape[0]
+        m.defaults += w * idx.shape[0]
         is_direct = f.channel[idx] == DIRECT
         # Direct loans: the bank bears everything and gets all the recovery.
         direct_loss = ead[is_direct].sum()
         self.bank.pay(direct_loss)
-        m["default_direct"] += direct_loss
-        m["loss_direct_bank"] += direct_loss
+        m.default_direct += direct_loss
+        m.loss_direct_bank += direct_loss
         np.add.at(self._recoveries_due[:, 0], due[is_direct], recovery_rate[is_direct] * ead[is_direct])
         # Scheme loans: the waterfall.
         s_idx = ~is_direct
         loss = ead[s_idx]
         agency = f.agency[idx[s_idx]]
-        m["default_scheme"] += loss.sum()
-        m["released_scheme"] += loss.sum()
+        m.default_scheme += loss.sum()
+        m.released_scheme += loss.sum()
         self._released_hist[self.month] += np.bincount(agency, weights=loss, minlength=self.n_regions)
         if not loss.shape[0]:
             self._retire(idx, streams.RESPAWN_DEFAULT)
             return
         if not self.scheme_active:
             self.bank.pay(loss.sum())
-            m["scheme_loss_bank"] += loss.sum()
+            m.scheme_loss_bank += loss.sum()
             np.add.at(self._recoveries_due[:, 0], due[s_idx], recovery_rate[s_idx] * loss)
             self._retire(idx, streams.RESPAWN_DEFAULT)
             return
@@ -291,7 +296,7 @@ class GuaranteeModel(mesa.Model):
         if self.cfg.scheme.dynamic.enabled:
             tripped = f.health_falls[idx[s_idx]] >= self.cfg.scheme.dynamic.periods
             shares = np.where(tripped[:, None], self.dynamic_shares[None, :], self.shares[None, :])
-            m["dynamic_share_loans"] += w * np.count_nonzero(tripped)
+            m.dynamic_share_loans += w * np.count_nonzero(tripped)
         budget = np.array([acc.budget() for acc in self.accounts])
         for p, rate in self.cap_rate.items():
             # Portfolio cap: at most `rate` of the volume this payer has covered.
@@ -305,7 +310,7 @@ class GuaranteeModel(mesa.Model):
                 self.accounts[a].pay(amount)
         shortfall = split.shortfall.sum()
         self.accounts[self._bearer].pay(shortfall)
-        m["shortfall"] += shortfall
+        m.shortfall += shortfall
         # Tallied by who actually paid (a re-guarantor above its ceiling hands its tranche to
         # the guarantor; a deferred pool's share is fronted by the claimant).
         for a, amount in enumerate(split.by_payer):
@@ -322,8 +327,8 @@ class GuaranteeModel(mesa.Model):
                 when = min(self.month + self.cfg.pool.payout_delay, self._pool_due.shape[0] - 1)
                 # (the pool pays on its own schedule, whatever delays recoveries)
                 self._pool_due[when] += owed * self.cfg.pool.payout_efficiency
-                m["pool_owed"] += owed
-        m["claims"] += claims_by_agency.sum()
+                m.pool_owed += owed
+        m.claims += claims_by_agency.sum()
         self._claims_hist[self.month] += claims_by_agency
         # Recoveries go back pro rata to what each account paid on each loan.
         r = recovery_rate[s_idx]
@@ -352,8 +357,8 @@ class GuaranteeModel(mesa.Model):
         cand = cand[f.channel[cand] == NO_LOAN]
         h = np.where(f.refused[cand], np.float32(h_refused), np.float32(h_other))
         gone = cand[u[cand] < h] if lo < hi else cand
-        self._m["exits"] += self.weight * gone.shape[0]
-        self._m["exits_refused"] += self.weight * np.count_nonzero(f.refused[gone])
+        self.tally.exits += self.weight * gone.shape[0]
+        self.tally.exits_refused += self.weight * np.count_nonzero(f.refused[gone])
         self._retire(gone, streams.RESPAWN_EXIT)
 
     def _phase_recoveries(self) -> None:
@@ -361,14 +366,14 @@ class GuaranteeModel(mesa.Model):
         for a, amount in enumerate(due):
             if amount:
                 self.accounts[a].recover(amount)
-        self._m["recoveries"] += due.sum()
+        self.tally.recoveries += due.sum()
         owed = self._pool_due[self.month]
         if owed > 0:
             paid = min(owed, self.pool.budget())
             self.pool.compensate(-paid)
             self.accounts[self._bearer].compensate(paid)
-            self._m["pool_compensation"] += paid
-            self._m["pool_unpaid"] += owed - paid
+            self.tally.pool_compensation += paid
+            self.tally.pool_unpaid += owed - paid
 
     def _phase_institutions(self) -> None:
         self._refresh_outstanding()
@@ -376,7 +381,7 @@ class GuaranteeModel(mesa.Model):
             injection = ag.update(self.claim_rate_12m(ag.region))
             if injection:
                 self.government.spend(injection, "injection")
-                self._m["capital_injections"] += injection
+                self.tally.capital_injections += injection
         if self.month % 12 == 0 and self.month > 0:
             self.government.new_year()
             add = self.pool.replenish_for_new_year(self.claim_rate_12m())
@@ -388,16 +393,19 @@ class GuaranteeModel(mesa.Model):
         One pass: `agency` is the guarantor of a scheme loan and n_regions for a direct loan,
         and firms without a loan have amount 0, so the bincount's last bucket is the direct
         book. Each bucket adds the same amounts in the same (firm) order as summing that
-        guarantor's loans alone. Kept in `_book` (unweighted: times `weight` for province
+        guarantor's loans alone. Kept in `book` (unweighted: times `weight` for province
         yuan) for the metrics; `_originate` adds each month's new loans to it, maturities and
         defaults take theirs out, and once a year it is counted afresh so that rounding in
         those updates cannot build up.
         """
         f = self.firms
         if self.month % 12 == 0:
-            self._book = np.bincount(f.agency, weights=f.amount, minlength=self.n_regions + 1)
-        out = self.weight * self._book[:self.n_regions]
-        for ag, o in zip(self.agencies, out):
+            self.book = np.bincount(f.agency, weights=f.amount, minlength=self.n_regions + 1)
+        self._post_outstanding()
+
+    def _post_outstanding(self) -> None:
+        """Each guarantor's outstanding guarantees (province yuan) from the book."""
+        for ag, o in zip(self.agencies, self.weight * self.book[:self.n_regions]):
             ag.outstanding = o
 
     def _phase_lending(self, apply_rate: float | None = None, draws=None) -> None:
@@ -435,8 +443,8 @@ class GuaranteeModel(mesa.Model):
         return free[np.flatnonzero(d.uniform32_rows(streams.APPLY, free) < p_apply)]
 
     def _screen_and_lend(self, apps: np.ndarray, d) -> None:
-        f, w, m, c = self.firms, self.weight, self._m, self.cfg
-        m["applicants"] += w * apps.shape[0]
+        f, w, m, c = self.firms, self.weight, self.tally, self.cfg
+        m.applicants += w * apps.shape[0]
         if apps.shape[0] == 0:
             return
         amount, term = f.draw_requests(apps, d)
@@ -447,9 +455,9 @@ class GuaranteeModel(mesa.Model):
         to_scheme &= amount <= c.scheme.max_loan
         refused = np.count_nonzero(~direct & ~to_scheme)
         if self.scheme_active and not open_:
-            m["rationed_scheme_closed"] += w * refused  # the pool is empty and the scheme stopped
+            m.rationed_scheme_closed += w * refused  # the pool is empty and the scheme stopped
         else:
-            m["rationed_bank_risk"] += w * refused
+            m.rationed_bank_risk += w * refused
         cand = np.flatnonzero(to_scheme)
         region = None
         if self.uses_guarantor and cand.shape[0]:
@@ -458,7 +466,7 @@ class GuaranteeModel(mesa.Model):
             est_g = GuaranteeAgency.estimate_pd_by_region(self.agencies, f.logit_pd[rows], region,
                                                           d.normal(streams.GUARANTOR_SIGNAL, rows))
             ok = est_g <= c.guarantor.max_pd
-            m["rationed_guarantor_risk"] += w * np.count_nonzero(~ok)
+            m.rationed_guarantor_risk += w * np.count_nonzero(~ok)
             cand, region = cand[ok], region[ok]
             # Capacity: in random order within each agency, accept while room lasts.
             # = np.lexsort((u, region)) with u a uniform multiple of 2^-53, so
@@ -471,15 +479,15 @@ class GuaranteeModel(mesa.Model):
             within = csum - np.concatenate(([0.0], csum))[starts][region]
             room = np.array([ag.capacity() for ag in self.agencies])
             fits = within <= room[region]
-            m["rationed_capacity"] += w * np.count_nonzero(~fits)
+            m.rationed_capacity += w * np.count_nonzero(~fits)
             cand, region = cand[fits], region[fits]
         served = np.zeros(apps.shape[0], bool)
         served[direct] = True
         served[cand] = True
         f.refused[apps] = ~served
         no = ~served
-        m["informal_credit"] += w * amount[no].sum()
-        m["informal_interest"] += w * (amount[no] * c.firms.informal_rate * term[no] / 12.0).sum()
+        m.informal_credit += w * amount[no].sum()
+        m.informal_interest += w * (amount[no] * c.firms.informal_rate * term[no] / 12.0).sum()
         d = np.flatnonzero(direct)
         self._originate(apps[d], amount[d], term[d], DIRECT)
         self._originate(apps[cand], amount[cand], term[cand], SCHEME, region)
@@ -487,17 +495,17 @@ class GuaranteeModel(mesa.Model):
     def _originate(self, idx: np.ndarray, amount: np.ndarray, term: np.ndarray, channel: int,
                    region: np.ndarray | None = None) -> None:
         """New loans to firms idx; region = f.region[idx] when the caller has it already."""
-        f, w, m, c = self.firms, self.weight, self._m, self.cfg
+        f, w, m, c = self.firms, self.weight, self.tally, self.cfg
         name = "direct" if channel == DIRECT else "scheme"
         m[f"new_{name}"] += w * amount.sum()
         taken = f.loans_taken[idx]
         first = taken == 0
-        m["first_time"] += w * np.count_nonzero(first)
+        m.first_time += w * np.count_nonzero(first)
         years = term / 12.0
         if c.government.interest_subsidy > 0:
             sub = w * (c.government.interest_subsidy / 100.0 * amount[first] * years[first]).sum()
             self.government.spend(sub, "subsidy")
-            m["subsidies"] += sub
+            m.subsidies += sub
         f.channel[idx] = channel
         f.amount[idx] = amount
         f.term[idx] = term
@@ -507,13 +515,13 @@ class GuaranteeModel(mesa.Model):
             f.health_falls[idx] = 0
         if channel == DIRECT:
             f.agency[idx] = self.n_regions  # the direct book's bucket (see _refresh_outstanding)
-            self._book[-1] += amount.sum()
+            self.book[-1] += amount.sum()
         if channel != SCHEME or not idx.shape[0]:
             return
         region = f.region[idx] if region is None else region
         f.agency[idx] = region
         by_region = np.bincount(region, weights=amount, minlength=self.n_regions)
-        self._book[:self.n_regions] += by_region
+        self.book[:self.n_regions] += by_region
         vol = w * by_region
         for p in set(self.tranche_payers):
             if p == "guarantor":
@@ -536,18 +544,17 @@ class GuaranteeModel(mesa.Model):
         for ag, fe, rf, v in zip(self.agencies, fee, re_fee, vol):
             ag.earn_fee(fe - rf)
             ag.issued_month += v
-        m["fees"] += fee.sum()
-        m["reguarantee_fees"] += re_fee.sum()
+        m.fees += fee.sum()
+        m.reguarantee_fees += re_fee.sum()
         if c.government.fee_subsidy > 0:
             sub = c.government.fee_subsidy * fee.sum()
             self.government.spend(sub, "subsidy")
-            m["subsidies"] += sub
+            m.subsidies += sub
 
     def _phase_metrics(self) -> None:
         # The book was counted in full at _phase_institutions (capacity reads it) and has
         # only grown by this month's new loans since: no second pass over all firms.
-        for ag, o in zip(self.agencies, self.weight * self._book[:self.n_regions]):
-            ag.outstanding = o
+        self._post_outstanding()
         self.rows.append(metrics.monthly_row(self))
         self.datacollector.collect(self)
 

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 import sim
+from sim import metrics
 from sim.montecarlo import replication_seed, run_replication
 from sim.model import GuaranteeModel
 
@@ -130,3 +131,36 @@ def test_recoveries_flow_back_to_payers_pro_rata():
     # same recovery rate on every tranche of the same loans (only timing at the end differs)
     ratios = np.array([rec[p] / paid[p] for p in paid])
     assert ratios.max() - ratios.min() < 1e-9
+
+
+def test_a_misspelt_tally_is_an_error():
+    t = metrics.Tally()
+    with pytest.raises(KeyError, match="defualts"):
+        t["defualts"] += 1.0
+    with pytest.raises(AttributeError):
+        t.defualts = 1.0
+    with pytest.raises(KeyError):
+        t["outstanding_direct"] += 1.0  # a MONTHLY column, but read from the state, not tallied
+    t["defaults"] += 2.0
+    t.defaults += 1.0
+    assert dict(t.items())["defaults"] == 3.0
+    assert set(metrics.FLOWS) <= set(metrics.MONTHLY)
+
+
+def test_monthly_row_reports_every_tally():
+    m = GuaranteeModel(small("4321"), rng=np.random.default_rng(5))
+    m.step()
+    row = m.timeseries().iloc[-1]
+    for name, value in m.tally.items():
+        assert row[name] == value, name
+    assert row.applicants > 0 and row.new_direct > 0 and row.defaults >= 0
+
+
+def test_metrics_does_not_import_the_model():
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(metrics))
+    imported = {(n.module or "") for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert not {i for i in imported if i == "model" or i.endswith(".model")}, imported
