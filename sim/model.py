@@ -45,7 +45,8 @@ from .risk.copula import draw_factors, latent_values
 from .risk.waterfall import split_losses
 from .shocks import ShockEngine
 
-SYSTEM_PAYERS = ("guarantor", "reguarantor", "national_fund")  # whose payments are claims (代偿)
+REGUARANTORS = ("reguarantor", "national_fund")  # payers that are Reguarantor agents
+SYSTEM_PAYERS = ("guarantor", *REGUARANTORS)  # whose payments are claims (代偿)
 
 
 class GuaranteeModel(mesa.Model):
@@ -110,9 +111,8 @@ class GuaranteeModel(mesa.Model):
         # Waterfall accounts: guarantor agencies occupy one slot per region.
         self.accounts = [self.bank, *self.agencies, self.reguarantor, self.national_fund,
                          self.pool, self.government, self.borrower]
-        g = self.n_regions
-        self._account_index = {"bank": 0, "reguarantor": 1 + g, "national_fund": 2 + g,
-                               "pool": 3 + g, "government": 4 + g, "borrower": 5 + g}
+        self._account_index = {acc.payer: i for i, acc in enumerate(self.accounts)
+                               if acc.payer != "guarantor"}
         self._guarantor0 = 1
         self._system_accounts = np.array([i for i, acc in enumerate(self.accounts)
                                           if acc.payer in SYSTEM_PAYERS])
@@ -188,7 +188,7 @@ class GuaranteeModel(mesa.Model):
             own = self._guarantor0 + agency.astype(np.intp)
             if p == "guarantor":
                 cols.append(own)
-            elif p in ("reguarantor", "national_fund") and not self.accounts[
+            elif p in REGUARANTORS and not self.accounts[
                     self._account_index[p]].shares_claims(claim_rate):
                 cols.append(own)  # above its ceiling it stops sharing: the guarantor pays
             elif p == "pool" and self.pool.deferred:
@@ -535,7 +535,7 @@ class GuaranteeModel(mesa.Model):
         # Re-guarantee fees: a yearly rate on each re-guarantor's share of the loan.
         re_fee = np.zeros(self.n_regions)
         for p, share in zip(self.tranche_payers, self.shares):
-            if p in ("reguarantor", "national_fund") and share > 0:
+            if p in REGUARANTORS and share > 0:
                 acc = self.accounts[self._account_index[p]]
                 per = w * share * acc.fee_rates(amount) * amount * years
                 by_region = np.bincount(region, weights=per, minlength=self.n_regions)
