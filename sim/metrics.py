@@ -148,7 +148,7 @@ class MonthState(Protocol):
     book: np.ndarray  # loan amounts by guarantor (scheme loans), last entry the direct loans
     firms: Any  # sim.firms.FirmPopulation
     accounts: list  # every payer's ledger (sim.agents.Account)
-    agencies: list  # the GuaranteeAgency agents, one per region
+    agencies: Any  # mesa.AgentSet of the GuaranteeAgency agents, one per region
     bank: Any
     reguarantor: Any
     national_fund: Any
@@ -178,15 +178,15 @@ def monthly_row(model: MonthState) -> dict:
         row[f"recovered_{p}"] = sum(a.recovered_month for a in accs)
         row[f"compensated_{p}"] = sum(a.compensated_month for a in accs)
     ags = model.agencies
-    na = sum(a.net_assets for a in ags)
-    out = sum(a.outstanding for a in ags)
+    na = ags.agg("net_assets", sum)
+    out = ags.agg("outstanding", sum)
     row["guarantor_net_assets"] = na
     row["guarantor_outstanding"] = out
     row["guarantor_leverage"] = out / na if na > 0 else (math.inf if out > 0 else 0.0)
-    row["guarantor_leverage_max"] = max(a.leverage for a in ags)
+    row["guarantor_leverage_max"] = ags.agg("leverage", max)
     row["guarantor_leverage_cap"] = model.cfg.guarantor.leverage_cap
-    row["guarantors_suspended"] = sum(a.suspended for a in ags)
-    row["guarantor_min_net_assets"] = min(a.net_assets for a in ags)
+    row["guarantors_suspended"] = ags.agg("suspended", sum)
+    row["guarantor_min_net_assets"] = ags.agg("net_assets", min)
     row["reguarantor_capital"] = model.reguarantor.capital
     row["national_fund_capital"] = model.national_fund.capital
     row["pool_balance"] = model.pool.balance

@@ -23,7 +23,10 @@ defaults. Shocks (floods, droughts, pandemics, sector crashes, downturns; sim/sh
 move default and overdue probabilities, collateral, recoveries and loan demand in chosen
 places and months.
 
-The step order is an explicit plan (`GuaranteeModel.PLAN`), timed phase by phase.
+The step order is an explicit plan (`GuaranteeModel.PLAN`), timed phase by phase. The
+institutions are Mesa agents in `model.agents` (the guarantors also in `model.agencies`, an
+AgentSet in region order); the month's row goes to `model.datacollector`, which is the one
+store of the time series (`model.timeseries()`).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from collections import defaultdict
 
 import mesa
 import numpy as np
+import pandas as pd
 
 from . import metrics
 from .agents import (Bank, BorrowerRecourse, CompensationPool, GuaranteeAgency, Government,
@@ -86,9 +90,12 @@ class GuaranteeModel(mesa.Model):
         # claims (代偿) and released guarantees by month and agency, for 12-month claim rates
         self._claims_hist = np.zeros((span, self.n_regions))
         self._released_hist = np.zeros((span, self.n_regions))
-        self.rows: list[dict] = []
+        # The time series lives in the DataCollector only. The metrics phase computes the
+        # month's row once (the columns share intermediate sums); each reporter reads its column.
+        self._row: dict = {}
+        names = metrics.columns(ag.region_name for ag in self.agencies)
         self.datacollector = mesa.DataCollector(
-            model_reporters={k: (lambda m, k=k: m.rows[-1][k]) for k in metrics.MONTHLY})
+            model_reporters={k: (lambda m, k=k: m._row[k]) for k in names})
         self._cum_scheme_volume = np.zeros(len(self.accounts))  # covered volume per account
         self.book = np.zeros(self.n_regions + 1)  # loan book by guarantor + direct (see below)
         self.defaulted = np.zeros(0, np.intp)
@@ -100,8 +107,11 @@ class GuaranteeModel(mesa.Model):
         c = self.cfg
         self.bank = Bank(self, c.bank)
         shares = np.array([r.firm_share for r in c.province.regions])
-        self.agencies = [GuaranteeAgency(self, i, r.name, c.guarantor.capital * shares[i], c.guarantor)
-                         for i, r in enumerate(c.province.regions)]
+        for i, r in enumerate(c.province.regions):
+            GuaranteeAgency(self, i, r.name, c.guarantor.capital * shares[i], c.guarantor)
+        # Mesa's AgentSet of the guarantors, in creation (= region) order: every loop over
+        # them below adds money in that order, so the numbers do not depend on the set.
+        self.agencies = self.agents_by_type[GuaranteeAgency]
         self.reguarantor = Reguarantor(self, "reguarantor", c.reguarantor)
         self.national_fund = Reguarantor(self, "national_fund", c.national_fund)
         self.pool = CompensationPool(self, c.pool)
@@ -199,8 +209,8 @@ class GuaranteeModel(mesa.Model):
 
     # ------------------------------------------------------------------ the month
     def step(self) -> None:
-        for acc in self.accounts:
-            acc.new_month()
+        self.agents.do("new_month")  # every institution's monthly ledger back to zero
+        self.borrower.new_month()  # (the firms' counter-guarantee is an account, not an agent)
         self.tally = metrics.Tally()  # this month's flows
         # Every draw of the month past the copula's is keyed by (month, purpose, firm row),
         # so a shocked run and its counterfactual share them (sim/risk/streams.py).
@@ -377,8 +387,9 @@ class GuaranteeModel(mesa.Model):
 
     def _phase_institutions(self) -> None:
         self._refresh_outstanding()
-        for ag in self.agencies:
-            injection = ag.update(self.claim_rate_12m(ag.region))
+        # Each guarantor suspends or is recapitalised by its rule; the government pays the
+        # injections in region order.
+        for injection in self.agencies.map("update"):
             if injection:
                 self.government.spend(injection, "injection")
                 self.tally.capital_injections += injection
@@ -477,7 +488,7 @@ class GuaranteeModel(mesa.Model):
             csum = np.cumsum(w * amount[cand])
             starts = np.searchsorted(region, np.arange(self.n_regions))
             within = csum - np.concatenate(([0.0], csum))[starts][region]
-            room = np.array([ag.capacity() for ag in self.agencies])
+            room = np.array(self.agencies.map("capacity"))
             fits = within <= room[region]
             m.rationed_capacity += w * np.count_nonzero(~fits)
             cand, region = cand[fits], region[fits]
@@ -555,14 +566,13 @@ class GuaranteeModel(mesa.Model):
         # The book was counted in full at _phase_institutions (capacity reads it) and has
         # only grown by this month's new loans since: no second pass over all firms.
         self._post_outstanding()
-        self.rows.append(metrics.monthly_row(self))
+        self._row = metrics.monthly_row(self)
         self.datacollector.collect(self)
 
-    def timeseries(self) -> "pd.DataFrame":
-        """The monthly time series so far: one row per month, columns `metrics.MONTHLY`."""
-        import pandas as pd
-
-        return pd.DataFrame(self.rows)
+    def timeseries(self) -> pd.DataFrame:
+        """The monthly time series so far, from the DataCollector: one row per month, columns
+        `metrics.columns` (month, the rest of `metrics.MONTHLY`, each guarantor's net assets)."""
+        return self.datacollector.get_model_vars_dataframe()
 
     def run(self) -> None:
         while self.running:
