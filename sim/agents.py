@@ -196,9 +196,11 @@ class GuaranteeAgency(mesa.Agent, Account):
             return math.inf if self.outstanding > 0 else 0.0
         return self.outstanding / self.net_assets
 
-    def update(self, claim_rate_12m: float) -> float:
-        """Suspend or reinstate; return any capital the government injects."""
+    def update(self) -> float:
+        """Suspend or reinstate, by this agency's own 12-month claim rate; return any capital
+        the government injects."""
         c, month = self.cfg, self.model.month
+        claim_rate_12m = self.model.claim_rate_12m(self.region)
         if self.suspended:
             if c.recapitalise == "restore" and month - self.suspended_month >= c.suspension_months:
                 injection = max(self.capital - self.net_assets, 0.0)

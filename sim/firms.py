@@ -28,8 +28,7 @@ from scipy.special import logit, ndtri
 from .config import FirmsConfig, ProvinceConfig
 from .risk import streams as st
 from .risk.copula import monthly_pd
-
-MAX_MONTHLY = 0.999  # cap on a monthly probability (default or overdue) after shocks
+from .shocks import MAX_MONTHLY  # the one cap on a monthly probability (default or overdue)
 
 NO_LOAN, DIRECT, SCHEME = 0, 1, 2
 PERFORMING, OVERDUE, DEFAULTED = 0, 1, 2  # state of a running loan (DEFAULTED: this month)

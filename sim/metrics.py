@@ -12,16 +12,13 @@ by the risk-sharing scheme (the guaranteed, or pool-backed, channel).
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
 from .config import PAYERS
 from .firms import OVERDUE
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .model import GuaranteeModel
 
 # ---------------------------------------------------------------------------- monthly
 MONTHLY_DOC = {
@@ -89,13 +86,86 @@ MONTHLY = tuple(MONTHLY_DOC)
 # Plus one column per guarantor: its net assets at month end, named AGENCY_PREFIX + prefecture.
 AGENCY_PREFIX = "net_assets_guarantor_"
 
+# The MONTHLY columns the model's phases add up during the month (the others are read from
+# the state at month end).
+FLOWS = (
+    "new_direct", "new_scheme", "applicants", "first_time", "rationed_bank_risk",
+    "rationed_guarantor_risk", "rationed_capacity", "rationed_scheme_closed", "informal_credit",
+    "informal_interest", "exits", "exits_refused", "defaults", "default_direct", "default_scheme",
+    "loss_direct_bank", *(f"scheme_loss_{p}" for p in PAYERS), "shortfall", "claims",
+    "released_scheme", "recoveries", "fees", "reguarantee_fees", "subsidies", "capital_injections",
+    "pool_owed", "pool_compensation", "pool_unpaid", "dynamic_share_loans", "overdue_new",
+    "overdue_cured",
+)
+assert set(FLOWS) <= set(MONTHLY), sorted(set(FLOWS) - set(MONTHLY))
 
-def monthly_row(model: "GuaranteeModel") -> dict:
-    m, f = model._m, model.firms
-    w = model.weight
-    book = model._book  # loan amounts by guarantor (scheme loans), last entry the direct loans
+
+def agency_column(region_name: str) -> str:
+    """The column of one guarantor's net assets."""
+    return f"{AGENCY_PREFIX}{region_name}"
+
+
+def columns(region_names) -> tuple[str, ...]:
+    """The time series' columns in order: MONTHLY, then each guarantor's net assets."""
+    return MONTHLY + tuple(agency_column(name) for name in region_names)
+
+
+class Tally:
+    """One month's flows, by FLOWS name: `tally["defaults"] += n` or `tally.defaults += n`.
+
+    A name that is not a flow is an error, not a new entry: a misspelt tally would otherwise
+    vanish from the time series without a trace.
+    """
+
+    __slots__ = FLOWS
+
+    def __init__(self) -> None:
+        for name in FLOWS:
+            setattr(self, name, 0.0)
+
+    def _check(self, name: str) -> None:
+        if name not in FLOWS:
+            raise KeyError(f"{name!r} is not a tallied flow (metrics.FLOWS: {', '.join(FLOWS)})")
+
+    def __getitem__(self, name: str) -> float:
+        self._check(name)
+        return getattr(self, name)
+
+    def __setitem__(self, name: str, value: float) -> None:
+        self._check(name)
+        setattr(self, name, value)
+
+    def items(self):
+        return ((name, getattr(self, name)) for name in FLOWS)
+
+
+class MonthState(Protocol):
+    """What `monthly_row` reads of a model (sim.model.GuaranteeModel), all public."""
+
+    month: int  # months completed before this one
+    weight: float  # real firms per simulated firm
+    tally: Tally  # this month's flows
+    book: np.ndarray  # loan amounts by guarantor (scheme loans), last entry the direct loans
+    firms: Any  # sim.firms.FirmPopulation
+    accounts: list  # every payer's ledger (sim.agents.Account)
+    agencies: Any  # mesa.AgentSet of the GuaranteeAgency agents, one per region
+    bank: Any
+    reguarantor: Any
+    national_fund: Any
+    pool: Any
+    government: Any
+    shocks: Any
+    cfg: Any
+    uses_pool: bool
+
+    def npl_exposure(self) -> float: ...
+
+
+def monthly_row(model: MonthState) -> dict:
+    f, w = model.firms, model.weight
+    book = model.book
     row = {k: 0.0 for k in MONTHLY}
-    row.update({k: v for k, v in m.items() if k in row})
+    row.update(model.tally.items())
     row["month"] = model.month + 1
     row["outstanding_direct"] = w * book[-1]
     row["outstanding_scheme"] = w * book[:-1].sum()
@@ -108,15 +178,15 @@ def monthly_row(model: "GuaranteeModel") -> dict:
         row[f"recovered_{p}"] = sum(a.recovered_month for a in accs)
         row[f"compensated_{p}"] = sum(a.compensated_month for a in accs)
     ags = model.agencies
-    na = sum(a.net_assets for a in ags)
-    out = sum(a.outstanding for a in ags)
+    na = ags.agg("net_assets", sum)
+    out = ags.agg("outstanding", sum)
     row["guarantor_net_assets"] = na
     row["guarantor_outstanding"] = out
     row["guarantor_leverage"] = out / na if na > 0 else (math.inf if out > 0 else 0.0)
-    row["guarantor_leverage_max"] = max(a.leverage for a in ags)
+    row["guarantor_leverage_max"] = ags.agg("leverage", max)
     row["guarantor_leverage_cap"] = model.cfg.guarantor.leverage_cap
-    row["guarantors_suspended"] = sum(a.suspended for a in ags)
-    row["guarantor_min_net_assets"] = min(a.net_assets for a in ags)
+    row["guarantors_suspended"] = ags.agg("suspended", sum)
+    row["guarantor_min_net_assets"] = ags.agg("net_assets", min)
     row["reguarantor_capital"] = model.reguarantor.capital
     row["national_fund_capital"] = model.national_fund.capital
     row["pool_balance"] = model.pool.balance
@@ -124,8 +194,7 @@ def monthly_row(model: "GuaranteeModel") -> dict:
     pool_money = model.pool.cfg.size + model.pool.appropriated_total
     row["fiscal_spent"] = model.government.fiscal_spent - (0.0 if model.uses_pool else pool_money)
     row["bank_capital"] = model.bank.capital
-    lo = max(0, model.month + 1 - model._npl_window)
-    npl = model._npl_by_month[lo:model.month + 1].sum()
+    npl = model.npl_exposure()
     outstanding = row["outstanding_direct"] + row["outstanding_scheme"]
     row["npl_ratio"] = npl / (outstanding + npl) if outstanding + npl > 0 else 0.0
     overdue = (f.status == OVERDUE) & (f.channel != 0)
@@ -133,7 +202,7 @@ def monthly_row(model: "GuaranteeModel") -> dict:
     row["overdue_ratio"] = w * f.amount[overdue].sum() / outstanding if outstanding > 0 else 0.0
     row["shock_active"] = len(model.shocks.active)
     for ag in ags:  # each guarantor's own net assets (not in MONTHLY: one column per prefecture)
-        row[f"{AGENCY_PREFIX}{ag.region_name}"] = ag.net_assets
+        row[agency_column(ag.region_name)] = ag.net_assets
     return row
 
 

@@ -23,7 +23,10 @@ defaults. Shocks (floods, droughts, pandemics, sector crashes, downturns; sim/sh
 move default and overdue probabilities, collateral, recoveries and loan demand in chosen
 places and months.
 
-The step order is an explicit plan (`GuaranteeModel.PLAN`), timed phase by phase.
+The step order is an explicit plan (`GuaranteeModel.PLAN`), timed phase by phase. The
+institutions are Mesa agents in `model.agents` (the guarantors also in `model.agencies`, an
+AgentSet in region order); the month's row goes to `model.datacollector`, which is the one
+store of the time series (`model.timeseries()`).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from collections import defaultdict
 
 import mesa
 import numpy as np
+import pandas as pd
 
 from . import metrics
 from .agents import (Bank, BorrowerRecourse, CompensationPool, GuaranteeAgency, Government,
@@ -45,7 +49,8 @@ from .risk.copula import draw_factors, latent_values
 from .risk.waterfall import split_losses
 from .shocks import ShockEngine
 
-SYSTEM_PAYERS = ("guarantor", "reguarantor", "national_fund")  # whose payments are claims (代偿)
+REGUARANTORS = ("reguarantor", "national_fund")  # payers that are Reguarantor agents
+SYSTEM_PAYERS = ("guarantor", *REGUARANTORS)  # whose payments are claims (代偿)
 
 
 class GuaranteeModel(mesa.Model):
@@ -85,11 +90,14 @@ class GuaranteeModel(mesa.Model):
         # claims (代偿) and released guarantees by month and agency, for 12-month claim rates
         self._claims_hist = np.zeros((span, self.n_regions))
         self._released_hist = np.zeros((span, self.n_regions))
-        self.rows: list[dict] = []
+        # The time series lives in the DataCollector only. The metrics phase computes the
+        # month's row once (the columns share intermediate sums); each reporter reads its column.
+        self._row: dict = {}
+        names = metrics.columns(ag.region_name for ag in self.agencies)
         self.datacollector = mesa.DataCollector(
-            model_reporters={k: (lambda m, k=k: m.rows[-1][k]) for k in metrics.MONTHLY})
+            model_reporters={k: (lambda m, k=k: m._row[k]) for k in names})
         self._cum_scheme_volume = np.zeros(len(self.accounts))  # covered volume per account
-        self._book = np.zeros(self.n_regions + 1)  # loan book by guarantor + direct (see below)
+        self.book = np.zeros(self.n_regions + 1)  # loan book by guarantor + direct (see below)
         self.defaulted = np.zeros(0, np.intp)
         self.running = True
         self._seed_loan_book()
@@ -99,8 +107,11 @@ class GuaranteeModel(mesa.Model):
         c = self.cfg
         self.bank = Bank(self, c.bank)
         shares = np.array([r.firm_share for r in c.province.regions])
-        self.agencies = [GuaranteeAgency(self, i, r.name, c.guarantor.capital * shares[i], c.guarantor)
-                         for i, r in enumerate(c.province.regions)]
+        for i, r in enumerate(c.province.regions):
+            GuaranteeAgency(self, i, r.name, c.guarantor.capital * shares[i], c.guarantor)
+        # Mesa's AgentSet of the guarantors, in creation (= region) order: every loop over
+        # them below adds money in that order, so the numbers do not depend on the set.
+        self.agencies = self.agents_by_type[GuaranteeAgency]
         self.reguarantor = Reguarantor(self, "reguarantor", c.reguarantor)
         self.national_fund = Reguarantor(self, "national_fund", c.national_fund)
         self.pool = CompensationPool(self, c.pool)
@@ -110,9 +121,8 @@ class GuaranteeModel(mesa.Model):
         # Waterfall accounts: guarantor agencies occupy one slot per region.
         self.accounts = [self.bank, *self.agencies, self.reguarantor, self.national_fund,
                          self.pool, self.government, self.borrower]
-        g = self.n_regions
-        self._account_index = {"bank": 0, "reguarantor": 1 + g, "national_fund": 2 + g,
-                               "pool": 3 + g, "government": 4 + g, "borrower": 5 + g}
+        self._account_index = {acc.payer: i for i, acc in enumerate(self.accounts)
+                               if acc.payer != "guarantor"}
         self._guarantor0 = 1
         self._system_accounts = np.array([i for i, acc in enumerate(self.accounts)
                                           if acc.payer in SYSTEM_PAYERS])
@@ -151,13 +161,13 @@ class GuaranteeModel(mesa.Model):
         c = self.cfg.firms
         mean_term = 0.5 * (c.term_min + c.term_max)
         share = c.apply_rate * mean_term / (1.0 + c.apply_rate * mean_term)
-        self._m = defaultdict(float)
+        self.tally = metrics.Tally()
         # Construction is common to a run and its counterfactual: the sequential generator.
         self._phase_lending(apply_rate=share, draws=streams.RngDraws(self.rng))
         f = self.firms
         on = np.flatnonzero(f.channel != NO_LOAN)
         f.age[on] = (self.rng.random(on.shape[0]) * f.term[on]).astype(f.age.dtype)
-        self._m = defaultdict(float)
+        self.tally = metrics.Tally()
 
     # ------------------------------------------------------------------ helpers
     def claim_rate_12m(self, agency: int | None = None) -> float:
@@ -172,6 +182,12 @@ class GuaranteeModel(mesa.Model):
             c, r = c.sum(), r.sum()
         return c / r if r > 0 else math.nan
 
+    def npl_exposure(self) -> float:
+        """EAD defaulted in the last `recovery_lag` months (at least one), this month included:
+        the non-performing loans of the NPL ratio."""
+        lo = max(0, self.month + 1 - self._npl_window)
+        return self._npl_by_month[lo:self.month + 1].sum()
+
     def _guarantor_slice(self) -> slice:
         return slice(self._guarantor0, self._guarantor0 + self.n_regions)
 
@@ -182,7 +198,7 @@ class GuaranteeModel(mesa.Model):
             own = self._guarantor0 + agency.astype(np.intp)
             if p == "guarantor":
                 cols.append(own)
-            elif p in ("reguarantor", "national_fund") and not self.accounts[
+            elif p in REGUARANTORS and not self.accounts[
                     self._account_index[p]].shares_claims(claim_rate):
                 cols.append(own)  # above its ceiling it stops sharing: the guarantor pays
             elif p == "pool" and self.pool.deferred:
@@ -193,9 +209,9 @@ class GuaranteeModel(mesa.Model):
 
     # ------------------------------------------------------------------ the month
     def step(self) -> None:
-        for acc in self.accounts:
-            acc.new_month()
-        self._m = defaultdict(float)  # this month's tallies
+        self.agents.do("new_month")  # every institution's monthly ledger back to zero
+        self.borrower.new_month()  # (the firms' counter-guarantee is an account, not an agent)
+        self.tally = metrics.Tally()  # this month's flows
         # Every draw of the month past the copula's is keyed by (month, purpose, firm row),
         # so a shocked run and its counterfactual share them (sim/risk/streams.py).
         self._draws = streams.KeyedDraws(self.shocks.key, self.month, self.firms.n)
@@ -229,9 +245,8 @@ class GuaranteeModel(mesa.Model):
         released = w * f.amount[scheme_done]
         self._released_hist[self.month] += np.bincount(f.agency[scheme_done], weights=released,
                                                        minlength=self.n_regions)
-        self._m["released_scheme"] += released.sum()
-        self._m["repaid_direct"] += w * f.amount[done[f.channel[done] == DIRECT]].sum()
-        self._book -= np.bincount(f.agency[done], weights=f.amount[done], minlength=self.n_regions + 1)
+        self.tally.released_scheme += released.sum()
+        self.book -= np.bincount(f.agency[done], weights=f.amount[done], minlength=self.n_regions + 1)
         f.channel[done] = NO_LOAN
         f.amount[done] = 0.0
 
@@ -249,40 +264,40 @@ class GuaranteeModel(mesa.Model):
         t_default, t_overdue = self.shocks.thresholds(f, at_risk)
         self.defaulted, new, cured = f.update_arrears(self.month, at_risk, x, t_default, t_overdue,
                                                       self.cfg.firms.overdue_months)
-        self._m["overdue_new"] += self.weight * new.shape[0]
-        self._m["overdue_cured"] += self.weight * cured.shape[0]
+        self.tally.overdue_new += self.weight * new.shape[0]
+        self.tally.overdue_cured += self.weight * cured.shape[0]
 
     def _phase_claims(self) -> None:
-        f, w, m = self.firms, self.weight, self._m
+        f, w, m = self.firms, self.weight, self.tally
         idx = self.defaulted
         ead = w * f.amount[idx]
-        self._book -= np.bincount(f.agency[idx], weights=f.amount[idx], minlength=self.n_regions + 1)
+        self.book -= np.bincount(f.agency[idx], weights=f.amount[idx], minlength=self.n_regions + 1)
         lgd, delay = f.loss_terms(idx, self.month)  # shocks may raise LGD and delay recovery
         recovery_rate = 1.0 - lgd
         due = np.minimum(self.month + self.cfg.firms.recovery_lag + delay,
                          self._recoveries_due.shape[0] - 1)
         self._npl_by_month[self.month] += ead.sum()
-        m["defaults"] += w * idx.shape[0]
+        m.defaults += w * idx.shape[0]
         is_direct = f.channel[idx] == DIRECT
         # Direct loans: the bank bears everything and gets all the recovery.
         direct_loss = ead[is_direct].sum()
         self.bank.pay(direct_loss)
-        m["default_direct"] += direct_loss
-        m["loss_direct_bank"] += direct_loss
+        m.default_direct += direct_loss
+        m.loss_direct_bank += direct_loss
         np.add.at(self._recoveries_due[:, 0], due[is_direct], recovery_rate[is_direct] * ead[is_direct])
         # Scheme loans: the waterfall.
         s_idx = ~is_direct
         loss = ead[s_idx]
         agency = f.agency[idx[s_idx]]
-        m["default_scheme"] += loss.sum()
-        m["released_scheme"] += loss.sum()
+        m.default_scheme += loss.sum()
+        m.released_scheme += loss.sum()
         self._released_hist[self.month] += np.bincount(agency, weights=loss, minlength=self.n_regions)
         if not loss.shape[0]:
             self._retire(idx, streams.RESPAWN_DEFAULT)
             return
         if not self.scheme_active:
             self.bank.pay(loss.sum())
-            m["scheme_loss_bank"] += loss.sum()
+            m.scheme_loss_bank += loss.sum()
             np.add.at(self._recoveries_due[:, 0], due[s_idx], recovery_rate[s_idx] * loss)
             self._retire(idx, streams.RESPAWN_DEFAULT)
             return
@@ -291,7 +306,7 @@ class GuaranteeModel(mesa.Model):
         if self.cfg.scheme.dynamic.enabled:
             tripped = f.health_falls[idx[s_idx]] >= self.cfg.scheme.dynamic.periods
             shares = np.where(tripped[:, None], self.dynamic_shares[None, :], self.shares[None, :])
-            m["dynamic_share_loans"] += w * np.count_nonzero(tripped)
+            m.dynamic_share_loans += w * np.count_nonzero(tripped)
         budget = np.array([acc.budget() for acc in self.accounts])
         for p, rate in self.cap_rate.items():
             # Portfolio cap: at most `rate` of the volume this payer has covered.
@@ -305,7 +320,7 @@ class GuaranteeModel(mesa.Model):
                 self.accounts[a].pay(amount)
         shortfall = split.shortfall.sum()
         self.accounts[self._bearer].pay(shortfall)
-        m["shortfall"] += shortfall
+        m.shortfall += shortfall
         # Tallied by who actually paid (a re-guarantor above its ceiling hands its tranche to
         # the guarantor; a deferred pool's share is fronted by the claimant).
         for a, amount in enumerate(split.by_payer):
@@ -322,8 +337,8 @@ class GuaranteeModel(mesa.Model):
                 when = min(self.month + self.cfg.pool.payout_delay, self._pool_due.shape[0] - 1)
                 # (the pool pays on its own schedule, whatever delays recoveries)
                 self._pool_due[when] += owed * self.cfg.pool.payout_efficiency
-                m["pool_owed"] += owed
-        m["claims"] += claims_by_agency.sum()
+                m.pool_owed += owed
+        m.claims += claims_by_agency.sum()
         self._claims_hist[self.month] += claims_by_agency
         # Recoveries go back pro rata to what each account paid on each loan.
         r = recovery_rate[s_idx]
@@ -352,8 +367,8 @@ class GuaranteeModel(mesa.Model):
         cand = cand[f.channel[cand] == NO_LOAN]
         h = np.where(f.refused[cand], np.float32(h_refused), np.float32(h_other))
         gone = cand[u[cand] < h] if lo < hi else cand
-        self._m["exits"] += self.weight * gone.shape[0]
-        self._m["exits_refused"] += self.weight * np.count_nonzero(f.refused[gone])
+        self.tally.exits += self.weight * gone.shape[0]
+        self.tally.exits_refused += self.weight * np.count_nonzero(f.refused[gone])
         self._retire(gone, streams.RESPAWN_EXIT)
 
     def _phase_recoveries(self) -> None:
@@ -361,22 +376,23 @@ class GuaranteeModel(mesa.Model):
         for a, amount in enumerate(due):
             if amount:
                 self.accounts[a].recover(amount)
-        self._m["recoveries"] += due.sum()
+        self.tally.recoveries += due.sum()
         owed = self._pool_due[self.month]
         if owed > 0:
             paid = min(owed, self.pool.budget())
             self.pool.compensate(-paid)
             self.accounts[self._bearer].compensate(paid)
-            self._m["pool_compensation"] += paid
-            self._m["pool_unpaid"] += owed - paid
+            self.tally.pool_compensation += paid
+            self.tally.pool_unpaid += owed - paid
 
     def _phase_institutions(self) -> None:
         self._refresh_outstanding()
-        for ag in self.agencies:
-            injection = ag.update(self.claim_rate_12m(ag.region))
+        # Each guarantor suspends or is recapitalised by its rule; the government pays the
+        # injections in region order.
+        for injection in self.agencies.map("update"):
             if injection:
                 self.government.spend(injection, "injection")
-                self._m["capital_injections"] += injection
+                self.tally.capital_injections += injection
         if self.month % 12 == 0 and self.month > 0:
             self.government.new_year()
             add = self.pool.replenish_for_new_year(self.claim_rate_12m())
@@ -388,16 +404,19 @@ class GuaranteeModel(mesa.Model):
         One pass: `agency` is the guarantor of a scheme loan and n_regions for a direct loan,
         and firms without a loan have amount 0, so the bincount's last bucket is the direct
         book. Each bucket adds the same amounts in the same (firm) order as summing that
-        guarantor's loans alone. Kept in `_book` (unweighted: times `weight` for province
+        guarantor's loans alone. Kept in `book` (unweighted: times `weight` for province
         yuan) for the metrics; `_originate` adds each month's new loans to it, maturities and
         defaults take theirs out, and once a year it is counted afresh so that rounding in
         those updates cannot build up.
         """
         f = self.firms
         if self.month % 12 == 0:
-            self._book = np.bincount(f.agency, weights=f.amount, minlength=self.n_regions + 1)
-        out = self.weight * self._book[:self.n_regions]
-        for ag, o in zip(self.agencies, out):
+            self.book = np.bincount(f.agency, weights=f.amount, minlength=self.n_regions + 1)
+        self._post_outstanding()
+
+    def _post_outstanding(self) -> None:
+        """Each guarantor's outstanding guarantees (province yuan) from the book."""
+        for ag, o in zip(self.agencies, self.weight * self.book[:self.n_regions]):
             ag.outstanding = o
 
     def _phase_lending(self, apply_rate: float | None = None, draws=None) -> None:
@@ -435,8 +454,8 @@ class GuaranteeModel(mesa.Model):
         return free[np.flatnonzero(d.uniform32_rows(streams.APPLY, free) < p_apply)]
 
     def _screen_and_lend(self, apps: np.ndarray, d) -> None:
-        f, w, m, c = self.firms, self.weight, self._m, self.cfg
-        m["applicants"] += w * apps.shape[0]
+        f, w, m, c = self.firms, self.weight, self.tally, self.cfg
+        m.applicants += w * apps.shape[0]
         if apps.shape[0] == 0:
             return
         amount, term = f.draw_requests(apps, d)
@@ -447,9 +466,9 @@ class GuaranteeModel(mesa.Model):
         to_scheme &= amount <= c.scheme.max_loan
         refused = np.count_nonzero(~direct & ~to_scheme)
         if self.scheme_active and not open_:
-            m["rationed_scheme_closed"] += w * refused  # the pool is empty and the scheme stopped
+            m.rationed_scheme_closed += w * refused  # the pool is empty and the scheme stopped
         else:
-            m["rationed_bank_risk"] += w * refused
+            m.rationed_bank_risk += w * refused
         cand = np.flatnonzero(to_scheme)
         region = None
         if self.uses_guarantor and cand.shape[0]:
@@ -458,7 +477,7 @@ class GuaranteeModel(mesa.Model):
             est_g = GuaranteeAgency.estimate_pd_by_region(self.agencies, f.logit_pd[rows], region,
                                                           d.normal(streams.GUARANTOR_SIGNAL, rows))
             ok = est_g <= c.guarantor.max_pd
-            m["rationed_guarantor_risk"] += w * np.count_nonzero(~ok)
+            m.rationed_guarantor_risk += w * np.count_nonzero(~ok)
             cand, region = cand[ok], region[ok]
             # Capacity: in random order within each agency, accept while room lasts.
             # = np.lexsort((u, region)) with u a uniform multiple of 2^-53, so
@@ -469,17 +488,17 @@ class GuaranteeModel(mesa.Model):
             csum = np.cumsum(w * amount[cand])
             starts = np.searchsorted(region, np.arange(self.n_regions))
             within = csum - np.concatenate(([0.0], csum))[starts][region]
-            room = np.array([ag.capacity() for ag in self.agencies])
+            room = np.array(self.agencies.map("capacity"))
             fits = within <= room[region]
-            m["rationed_capacity"] += w * np.count_nonzero(~fits)
+            m.rationed_capacity += w * np.count_nonzero(~fits)
             cand, region = cand[fits], region[fits]
         served = np.zeros(apps.shape[0], bool)
         served[direct] = True
         served[cand] = True
         f.refused[apps] = ~served
         no = ~served
-        m["informal_credit"] += w * amount[no].sum()
-        m["informal_interest"] += w * (amount[no] * c.firms.informal_rate * term[no] / 12.0).sum()
+        m.informal_credit += w * amount[no].sum()
+        m.informal_interest += w * (amount[no] * c.firms.informal_rate * term[no] / 12.0).sum()
         d = np.flatnonzero(direct)
         self._originate(apps[d], amount[d], term[d], DIRECT)
         self._originate(apps[cand], amount[cand], term[cand], SCHEME, region)
@@ -487,17 +506,17 @@ class GuaranteeModel(mesa.Model):
     def _originate(self, idx: np.ndarray, amount: np.ndarray, term: np.ndarray, channel: int,
                    region: np.ndarray | None = None) -> None:
         """New loans to firms idx; region = f.region[idx] when the caller has it already."""
-        f, w, m, c = self.firms, self.weight, self._m, self.cfg
+        f, w, m, c = self.firms, self.weight, self.tally, self.cfg
         name = "direct" if channel == DIRECT else "scheme"
         m[f"new_{name}"] += w * amount.sum()
         taken = f.loans_taken[idx]
         first = taken == 0
-        m["first_time"] += w * np.count_nonzero(first)
+        m.first_time += w * np.count_nonzero(first)
         years = term / 12.0
         if c.government.interest_subsidy > 0:
             sub = w * (c.government.interest_subsidy / 100.0 * amount[first] * years[first]).sum()
             self.government.spend(sub, "subsidy")
-            m["subsidies"] += sub
+            m.subsidies += sub
         f.channel[idx] = channel
         f.amount[idx] = amount
         f.term[idx] = term
@@ -507,13 +526,13 @@ class GuaranteeModel(mesa.Model):
             f.health_falls[idx] = 0
         if channel == DIRECT:
             f.agency[idx] = self.n_regions  # the direct book's bucket (see _refresh_outstanding)
-            self._book[-1] += amount.sum()
+            self.book[-1] += amount.sum()
         if channel != SCHEME or not idx.shape[0]:
             return
         region = f.region[idx] if region is None else region
         f.agency[idx] = region
         by_region = np.bincount(region, weights=amount, minlength=self.n_regions)
-        self._book[:self.n_regions] += by_region
+        self.book[:self.n_regions] += by_region
         vol = w * by_region
         for p in set(self.tranche_payers):
             if p == "guarantor":
@@ -527,7 +546,7 @@ class GuaranteeModel(mesa.Model):
         # Re-guarantee fees: a yearly rate on each re-guarantor's share of the loan.
         re_fee = np.zeros(self.n_regions)
         for p, share in zip(self.tranche_payers, self.shares):
-            if p in ("reguarantor", "national_fund") and share > 0:
+            if p in REGUARANTORS and share > 0:
                 acc = self.accounts[self._account_index[p]]
                 per = w * share * acc.fee_rates(amount) * amount * years
                 by_region = np.bincount(region, weights=per, minlength=self.n_regions)
@@ -536,26 +555,24 @@ class GuaranteeModel(mesa.Model):
         for ag, fe, rf, v in zip(self.agencies, fee, re_fee, vol):
             ag.earn_fee(fe - rf)
             ag.issued_month += v
-        m["fees"] += fee.sum()
-        m["reguarantee_fees"] += re_fee.sum()
+        m.fees += fee.sum()
+        m.reguarantee_fees += re_fee.sum()
         if c.government.fee_subsidy > 0:
             sub = c.government.fee_subsidy * fee.sum()
             self.government.spend(sub, "subsidy")
-            m["subsidies"] += sub
+            m.subsidies += sub
 
     def _phase_metrics(self) -> None:
         # The book was counted in full at _phase_institutions (capacity reads it) and has
         # only grown by this month's new loans since: no second pass over all firms.
-        for ag, o in zip(self.agencies, self.weight * self._book[:self.n_regions]):
-            ag.outstanding = o
-        self.rows.append(metrics.monthly_row(self))
+        self._post_outstanding()
+        self._row = metrics.monthly_row(self)
         self.datacollector.collect(self)
 
-    def timeseries(self) -> "pd.DataFrame":
-        """The monthly time series so far: one row per month, columns `metrics.MONTHLY`."""
-        import pandas as pd
-
-        return pd.DataFrame(self.rows)
+    def timeseries(self) -> pd.DataFrame:
+        """The monthly time series so far, from the DataCollector: one row per month, columns
+        `metrics.columns` (month, the rest of `metrics.MONTHLY`, each guarantor's net assets)."""
+        return self.datacollector.get_model_vars_dataframe()
 
     def run(self) -> None:
         while self.running:

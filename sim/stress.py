@@ -52,7 +52,7 @@ def _replicate(args: tuple[SimConfig, int]) -> dict:
         model.step()
         if exposed:
             low = min(low, min(model.agencies[i].net_assets for i in exposed))
-    ts = pd.DataFrame(model.rows)
+    ts = model.timeseries()
     payers = [tranche_payer(n, t) for n, t in cfg.scheme.tranches.items()]
     s = metrics.summarise(ts, payers, cfg.scheme.shortfall_bearer)
     s["exposed_guarantor_depleted"] = float(low <= 1e-6) if "guarantor" in payers and exposed else math.nan

@@ -5,6 +5,9 @@ import pandas as pd
 import pytest
 
 import sim
+from sim import metrics
+from sim.agents import (Bank, BorrowerRecourse, CompensationPool, GuaranteeAgency, Government,
+                        Reguarantor)
 from sim.montecarlo import replication_seed, run_replication
 from sim.model import GuaranteeModel
 
@@ -64,14 +67,12 @@ def test_bank_share_is_the_scheme_share_up_to_shortfall():
 def test_guarantor_never_issues_beyond_its_leverage_cap():
     cfg = small("4321", guarantor__leverage_cap=1.5, horizon=36)
     model = GuaranteeModel(cfg, rng=np.random.default_rng(replication_seed(1, 0)))
-    rejected = 0
     while model.running:
         model.step()
-        rejected += model.rows[-1]["rationed_capacity"]
         for ag in model.agencies:
             if ag.issued_month > 0:
                 assert ag.outstanding <= ag.cfg.leverage_cap * ag.net_assets * (1 + 1e-12) + 1e-6
-    assert rejected > 0  # the cap did bind
+    assert model.timeseries().rationed_capacity.sum() > 0  # the cap did bind
 
 
 def test_same_seed_same_numbers_other_seed_other_numbers():
@@ -102,23 +103,102 @@ def test_no_scheme_means_no_guarantor_business():
 
 def test_guarantor_suspends_after_cumulative_claims_threshold():
     cfg = small("full_guarantee", guarantor__suspend_claims_multiple=0.02, horizon=36)
-    ts = months(cfg)
-    assert ts.guarantors_suspended.max() >= 1
-    # once every guarantor is suspended no new scheme lending happens
-    all_out = ts[ts.guarantors_suspended == len(cfg.province.regions)]
-    if len(all_out):
-        assert all_out.new_scheme.sum() == 0
+    model = GuaranteeModel(cfg, rng=np.random.default_rng(replication_seed(cfg.mc.seed, 0)))
+    suspended_months = issuing_months = 0
+    while model.running:
+        model.step()
+        for ag in model.agencies:
+            if ag.suspended:  # decided before this month's lending: it issued nothing
+                suspended_months += 1
+                assert ag.issued_month == 0, (model.month, ag.region_name)
+            elif ag.issued_month > 0:
+                issuing_months += 1
+    assert suspended_months > 0 and issuing_months > 0  # both cases were seen
+    ts = model.timeseries()
+    suspended = ts.guarantors_suspended.to_numpy()
+    assert suspended[0] == 0 and suspended.max() >= 2
+    assert (np.diff(suspended) < 0).any()  # recapitalised after suspension_months ("restore")
 
 
-def test_plan_lists_phases_in_design_order_and_times_them():
+def test_step_runs_the_plan_in_order_and_times_each_phase(monkeypatch):
     m = GuaranteeModel(small("4321"), rng=np.random.default_rng(0))
+    ran = []
+    for phase in m.PLAN:
+        method = getattr(m, f"_phase_{phase}")
+        monkeypatch.setattr(m, f"_phase_{phase}", lambda p=phase, f=method: (ran.append(p), f())[1])
     m.step()
-    assert m.PLAN == ("shocks", "factors", "maturities", "defaults", "claims", "exits", "recoveries",
-                      "institutions", "lending", "metrics")
-    assert set(m.phase_seconds) == set(m.PLAN)
-    # Mesa's data collector has the same month as the model's rows
-    df = m.datacollector.get_model_vars_dataframe()
-    assert df.shape[0] == 1 and df.iloc[0]["new_scheme"] == m.rows[0]["new_scheme"]
+    m.step()
+    assert ran == [*m.PLAN, *m.PLAN]
+    assert list(m.phase_seconds) == list(m.PLAN) and all(t > 0 for t in m.phase_seconds.values())
+    # the metrics phase is last: the month's row sees the month's new loans
+    assert m.timeseries().new_scheme.iloc[-1] == m.tally.new_scheme > 0
+
+
+def test_timeseries_is_the_datacollector_one_row_per_month():
+    cfg = small("4321", horizon=7)
+    m = GuaranteeModel(cfg, rng=np.random.default_rng(3))
+    m.run()
+    ts = m.timeseries()
+    pd.testing.assert_frame_equal(ts, m.datacollector.get_model_vars_dataframe())
+    assert ts.month.tolist() == list(range(1, 8))
+    assert tuple(ts.columns) == metrics.columns(r.name for r in cfg.province.regions)
+    assert ts.columns[0] == "month" and tuple(ts.columns[:len(metrics.MONTHLY)]) == metrics.MONTHLY
+    assert not hasattr(m, "rows")  # no second copy of the rows
+    # the last row holds the state at the end of the run
+    last = ts.iloc[-1]
+    assert last.pool_balance == m.pool.balance
+    for ag in m.agencies:
+        assert last[metrics.agency_column(ag.region_name)] == ag.net_assets
+
+
+def test_institutions_are_mesa_agents_one_guarantor_per_region():
+    cfg = small("4321")
+    m = GuaranteeModel(cfg, rng=np.random.default_rng(0))
+    n_regions = len(cfg.province.regions)
+    counts = {t: len(s) for t, s in m.agents_by_type.items()}
+    assert counts == {Bank: 1, GuaranteeAgency: n_regions, Reguarantor: 2, CompensationPool: 1,
+                      Government: 1}
+    assert len(m.agents) == n_regions + 5
+    assert m.agencies is m.agents_by_type[GuaranteeAgency]
+    assert [ag.region for ag in m.agencies] == list(range(n_regions))  # region order
+    assert [ag.region_name for ag in m.agencies] == [r.name for r in cfg.province.regions]
+    assert {a.payer for a in m.agents_by_type[Reguarantor]} == {"reguarantor", "national_fund"}
+    # every waterfall account is an agent except the firms' own counter-guarantee
+    assert [a for a in m.accounts if a not in m.agents] == [m.borrower]
+    assert isinstance(m.borrower, BorrowerRecourse)
+
+
+def test_a_misspelt_tally_is_an_error():
+    t = metrics.Tally()
+    with pytest.raises(KeyError, match="defualts"):
+        t["defualts"] += 1.0
+    with pytest.raises(AttributeError):
+        t.defualts = 1.0
+    with pytest.raises(KeyError):
+        t["outstanding_direct"] += 1.0  # a MONTHLY column, but read from the state, not tallied
+    t["defaults"] += 2.0
+    t.defaults += 1.0
+    assert dict(t.items())["defaults"] == 3.0
+    assert set(metrics.FLOWS) <= set(metrics.MONTHLY)
+
+
+def test_monthly_row_reports_every_tally():
+    m = GuaranteeModel(small("4321"), rng=np.random.default_rng(5))
+    m.step()
+    row = m.timeseries().iloc[-1]
+    for name, value in m.tally.items():
+        assert row[name] == value, name
+    assert row.applicants > 0 and row.new_direct > 0 and row.defaults >= 0
+
+
+def test_metrics_does_not_import_the_model():
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(metrics))
+    imported = {(n.module or "") for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert not {i for i in imported if i == "model" or i.endswith(".model")}, imported
 
 
 def test_recoveries_flow_back_to_payers_pro_rata():
