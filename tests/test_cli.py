@@ -5,6 +5,8 @@ import json
 import pandas as pd
 import pytest
 
+from sim import cli
+
 FAST = ["mc.replications=2", "firms.n=1500", "horizon=12"]
 OUTPUT_FILES = ["status.json", "config.yaml", "timeseries.parquet", "timeseries.csv",
                 "replications.parquet", "replications.csv", "summary.csv", "summary.txt", "report.md",
@@ -72,7 +74,24 @@ def test_multirun_sweep_as_typed(run_cli):
     (["scheme.tranches.bank.payer=alien"], "must be one of bank, guarantor"),
     (["scheme.shortfall_bearer=guarantor"], "scheme.shortfall_bearer = 'guarantor': must be one of bank,"),
 ])
-def test_bad_input_one_line_no_traceback_no_output(run_cli, args, needle):
+def test_bad_input_one_line_no_output(tmp_path, monkeypatch, capsys, args, needle):
+    """In process: the same main() as `python -m sim`, without a new interpreter per case."""
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(args) == 2
+    out, err = capsys.readouterr()
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1, err
+    assert needle in lines[0], lines[0]
+    assert not out.strip()
+    assert not (tmp_path / "outputs").exists()
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["scheme.tranches.bank.share=1.5"], "scheme.tranches.bank.share = 1.5: must be a number in [0, 1]"),
+    (["-m", "scenario=4321,2:8", "pool.size=-1"], "pool.size = -1"),
+])
+def test_bad_input_real_command_line(run_cli, args, needle):
+    """The real command line: exit code 2, one line, no traceback, no output folder."""
     p = run_cli(*args)
     assert p.returncode == 2
     lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
@@ -97,10 +116,10 @@ def test_scenario_files_are_data_not_code(run_cli, tmp_path):
     assert p.returncode == 0, p.stderr
 
 
-def test_help_lists_scenarios_and_keys(run_cli):
-    p = run_cli("--help")
-    assert p.returncode == 0
+def test_help_lists_scenarios_and_keys(capsys):
+    assert cli.main(["--help"]) == 0
+    out = capsys.readouterr().out
     for s in ("4321", "2_8", "bank_only", "full_guarantee", "jiangxi_4321", "hebei_4321"):
-        assert s in p.stdout
+        assert s in out
     for k in ("mc.replications", "guarantor.leverage_cap", "pool.size", "scheme.tranches"):
-        assert k in p.stdout
+        assert k in out

@@ -115,7 +115,11 @@ def available(group: str) -> dict[str, str]:
         raise ConfigError(f"{group} folder {d} not found (set SIM_SCENARIOS or reinstall)")
     out = {}
     for p in sorted(d.glob("*.yaml")):
-        node = read(group, p.stem)
+        try:  # a broken file is named when someone asks for it; it does not hide the others
+            node = read(group, p.stem)
+        except ConfigError as e:
+            out[p.stem] = f"(not usable: {e})"
+            continue
         if group == "scenario":
             node = node.get("scheme", {}) or {}
         out[p.stem] = str(node.get("description", "") or node.get("basin", "") or "")
@@ -126,7 +130,10 @@ def _aliases() -> dict[str, str]:
     """{scheme name: file stem} where a scenario's scheme has a name."""
     out = {}
     for stem in available("scenario"):
-        name = (read("scenario", stem).get("scheme", {}) or {}).get("name")
+        try:
+            name = (read("scenario", stem).get("scheme", {}) or {}).get("name")
+        except ConfigError:
+            continue
         if name:
             out[str(name)] = stem
     return out
