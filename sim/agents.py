@@ -21,6 +21,10 @@ class Account:
     """Ledger shared by every payer: what it paid, recovered and can still pay."""
 
     payer = ""
+    # The attribute holding the money this account pays from and receives into ("" = none,
+    # e.g. the firms' pledged counter-guarantee); `bounded` accounts cannot pay below zero.
+    cash_attr = ""
+    bounded = False
 
     def _init_ledger(self) -> None:
         self.paid_total = 0.0  # gross payments on defaulted loans
@@ -31,10 +35,13 @@ class Account:
         self.compensated_month = 0.0
 
     def budget(self) -> float:
-        return math.inf
+        """What it can pay now: its balance down to zero if bounded, else without limit."""
+        return max(getattr(self, self.cash_attr), 0.0) if self.bounded else math.inf
 
     def _cash(self, delta: float) -> None:
-        """Move this account's cash; each institution keeps it in its own balance."""
+        """Move this account's cash in its own balance."""
+        if self.cash_attr:
+            setattr(self, self.cash_attr, getattr(self, self.cash_attr) + delta)
 
     def pay(self, amount: float) -> None:
         self.paid_total += amount
@@ -58,7 +65,16 @@ class Account:
         self.compensated_month = 0.0
 
 
-class Bank(mesa.Agent, Account):
+class Institution(mesa.Agent, Account):
+    """An institution: a Mesa agent of the model with a ledger and its config section."""
+
+    def __init__(self, model, cfg):
+        super().__init__(model)
+        self._init_ledger()
+        self.cfg = cfg
+
+
+class Bank(Institution):
     """A representative lending bank.
 
     Reads a noisy signal of each applicant's PD: sharp for firms on the data-sharing
@@ -71,15 +87,11 @@ class Bank(mesa.Agent, Account):
     """
 
     payer = "bank"
+    cash_attr = "capital"  # may go negative: the bank always pays
 
     def __init__(self, model, cfg: BankConfig):
-        super().__init__(model)
-        self._init_ledger()
-        self.cfg = cfg
+        super().__init__(model, cfg)
         self.capital = cfg.capital
-
-    def _cash(self, delta: float) -> None:
-        self.capital += delta
 
     @property
     def appetite(self) -> float:
@@ -122,7 +134,7 @@ class Bank(mesa.Agent, Account):
         return direct, to_scheme
 
 
-class GuaranteeAgency(mesa.Agent, Account):
+class GuaranteeAgency(Institution):
     """City/county government guarantor (政府性融资担保机构) for one region.
 
     Screens with its own signal; issues a guarantee only while outstanding guarantees
@@ -135,11 +147,10 @@ class GuaranteeAgency(mesa.Agent, Account):
     """
 
     payer = "guarantor"
+    cash_attr, bounded = "net_assets", True
 
     def __init__(self, model, region: int, region_name: str, capital: float, cfg: GuarantorConfig):
-        super().__init__(model)
-        self._init_ledger()
-        self.cfg = cfg
+        super().__init__(model, cfg)
         self.region = region
         self.region_name = region_name
         self.capital = capital  # capital at the last (re)capitalisation
@@ -152,12 +163,6 @@ class GuaranteeAgency(mesa.Agent, Account):
         self.suspended = False
         self.suspended_month: int | None = None
         self.suspensions = 0
-
-    def _cash(self, delta: float) -> None:
-        self.net_assets += delta
-
-    def budget(self) -> float:
-        return max(self.net_assets, 0.0)
 
     def pay(self, amount: float) -> None:
         super().pay(amount)
@@ -220,25 +225,19 @@ class GuaranteeAgency(mesa.Agent, Account):
         return 0.0
 
 
-class Reguarantor(mesa.Agent, Account):
+class Reguarantor(Institution):
     """Provincial re-guarantor (省再担保), or the National Financing Guarantee Fund
     (国家融资担保基金) when payer is "national_fund": earns a fee on its share of each
     guarantee, takes its share of each claim from its capital as long as capital lasts, and
     stops sharing while the scheme's 12-month claim rate is above its ceiling."""
 
+    cash_attr, bounded = "capital", True
+
     def __init__(self, model, payer: str, cfg: ReguarantorConfig):
-        super().__init__(model)
-        self._init_ledger()
+        super().__init__(model, cfg)
         self.payer = payer
-        self.cfg = cfg
         self.capital = cfg.capital
         self.fees_total = 0.0
-
-    def _cash(self, delta: float) -> None:
-        self.capital += delta
-
-    def budget(self) -> float:
-        return max(self.capital, 0.0)
 
     def fee_rates(self, amount: np.ndarray) -> np.ndarray:
         """Yearly fee rate on its share: lower for small loans."""
@@ -252,7 +251,7 @@ class Reguarantor(mesa.Agent, Account):
         return not claim_rate_12m > self.cfg.claim_rate_ceiling  # NaN (no history yet): shares
 
 
-class CompensationPool(mesa.Agent, Account):
+class CompensationPool(Institution):
     """Local-government risk compensation pool (风险补偿资金池).
 
     Pays its share of each loss from its balance and cannot go below zero. With a payout
@@ -262,19 +261,12 @@ class CompensationPool(mesa.Agent, Account):
     """
 
     payer = "pool"
+    cash_attr, bounded = "balance", True
 
     def __init__(self, model, cfg: PoolConfig):
-        super().__init__(model)
-        self._init_ledger()
-        self.cfg = cfg
+        super().__init__(model, cfg)
         self.balance = cfg.size
         self.appropriated_total = 0.0
-
-    def _cash(self, delta: float) -> None:
-        self.balance += delta
-
-    def budget(self) -> float:
-        return max(self.balance, 0.0)
 
     @property
     def deferred(self) -> bool:
@@ -301,28 +293,24 @@ class CompensationPool(mesa.Agent, Account):
         return add
 
 
-class Government(mesa.Agent, Account):
+class Government(Institution):
     """Local government: the fiscal ledger. Pays tranches assigned to "government" from a
     yearly budget (unspent budget does not carry over), funds the pool, pays fee and
     interest subsidies and recapitalises guarantors."""
 
     payer = "government"
+    cash_attr, bounded = "budget_left", True
 
     def __init__(self, model, cfg: GovernmentConfig):
-        super().__init__(model)
-        self._init_ledger()
-        self.cfg = cfg
+        super().__init__(model, cfg)
         self.budget_left = cfg.annual_budget
         self.fiscal_spent = 0.0  # every fiscal yuan spent, cumulative, net of recoveries
         self.subsidies_total = 0.0
         self.injections_total = 0.0
 
     def _cash(self, delta: float) -> None:
-        self.budget_left += delta
-        self.fiscal_spent -= delta
-
-    def budget(self) -> float:
-        return max(self.budget_left, 0.0)
+        super()._cash(delta)
+        self.fiscal_spent -= delta  # every yuan out of the budget is fiscal money spent
 
     def spend(self, amount: float, kind: str) -> None:
         """Fiscal money outside the loss waterfall: pool money, subsidies, capital injections."""
