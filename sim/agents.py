@@ -11,7 +11,7 @@ import math
 
 import mesa
 import numpy as np
-from scipy.special import expit, logit
+from scipy.special import expit
 
 from .config import BankConfig, GovernmentConfig, GuarantorConfig, PoolConfig, ReguarantorConfig
 from .risk import streams
@@ -181,10 +181,6 @@ class GuaranteeAgency(Institution):
         if self.suspended:
             return 0.0
         return max(self.cfg.leverage_cap * self.net_assets - self.outstanding, 0.0)
-
-    def estimate_pd(self, pd: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """This agency's noisy PD signal: expit(logit(pd) + noise x N(0,1))."""
-        return expit(logit(pd) + self.cfg.noise * rng.standard_normal(pd.shape[0]))
 
     @staticmethod
     def estimate_pd_by_region(agencies: list["GuaranteeAgency"], logit_pd: np.ndarray,

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from scipy.special import ndtri
 
-from .config import (HazardConfig, ProvinceConfig, ShockConfig, ShockEventConfig, SimConfig,
-                     shock_events, uninsured_uplift)
+from .config import (HazardConfig, ProvinceConfig, ShockEventConfig, SimConfig, shock_events,
+                     uninsured_uplift)
 from .risk.copula import monthly_pd
 
 MAX_MONTHLY = 0.999  # cap on a monthly probability after shocks (same as sim.firms)
@@ -183,20 +183,6 @@ def schedule(events: list[Event], horizon: int, key: int) -> list[Occurrence]:
             if start < horizon and u[y] < 1.0 / ev.return_period:
                 out.append(Occurrence(ev, start))
     return sorted(out, key=lambda o: o.start)
-
-
-def windows(occurrences: list[Occurrence], horizon: int) -> list[tuple[int, int]]:
-    """(first, last) 1-based months of each occurrence's window, clipped to the horizon."""
-    return [(o.start + 1, min(o.end, horizon)) for o in occurrences if o.start < horizon]
-
-
-def scheduled_windows(cfg: SimConfig) -> list[tuple[int, int, str]]:
-    """(first, last, label) 1-based months of every scheduled event; drawn ones vary by replication."""
-    out = []
-    for key, ev in shock_events(cfg.shock):
-        if ev.timing == "scheduled":
-            out.append((ev.month, min(ev.month + ev.duration - 1, cfg.horizon), ev.kind))
-    return out
 
 
 # ----------------------------------------------------------------------------- per month

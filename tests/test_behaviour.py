@@ -14,7 +14,6 @@ from scipy.special import logit
 from scipy.stats import rankdata
 
 import sim
-from sim.agents import Bank
 from sim.firms import FirmPopulation
 
 BASE = {"firms.n": 3000, "horizon": 24, "mc.replications": 4, "mc.seed": 7}

@@ -15,7 +15,6 @@ from sim import metrics, shocks
 from sim.firms import DEFAULTED, NO_LOAN, OVERDUE, PERFORMING, FirmPopulation
 from sim.model import GuaranteeModel
 from sim.montecarlo import replication_seed, run_replication
-from sim.risk.copula import monthly_pd
 
 SMALL = {"firms.n": 3000, "horizon": 24, "shock.month": 13, "mc.replications": 2}
 

@@ -22,11 +22,6 @@ def monthly_pd(annual_pd: np.ndarray | float) -> np.ndarray | float:
     return -np.expm1(np.log1p(-np.asarray(annual_pd)) / 12.0)
 
 
-def default_threshold(pd: np.ndarray | float) -> np.ndarray | float:
-    """PhiInv(pd): the latent value below which a firm defaults."""
-    return ndtri(pd)
-
-
 def draw_factors(rng: np.random.Generator, n_regions: int, n_sectors: int,
                  previous: tuple[float, np.ndarray, np.ndarray] | None = None,
                  ar1: float = 0.0) -> tuple[float, np.ndarray, np.ndarray]:
@@ -45,61 +40,29 @@ def draw_factors(rng: np.random.Generator, n_regions: int, n_sectors: int,
     return float(macro), region, sector
 
 
-def sample_defaults(rng: np.random.Generator, threshold: np.ndarray, region: np.ndarray,
-                    sector: np.ndarray, factors: tuple[float, np.ndarray, np.ndarray],
-                    rho_macro: float, rho_region: float, rho_sector: float,
-                    shift: np.ndarray | float = 0.0, return_latent: bool = False):
-    """Boolean default indicator for each firm given this period's factors.
-
-    `threshold` is PhiInv(pd) per firm; `shift` (added to the systematic part, negative is
-    worse) lets shocks move chosen firms without touching the copula itself. With
-    `return_latent` the latent values X are returned too (a health index).
-    """
-    macro, zr, zs = factors
-    systematic = (np.sqrt(rho_macro) * macro + np.sqrt(rho_region) * zr[region]
-                  + np.sqrt(rho_sector) * zs[sector])
-    if not np.isscalar(shift) or shift != 0.0:
-        systematic = systematic + shift
-    idio = np.sqrt(1.0 - rho_macro - rho_region - rho_sector)
-    x = systematic + idio * rng.standard_normal(threshold.shape[0])
-    return (x < threshold, x) if return_latent else x < threshold
-
-
-def systematic_table(factors: tuple[float, np.ndarray, np.ndarray], rho_macro: float,
-                     rho_region: float, rho_sector: float) -> np.ndarray:
-    """The systematic part of X for every (region, sector) group, flattened: entry
-    region * n_sectors + sector. The same floating-point operations, in the same order, as
-    `sample_defaults` does firm by firm, so the two agree bit for bit."""
-    macro, zr, zs = factors
-    table = ((np.sqrt(rho_macro) * macro + np.sqrt(rho_region) * zr)[:, None]
-             + np.sqrt(rho_sector) * zs[None, :])
-    return table.ravel()
-
-
-def sample_defaults_grouped(rng: np.random.Generator, threshold: np.ndarray, group: np.ndarray,
-                            table: np.ndarray, rho_macro: float, rho_region: float,
-                            rho_sector: float, return_latent: bool = False):
-    """`sample_defaults` for firms given by group code (see `systematic_table`): one table
-    lookup per firm instead of two factor lookups. Same draws, same result."""
-    idio = np.sqrt(1.0 - rho_macro - rho_region - rho_sector)
-    x = table[group] + idio * rng.standard_normal(threshold.shape[0])
-    return (x < threshold, x) if return_latent else x < threshold
-
-
 def latent_values(factors: tuple[float, np.ndarray, np.ndarray], region: np.ndarray,
                   sector: np.ndarray, rho_macro: float, rho_region: float, rho_sector: float,
                   eps: np.ndarray) -> np.ndarray:
     """X_i for each firm, with its idiosyncratic draw `eps` given (standard normal).
 
-    The same as `sample_defaults` before the comparison with the threshold; the model uses
-    it with one draw per firm row and month from its own stream, so a run with a shock and
-    the run without it see the same X for the same firm in the same month (common random
-    numbers). A default is X < PhiInv(p): the marginal PD is p exactly whatever p is.
+    The model uses it with one draw per firm row and month from its own stream, so a run with
+    a shock and the run without it see the same X for the same firm in the same month (common
+    random numbers). A default is X < PhiInv(p): the marginal PD is p exactly whatever p is.
     """
     macro, zr, zs = factors
     idio = np.sqrt(1.0 - rho_macro - rho_region - rho_sector)
     return (np.sqrt(rho_macro) * macro + np.sqrt(rho_region) * zr[region]
             + np.sqrt(rho_sector) * zs[sector] + idio * eps)
+
+
+def sample_defaults(rng: np.random.Generator, threshold: np.ndarray, region: np.ndarray,
+                    sector: np.ndarray, factors: tuple[float, np.ndarray, np.ndarray],
+                    rho_macro: float, rho_region: float, rho_sector: float) -> np.ndarray:
+    """Default indicators X < threshold (threshold = PhiInv(pd) per firm) given this period's
+    factors: the engine's `latent_values` with fresh idiosyncratic draws. The analytic tests
+    (Vasicek, finite pool, exact marginals) check the copula through this function."""
+    eps = rng.standard_normal(threshold.shape[0])
+    return latent_values(factors, region, sector, rho_macro, rho_region, rho_sector, eps) < threshold
 
 
 def vasicek_cdf(x: np.ndarray | float, pd: float, rho: float) -> np.ndarray | float:
