@@ -65,7 +65,7 @@ def help_text() -> str:
               "", "Provinces (province=NAME, with their prefectures and main flood basin):"]
     for stem, desc in files.available("province").items():
         lines.append(f"  {stem:<18} {desc}")
-    lines += ["", "Main keys (defaults in sim/config.py):"]
+    lines += ["", "Main keys (defaults in sim/config/schema.py):"]
     cfg = OmegaConf.structured(SimConfig)
     for section in ("horizon", "firms", "bank", "guarantor", "reguarantor", "national_fund", "pool",
                     "government", "copula", "shock", "mc"):
