@@ -18,13 +18,26 @@ def run_dirs(cwd):
     return sorted(p for p in (cwd / "outputs").glob("*/*") if p.is_dir()) if (cwd / "outputs").exists() else []
 
 
-@pytest.mark.parametrize("scenario,name", [("4321", "4321"), ("2:8", "2:8"), ("3:7", "3:7"),
-                                           ("bank_only", "bank_only")])
-def test_run_as_typed_writes_complete_report(run_cli, scenario, name):
-    p = run_cli(f"scenario={scenario}", *FAST)
-    assert p.returncode == 0, p.stderr
-    assert f"Scenario {name}" in p.stdout and "claim rate" in p.stdout
-    (d,) = run_dirs(p.cwd)
+def main_in_process(args, tmp_path, monkeypatch, capsys):
+    """`python -m sim ARGS` through the same main(), in this process; (exit code, stdout)."""
+    monkeypatch.chdir(tmp_path)
+    code = cli.main(list(args))
+    return code, capsys.readouterr().out
+
+
+# The first two as a new process (the real command line), the others in process.
+@pytest.mark.parametrize("scenario,name,real", [("4321", "4321", True), ("2:8", "2:8", True),
+                                                ("3:7", "3:7", False), ("bank_only", "bank_only", False)])
+def test_run_as_typed_writes_complete_report(run_cli, tmp_path, monkeypatch, capsys, scenario, name, real):
+    if real:
+        p = run_cli(f"scenario={scenario}", *FAST)
+        code, out, cwd = p.returncode, p.stdout, p.cwd
+        assert code == 0, p.stderr
+    else:
+        (code, out), cwd = main_in_process([f"scenario={scenario}", *FAST], tmp_path, monkeypatch, capsys), tmp_path
+        assert code == 0
+    assert f"Scenario {name}" in out and "claim rate" in out
+    (d,) = run_dirs(cwd)
     for f in OUTPUT_FILES:
         assert (d / f).is_file(), f
     status = json.loads((d / "status.json").read_text())
@@ -36,10 +49,10 @@ def test_run_as_typed_writes_complete_report(run_cli, scenario, name):
     assert f"name: '{name}'" in (d / "config.yaml").read_text() or f"name: {name}" in (d / "config.yaml").read_text()
 
 
-def test_default_command_runs_the_4321_scheme(run_cli):
-    p = run_cli(*FAST)
-    assert p.returncode == 0, p.stderr
-    assert "Scenario 4321" in p.stdout
+def test_default_command_runs_the_4321_scheme(tmp_path, monkeypatch, capsys):
+    code, out = main_in_process(FAST, tmp_path, monkeypatch, capsys)
+    assert code == 0
+    assert "Scenario 4321" in out
 
 
 def test_multirun_sweep_as_typed(run_cli):
