@@ -20,7 +20,8 @@ from omegaconf.errors import OmegaConfBaseException
 
 from . import groups, scenarios
 from .config import ConfigError, SimConfig, prepare
-from .montecarlo import Results, run_monte_carlo
+from .montecarlo import run_monte_carlo
+from .results import Results
 
 Overrides = Mapping[str, Any] | Iterable[str] | None
 
