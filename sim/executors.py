@@ -30,6 +30,9 @@ class EngineError(RuntimeError):
     """The engine could not run replications (e.g. no Dask scheduler at the address)."""
 
 
+TASKS_PER_WORKER = 100
+
+
 def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
@@ -55,7 +58,10 @@ class PoolExecutor(cf.Executor):
 
     def __init__(self, workers: int, context=None):
         ctx = context or _mp_context()
-        self._pool = ctx.Pool(workers, initializer=_ignore_sigint)
+        # A fresh worker every TASKS_PER_WORKER tasks: a model that is not freed after its
+        # run (seen with GuaranteeModel at e475927) cannot then grow a worker without bound.
+        self._pool = ctx.Pool(workers, initializer=_ignore_sigint,
+                              maxtasksperchild=TASKS_PER_WORKER)
         self._closed = False
 
     def submit(self, fn, /, *args, **kwargs) -> cf.Future:

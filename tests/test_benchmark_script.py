@@ -27,7 +27,7 @@ def test_benchmark_quick_writes_its_table(tmp_path):
     for label, (n, months, reps) in quick.items():
         cells = [c.strip() for c in cases[label]]
         assert cells[1] == f"{n:,} x {months} x {reps}", cells  # the sizes it says it ran
-        assert float(cells[3]) > 0 and float(cells[4]) > 0  # wall seconds, firm-months/s
+        assert float(cells[3]) >= 0 and float(cells[4]) > 0  # wall seconds (may round to 0), firm-months/s
     assert cases["b. full province"][5].strip().endswith("GiB")
     targets = [r for r in rows if len(r) == 3]
     assert len(targets) == 5 and all(r[2].strip() in ("yes", "NO") for r in targets)

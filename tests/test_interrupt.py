@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-HORIZON = 24
+HORIZON = 12
 
 
 def _children(pid: int) -> set[int]:
