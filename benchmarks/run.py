@@ -107,8 +107,9 @@ def case_engine(n: int, months: int, reps: int, jobs: int = 1, **_) -> dict:
         t0 = time.perf_counter()
         res = run_monte_carlo(cfg, Path(d), progress=False)
         total = time.perf_counter() - t0
+        # the time series is read from the folder, so before the folder goes
+        share = float(res.timeseries.firms_with_loan.mean()) / cfg.province.firms_total
     assert res.complete and len(res.replications) == reps
-    share = float(res.timeseries.firms_with_loan.mean()) / cfg.province.firms_total
     return {"wall": res.wall_seconds, "wall_with_report": total, "firm_months": n * months * reps,
             "jobs": jobs, "phases": res.phase_seconds, "peak_rss_mib": _peak_rss_mib(),
             "share_with_loan": share}

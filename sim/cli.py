@@ -21,7 +21,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from . import report
+from . import report, writer
 from .config import ConfigError, SimConfig, files, prepare
 from .config.compose import compose_config, job_overrides, normalise, register
 from .montecarlo import EngineError, run_monte_carlo
@@ -143,16 +143,15 @@ def _task(dcfg: DictConfig) -> None:
         print(f"interrupted before any replication finished; {out} is marked so", file=sys.stderr)
         raise SystemExit(130)
     except EngineError as e:
-        report.mark(out, "failed", cfg, error=str(e))
+        writer.mark(out, "failed", cfg, error=str(e))
         print(f"sim: error: {e}", file=sys.stderr)
         raise SystemExit(1)
     except BaseException:
-        report.mark(out, "failed", cfg)
+        writer.mark(out, "failed", cfg)
         raise
-    print(report.format_table(report.headline(res), report.title(res)))
-    shock_text = report.format_shock(res)
-    if shock_text:
-        print("\n" + shock_text)
+    # summary.txt holds the headline table and the shock section, already computed from the
+    # report's columns: formatting them again here would read every time series back.
+    print(report.title(res) + "\n" + (out / "summary.txt").read_text().rstrip("\n"))
     state = "" if res.complete else " (INCOMPLETE: interrupted)"
     print(f"\nreport: {out / 'report.md'}{state}  ({res.wall_seconds:.1f} s)")
     if not res.complete:

@@ -1,8 +1,10 @@
-"""Everything a run writes: status, resolved config, tables, the Markdown report, plots.
+"""Everything a run shows: the headline table, the shock tables, the plots, the Markdown report.
 
-Folder layout (a Hydra run folder under ``outputs/``, or any folder given to `sim.run`):
+The files are written by `sim.writer.FolderWriter`. Folder layout (a Hydra run folder under
+``outputs/``, or any folder given to `sim.run`):
 
-    status.json            "running" while it runs; "complete" only once every file is written
+    status.json            "running" with a live `done` count while it runs; "complete" only once
+                           every file is written; "interrupted" with done/replications and wanted
     config.yaml            the resolved configuration
     timeseries.parquet|csv per-replication, per-month time series
     replications.parquet|csv per-replication summaries
@@ -12,91 +14,33 @@ Folder layout (a Hydra run folder under ``outputs/``, or any folder given to `si
                            the shock vs its counterfactual (same seeds without it)
     plots/*.png            outstanding credit, leverage vs cap, pool balance, losses by party,
                            and with a shock the shock vs counterfactual; shock windows shaded
-    counterfactual_*.csv   with a shock: the counterfactual's replications and summary
-    replications/          one file per replication while the run is going (removed at the end)
+    counterfactual_*.csv   with a shock: the counterfactual's replications and summary (and its
+                           time series in counterfactual_timeseries.parquet)
+    replications/          one file per replication while the run is going, rep_NNNNN.parquet
+                           (cf_NNNNN.parquet: its counterfactual); removed once complete
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import shutil
 import unicodedata
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
-from omegaconf import OmegaConf
 
 from . import metrics
 from .config import SimConfig, shock_events, tranche_payer
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .montecarlo import Results
+    from .results import Results
 
 PAYER_LABEL = {
     "bank": "bank", "guarantor": "guarantors", "reguarantor": "provincial re-guarantor",
     "national_fund": "national fund", "pool": "compensation pool", "government": "government budget",
     "borrower": "firms' counter-guarantee",
 }
-
-
-def mark(out_dir: Path, state: str, cfg: SimConfig, **extra) -> None:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    body = {"state": state, "scenario": cfg.scheme.name,
-            "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"), **extra}
-    (out_dir / "status.json").write_text(json.dumps(body, indent=2) + "\n")
-
-
-def write_replication(out_dir: Path, r: int, ts: pd.DataFrame) -> None:
-    """Stream one finished replication to replications/rep_NNNNN.parquet.
-
-    Written to a temporary name and renamed, so an interruption never leaves a half-written
-    file under the final name: every rep_*.parquet present is a finished replication.
-    """
-    d = out_dir / "replications"
-    d.mkdir(parents=True, exist_ok=True)
-    final = d / f"rep_{r:05d}.parquet"
-    tmp = d / f".rep_{r:05d}.parquet.tmp"
-    # pyarrow directly: the same file as DataFrame.to_parquet, at half its fixed cost, which
-    # matters when thousands of small replications stream through one process.
-    try:
-        pq.write_table(pa.Table.from_pandas(ts, preserve_index=False), tmp)
-        os.replace(tmp, final)
-    except BaseException:  # Ctrl-C in the middle of a write leaves no half file behind
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def write_all(res: "Results") -> None:
-    out = res.out_dir
-    assert out is not None
-    (out / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.structured(res.config)))
-    res.timeseries.to_parquet(out / "timeseries.parquet", index=False)
-    res.timeseries.to_csv(out / "timeseries.csv", index=False)
-    res.replications.to_parquet(out / "replications.parquet", index=False)
-    res.replications.to_csv(out / "replications.csv", index=False)
-    res.summary.to_csv(out / "summary.csv")
-    table = format_table(headline(res))
-    shock_text = format_shock(res)
-    (out / "summary.txt").write_text(table + "\n" + (f"\n{shock_text}\n" if shock_text else ""))
-    if res.counterfactual is not None:
-        res.counterfactual.replications.to_csv(out / "counterfactual_replications.csv", index=False)
-        res.counterfactual.summary.to_csv(out / "counterfactual_summary.csv")
-    plots = write_plots(res, out / "plots")
-    (out / "report.md").write_text(markdown_report(res, table, plots, shock_text))
-    if res.complete:
-        shutil.rmtree(out / "replications", ignore_errors=True)
-        mark(out, "complete", res.config, replications=len(res.replications),
-             wall_seconds=round(res.wall_seconds, 2))
-    else:
-        mark(out, "interrupted", res.config, replications=len(res.replications),
-             wanted=res.config.mc.replications)
 
 
 # ------------------------------------------------------------------------ headline table

@@ -26,7 +26,6 @@ import argparse
 import math
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 
 import numpy as np
@@ -35,37 +34,35 @@ import pandas as pd
 from . import metrics
 from .api import load_config
 from .config import SimConfig, tranche_payer
-from .model import GuaranteeModel
-from .montecarlo import replication_seed
+from .montecarlo import ReplicationTask, run_replications
+from .results import Results
+from .writer import MemoryWriter
 
 EXPOSED = 0.5  # prefectures with flood_exposure >= this count as "exposed" in the table
 
 
-def _replicate(args: tuple[SimConfig, int]) -> dict:
-    """One replication: the summary metrics plus the lowest net assets of the guarantors of
-    the flood-exposed prefectures."""
-    cfg, r = args
-    model = GuaranteeModel(cfg, rng=np.random.default_rng(replication_seed(cfg.mc.seed, r)))
-    exposed = [i for i, reg in enumerate(cfg.province.regions) if reg.flood_exposure >= EXPOSED]
-    low = math.inf
-    while model.running:
-        model.step()
-        if exposed:
-            low = min(low, min(model.agencies[i].net_assets for i in exposed))
-    ts = model.timeseries()
-    payers = [tranche_payer(n, t) for n, t in cfg.scheme.tranches.items()]
-    s = metrics.summarise(ts, payers, cfg.scheme.shortfall_bearer)
-    s["exposed_guarantor_depleted"] = float(low <= 1e-6) if "guarantor" in payers and exposed else math.nan
-    s["floods"] = len(model.shocks.occurrences)
-    return s
+def exposed_extra(cfg: SimConfig, ts: pd.DataFrame) -> dict:
+    """Summary hook (runs in the worker): whether a guarantor of a flood-exposed prefecture ran
+    dry, from the time series columns net_assets_guarantor_<prefecture>, and the number of
+    floods (onsets of an active shock)."""
+    payers = {tranche_payer(n, t) for n, t in cfg.scheme.tranches.items()}
+    cols = [f"{metrics.AGENCY_PREFIX}{reg.name}" for reg in cfg.province.regions
+            if reg.flood_exposure >= EXPOSED]
+    cols = [c for c in cols if c in ts]
+    low = ts[cols].to_numpy().min() if cols else math.inf
+    active = ts.sort_values("month").shock_active.to_numpy()
+    onsets = np.diff(np.concatenate([[0], active])).clip(min=0).sum()
+    return {"exposed_guarantor_depleted": float(low <= 1e-6) if "guarantor" in payers and cols
+            else math.nan, "floods": int(onsets)}
 
 
-def _run(cfg: SimConfig, jobs: int) -> pd.DataFrame:
-    args = [(cfg, r) for r in range(cfg.mc.replications)]
-    if jobs <= 1:
-        return pd.DataFrame([_replicate(a) for a in args])
-    with ProcessPoolExecutor(max_workers=jobs) as ex:
-        return pd.DataFrame(list(ex.map(_replicate, args, chunksize=4)))
+def _run(cfg: SimConfig, jobs: int) -> Results:
+    """The runner with a writer that keeps only the summaries; Results.complete is False after
+    Ctrl-C (KeyboardInterrupt if none finished)."""
+    cfg = replace(cfg, mc=replace(cfg.mc, n_jobs=jobs))
+    return run_replications(cfg, MemoryWriter(keep_timeseries=False),
+                            ReplicationTask(cfg, counterfactual=False, extra=exposed_extra),
+                            progress=False)
 
 
 FUNDS = [("pool", "pool_depleted", "P(pool dry)"),
@@ -95,7 +92,11 @@ def depletion_by_return_period(scenarios=("4321", "2:8"), return_periods=(10, 20
             else:
                 timing = "scheduled" if mode == "stress" else "drawn"
                 cfg = replace(base, shock=replace(base.shock, timing=timing, return_period=float(t)))
-            reps = _run(cfg, jobs)
+            try:
+                res = _run(cfg, jobs)
+            except KeyboardInterrupt:  # Ctrl-C before any replication of this row finished
+                return _interrupted(rows)
+            reps = res.replications
             if mode == "none":
                 base_reps = reps
             n = len(reps)
@@ -107,7 +108,9 @@ def depletion_by_return_period(scenarios=("4321", "2:8"), return_periods=(10, 20
                 p = reps[col].mean()
                 row[label] = 100 * p
                 row[label + " se"] = 100 * math.sqrt(p * (1 - p) / n)
-                d = (reps[col] - base_reps[col]).to_numpy(dtype=float)
+                # paired by replication (after Ctrl-C a row may hold only some of them)
+                d = (reps.set_index("replication")[col] - base_reps.set_index("replication")[col]
+                     ).dropna().to_numpy(dtype=float)
                 row[label + " change"] = 100 * d.mean()
                 row[label + " change se"] = 100 * d.std(ddof=1) / math.sqrt(n) if n > 1 else math.nan
             row["claim rate %"] = 100 * reps.claim_rate.mean()
@@ -117,7 +120,17 @@ def depletion_by_return_period(scenarios=("4321", "2:8"), return_periods=(10, 20
             rows.append(row)
             if progress:
                 print(f"{sc} {mode} T={t}: {time.perf_counter() - t0:.1f}s", file=sys.stderr, flush=True)
+            if not res.complete:  # Ctrl-C: this row holds the replications that finished
+                return _interrupted(rows)
     return pd.DataFrame(rows)
+
+
+def _interrupted(rows: list[dict]) -> pd.DataFrame:
+    """The rows so far, marked incomplete (attrs["complete"] is False; column n says how many
+    replications each row has)."""
+    table = pd.DataFrame(rows)
+    table.attrs["complete"] = False
+    return table
 
 
 def to_markdown(table: pd.DataFrame, command: str, cfg_note: str, title: str | None = None,
@@ -196,13 +209,20 @@ def main(argv: list[str] | None = None) -> int:
     seed = load_config(a.scenarios[0], over).mc.seed
     note = (f"province {a.province}, {a.replications} replications per row, seed {seed}"
             + (f", overrides {over}" if over else ""))
+    complete = table.attrs.get("complete", True)
+    if not complete:
+        print("sim.stress: interrupted; the table below holds the rows that finished (column n: "
+              "replications per row)", file=sys.stderr)
+        if table.empty:
+            return 130
+        note += "; INTERRUPTED: incomplete table"
     md = to_markdown(table, cmd.strip(), note, a.title, header=not a.append)
     if a.out:
         with open(a.out, "a" if a.append else "w", encoding="utf-8") as fh:
             fh.write(("\n" if a.append else "") + md + "\n")
         print(f"wrote {a.out}")
     print(md)
-    return 0
+    return 0 if complete else 130
 
 
 if __name__ == "__main__":

@@ -11,9 +11,11 @@ import pytest
 from pandas.testing import assert_frame_equal
 
 import sim
-from sim import report
+from sim import writer
 from sim.config import ConfigError
-from sim.montecarlo import Progress, replication_seed, run_monte_carlo, run_replication
+from sim.montecarlo import (ReplicationTask, replication_seed, run_monte_carlo, run_replication,
+                            run_replications)
+from sim.writer import FolderWriter, MemoryWriter
 
 SMALL = {"firms.n": 2000, "horizon": 12, "mc.replications": 4}
 
@@ -54,38 +56,51 @@ def test_another_seed_gives_other_numbers():
 
 def test_each_replication_is_on_disk_as_soon_as_it_finishes(tmp_path, monkeypatch):
     seen = []
-    real_write = report.write_replication
-    real_all = report.write_all
+    real_write = writer.write_replication
+    real_all = writer.write_all
 
-    def spy(out_dir, r, ts):
+    def spy(out_dir, r, ts, prefix="rep"):
         on_disk = sorted(p.name for p in (out_dir / "replications").glob("rep_*.parquet")) \
             if (out_dir / "replications").exists() else []
-        seen.append((r, on_disk))
-        real_write(out_dir, r, ts)
+        status = json.loads((out_dir / "status.json").read_text())
+        seen.append((r, on_disk, status["state"], status["done"]))
+        real_write(out_dir, r, ts, prefix)
 
-    def spy_all(res):
+    def spy_all(view, out):
         # Before the final files: every replication is already streamed to its own file.
-        files = sorted((res.out_dir / "replications").glob("rep_*.parquet"))
+        files = sorted((out / "replications").glob("rep_*.parquet"))
         assert len(files) == 4
         for f in files:
             assert len(pd.read_parquet(f)) == 12
-        assert json.loads((res.out_dir / "status.json").read_text())["state"] == "running"
-        real_all(res)
+        status = json.loads((out / "status.json").read_text())
+        assert status["state"] == "running" and status["done"] == 4
+        real_all(view, out)
 
-    monkeypatch.setattr(report, "write_replication", spy)
-    monkeypatch.setattr(report, "write_all", spy_all)
+    monkeypatch.setattr(writer, "write_replication", spy)
+    monkeypatch.setattr(writer, "write_all", spy_all)
     res = run_monte_carlo(cfg(**{"mc.n_jobs": 2}), tmp_path, progress=False)
-    assert sorted(r for r, _ in seen) == [0, 1, 2, 3]
-    # the k-th write finds the k-1 earlier replications already on disk
-    assert [len(d) for _, d in seen] == [0, 1, 2, 3]
+    assert sorted(r for r, *_ in seen) == [0, 1, 2, 3]
+    # the k-th write finds the k-1 earlier replications already on disk, and status.json
+    # counts them
+    assert [len(d) for _, d, _, _ in seen] == [0, 1, 2, 3]
+    assert [(state, done) for _, _, state, done in seen] == [("running", k) for k in range(4)]
     status = json.loads((tmp_path / "status.json").read_text())
     assert status["state"] == "complete" and status["replications"] == 4
     assert res.complete
 
 
+def test_folder_run_equals_memory_run(tmp_path):
+    mem = run_monte_carlo(cfg(), progress=False)
+    disk = run_monte_carlo(cfg(), tmp_path, progress=False)
+    assert_frame_equal(disk.timeseries, mem.timeseries, check_exact=True)
+    assert_frame_equal(disk.replications, mem.replications, check_exact=True)
+    assert_frame_equal(pd.read_csv(tmp_path / "timeseries.csv"), pd.read_csv(
+        io.StringIO(mem.timeseries.to_csv(index=False))), check_exact=True)
+
+
 def test_streamed_files_never_half_written(tmp_path):
     ts = pd.DataFrame({"replication": [3] * 2, "month": [1, 2]})
-    report.write_replication(tmp_path, 3, ts)
+    writer.write_replication(tmp_path, 3, ts)
     names = sorted(p.name for p in (tmp_path / "replications").iterdir())
     assert names == ["rep_00003.parquet"]  # no temporary file left behind
 
@@ -99,45 +114,94 @@ def test_interrupted_write_leaves_no_temporary_file(tmp_path, monkeypatch):
 
     monkeypatch.setattr(pq, "write_table", boom)
     with pytest.raises(KeyboardInterrupt):
-        report.write_replication(tmp_path, 1, pd.DataFrame({"month": [1]}))
+        writer.write_replication(tmp_path, 1, pd.DataFrame({"month": [1]}))
     assert list((tmp_path / "replications").iterdir()) == []
 
 
-def test_progress_bar_shows_eta_in_logs():
-    out = io.StringIO()
-    bar = Progress(4, True, months=12, stream=out)
-    for _ in range(4):
-        bar.tick()
-    text = out.getvalue()
-    assert "[" + "#" * Progress.WIDTH + "] 4/4 replications" in text
-    assert "ETA" in text and "elapsed" in text
+class CtrlCAt:
+    """A task that behaves like Ctrl-C arriving while replication `at` runs (in-process)."""
+
+    def __init__(self, task, at):
+        self.task, self.at = task, at
+
+    def __call__(self, r):
+        if r == self.at:
+            raise KeyboardInterrupt
+        return self.task(r)
 
 
-def test_progress_bar_redraws_in_place_on_a_terminal():
-    class Tty(io.StringIO):
-        def isatty(self):
-            return True
-
-    out = Tty()
-    bar = Progress(2, True, months=10, stream=out)
-    bar.month(5)  # half of the first replication: the bar moves before any replication is done
-    first = out.getvalue()
-    assert first.startswith("\r[") and "\n" not in first
-    assert "#" * (Progress.WIDTH // 4) in first and "0/2 replications" in first
-    assert "ETA ?" not in first
-    bar.tick()
-    bar.tick()
-    text = out.getvalue()
-    assert text.endswith("2/2 replications" + text.split("2/2 replications")[1])
-    assert text.endswith("\n") and text.count("\n") == 1
+def test_ctrl_c_in_process_keeps_what_finished(tmp_path, capsys):
+    c = cfg(**{"mc.replications": 6})
+    res = run_replications(c, FolderWriter(tmp_path), CtrlCAt(ReplicationTask.for_config(c), 3),
+                           progress=False)
+    assert not res.complete and list(res.replications.replication) == [0, 1, 2]
+    status = json.loads((tmp_path / "status.json").read_text())
+    assert (status["state"], status["done"], status["wanted"]) == ("interrupted", 3, 6)
+    assert set(pd.read_parquet(tmp_path / "timeseries.parquet").replication) == {0, 1, 2}
+    assert "interrupted: 3 of 6 replications finished" in capsys.readouterr().err
 
 
-def test_progress_disabled_prints_nothing():
-    out = io.StringIO()
-    bar = Progress(3, False, stream=out)
-    bar.tick()
-    bar.month(3)
-    assert out.getvalue() == ""
+def test_ctrl_c_before_any_replication_marks_the_folder(tmp_path):
+    c = cfg()
+    with pytest.raises(KeyboardInterrupt):
+        run_replications(c, FolderWriter(tmp_path), CtrlCAt(ReplicationTask.for_config(c), 0),
+                         progress=False)
+    status = json.loads((tmp_path / "status.json").read_text())
+    assert (status["state"], status["done"], status["wanted"]) == ("interrupted", 0, 4)
+
+
+def test_work_is_submitted_in_a_bounded_window(monkeypatch):
+    """However many replications, at most twice the task slots are in flight at once."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+    from contextlib import contextmanager
+
+    from sim import montecarlo
+
+    lock, state = threading.Lock(), {"now": 0, "max": 0}
+
+    class Counting(ThreadPoolExecutor):
+        def submit(self, fn, /, *args, **kwargs):
+            with lock:
+                state["now"] += 1
+                state["max"] = max(state["max"], state["now"])
+            fut = super().submit(fn, *args, **kwargs)
+            return fut
+
+    @contextmanager
+    def engine(c):
+        with Counting(max_workers=2) as ex:
+            yield ex, 2
+
+    def quick(r):
+        return montecarlo.Replication(r, pd.DataFrame({"replication": [r], "month": [1]}),
+                                      {"replication": r, "x": float(r)}, {})
+
+    real_keep = MemoryWriter.add
+
+    def add(self, rep):
+        with lock:
+            state["now"] -= 1
+        real_keep(self, rep)
+
+    monkeypatch.setattr(montecarlo, "engine", engine)
+    monkeypatch.setattr(montecarlo.metrics, "aggregate", lambda reps: pd.DataFrame())
+    monkeypatch.setattr(MemoryWriter, "add", add)
+    res = run_replications(cfg(**{"mc.replications": 200}), MemoryWriter(), quick, progress=False)
+    assert list(res.replications.replication) == list(range(200))
+    assert 2 <= state["max"] <= 4
+
+
+def test_progress_bar_on_stderr(capsys):
+    run_monte_carlo(cfg(**{"mc.replications": 2}), progress=True)
+    err = capsys.readouterr().err
+    assert "2/2" in err and "rep" in err  # tqdm's bar: "4321: 100%|...| 2/2 [00:01<00:00, ...rep/s]"
+    assert "4321" in err
+
+
+def test_progress_disabled_prints_nothing(capsys):
+    run_monte_carlo(cfg(**{"mc.replications": 2}), progress=False)
+    assert capsys.readouterr().err == ""
 
 
 @pytest.mark.parametrize("over, key", [
