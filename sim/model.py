@@ -80,6 +80,11 @@ class GuaranteeModel(mesa.Model):
         self._factors = None
         self.phase_seconds: dict[str, float] = defaultdict(float)
         self._build_institutions()
+        # Mesa 3.3 numbers agents through a class-level dict keyed by model (Agent._ids), which
+        # keeps every model alive for the life of the process (mesa/mesa#3179, fixed in Mesa
+        # 3.4, which needs Python 3.12). Every agent of this model exists now, so the counter
+        # is no longer needed: drop it, and a finished replication can be freed.
+        mesa.Agent._ids.pop(self, None)
         self._build_scheme()
         span = cfg.horizon + max(cfg.firms.recovery_lag + self.shocks.max_recovery_delay,
                                  cfg.pool.payout_delay) + 1

@@ -21,6 +21,7 @@ import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -30,8 +31,11 @@ from . import metrics, report
 from .config import SimConfig
 from .results import Results
 
-# Rows per batch when merging the per-replication files (one Parquet row group per batch).
+# Rows per batch when merging the per-replication files (one Parquet row group per batch), and
+# files per batch: each small Arrow table read costs a few hundred bytes per column whatever
+# its rows, so thousands of them at once cost hundreds of MB.
 MERGE_ROWS = 50_000
+MERGE_FILES = 64
 
 
 def mark(out_dir: Path, state: str, cfg: SimConfig, **extra) -> None:
@@ -70,7 +74,7 @@ def merge_replications(files: list[Path], parquet: Path, csv: Path | None = None
     if not files:
         return []
     per_file = max(pq.ParquetFile(files[0]).metadata.num_rows, 1)
-    step = max(1, MERGE_ROWS // per_file)
+    step = max(1, min(MERGE_FILES, MERGE_ROWS // per_file))
     out = None
     try:
         for i in range(0, len(files), step):
@@ -126,8 +130,35 @@ def write_all(view: Results, out: Path) -> None:
              replications=len(view.replications), wanted=cfg.mc.replications)
 
 
-def _table(summaries: list[dict]) -> pd.DataFrame:
-    return pd.DataFrame(sorted(summaries, key=lambda s: s["replication"]))
+class SummaryRows:
+    """Per-replication summaries, kept compactly: one float64 array per replication (a dict of
+    a hundred-odd Python floats costs about 8 KB; the array about 1 KB), so memory stays small
+    whatever the replication count. Integer columns come back as integers."""
+
+    def __init__(self):
+        self.keys: list[str] = []
+        self.integer: set[str] = set()
+        self.rows: list[np.ndarray] = []
+
+    def append(self, summary: dict) -> None:
+        if not self.keys:
+            self.keys = list(summary)
+            self.integer = {k for k, v in summary.items()
+                            if isinstance(v, (int, np.integer)) and not isinstance(v, bool)}
+        self.rows.append(np.array([summary[k] for k in self.keys], dtype=float))
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def replications(self) -> list[int]:
+        i = self.keys.index("replication")
+        return sorted(int(row[i]) for row in self.rows)
+
+    def table(self) -> pd.DataFrame:
+        """One row per replication, in replication order."""
+        df = pd.DataFrame(np.vstack(self.rows), columns=self.keys)
+        df = df.sort_values("replication", kind="stable").reset_index(drop=True)
+        return df.astype({k: "int64" for k in self.integer if df[k].notna().all()})
 
 
 class FolderWriter:
@@ -135,8 +166,8 @@ class FolderWriter:
 
     def __init__(self, out_dir: Path):
         self.out = Path(out_dir)
-        self.summaries: list[dict] = []
-        self.cf_summaries: list[dict] = []
+        self.summaries = SummaryRows()
+        self.cf_summaries = SummaryRows()
 
     def start(self, cfg: SimConfig) -> None:
         self.wanted = cfg.mc.replications
@@ -154,9 +185,8 @@ class FolderWriter:
     def _merged(self, prefix: str, parquet: Path, csv: Path | None) -> pd.DataFrame:
         """Merge replications/<prefix>_*.parquet of the kept replications; read back the
         report's columns."""
-        kept = {s["replication"] for s in self.summaries}
         d = self.out / "replications"
-        files = [d / f"{prefix}_{r:05d}.parquet" for r in sorted(kept)]
+        files = [d / f"{prefix}_{r:05d}.parquet" for r in self.summaries.replications()]
         names = merge_replications(files, parquet, csv)
         return pd.read_parquet(parquet, columns=report_columns(names))
 
@@ -167,7 +197,7 @@ class FolderWriter:
             mark(self.out, "interrupted", cfg, done=0, replications=0, wanted=self.wanted)
             return Results(cfg, pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), out_dir=self.out,
                            complete=False)
-        reps = _table(self.summaries)
+        reps = self.summaries.table()
         ts_path = self.out / "timeseries.parquet"
         view_ts = self._merged("rep", ts_path, self.out / "timeseries.csv")
         cf_view = cf_res = None
@@ -175,7 +205,7 @@ class FolderWriter:
             from .shocks import without_shocks
 
             cf_cfg = without_shocks(cfg)
-            cf_reps = _table(self.cf_summaries)
+            cf_reps = self.cf_summaries.table()
             cf_path = self.out / "counterfactual_timeseries.parquet"
             cf_ts = self._merged("cf", cf_path, None)
             cf_summary = metrics.aggregate(cf_reps)

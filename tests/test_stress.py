@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 from sim import stress
 
 TOY = {"firms.n": 1500, "horizon": 18, "shock.month": 7}
