@@ -100,7 +100,7 @@ def _sim_cfg(n: int, months: int, reps: int, jobs: int):
 
 
 def case_engine(n: int, months: int, reps: int, jobs: int = 1, **_) -> dict:
-    from sim.montecarlo import run_monte_carlo
+    from sim.run.runner import run_monte_carlo
 
     cfg = _sim_cfg(n, months, reps, jobs)
     with tempfile.TemporaryDirectory() as d:

@@ -12,7 +12,7 @@ Public API:
 from .api import compare, list_provinces, list_scenarios, list_shocks, load_config, run
 from .config import ConfigError, SimConfig
 from .model import GuaranteeModel
-from .results import Results
+from .run.results import Results
 
 __all__ = ["run", "compare", "load_config", "list_scenarios", "list_shocks", "list_provinces",
            "GuaranteeModel", "SimConfig", "ConfigError", "Results"]

@@ -17,8 +17,8 @@ import pandas as pd
 
 from .config import SimConfig, files, load_config, prepare
 from .config.compose import Overrides
-from .montecarlo import run_monte_carlo
-from .results import Results
+from .run.runner import run_monte_carlo
+from .run.results import Results
 
 
 def run(scenario: str | SimConfig = "4321", overrides: Overrides = None,

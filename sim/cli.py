@@ -21,10 +21,11 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from . import report, writer
+from . import report
+from .run import writer
 from .config import ConfigError, SimConfig, files, prepare
 from .config.compose import compose_config, job_overrides, normalise, register
-from .montecarlo import EngineError, run_monte_carlo
+from .run.runner import EngineError, run_monte_carlo
 
 
 def preflight(argv: list[str]) -> int:

@@ -1,6 +1,6 @@
 """Everything a run shows: the headline table, the shock tables, the plots, the Markdown report.
 
-The files are written by `sim.writer.FolderWriter`. Folder layout (a Hydra run folder under
+The files are written by `sim.run.writer.FolderWriter`. Folder layout (a Hydra run folder under
 ``outputs/``, or any folder given to `sim.run`):
 
     status.json            "running" with a live `done` count while it runs; "complete" only once
@@ -34,7 +34,7 @@ from . import metrics
 from .config import SimConfig, shock_events, tranche_payer
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .results import Results
+    from .run.results import Results
 
 PAYER_LABEL = {
     "bank": "bank", "guarantor": "guarantors", "reguarantor": "provincial re-guarantor",

@@ -34,9 +34,9 @@ import pandas as pd
 from . import metrics
 from .api import load_config
 from .config import SimConfig, tranche_payer
-from .montecarlo import ReplicationTask, run_replications
-from .results import Results
-from .writer import MemoryWriter
+from .run.runner import ReplicationTask, run_replications
+from .run.results import Results
+from .run.writer import MemoryWriter
 
 EXPOSED = 0.5  # prefectures with flood_exposure >= this count as "exposed" in the table
 

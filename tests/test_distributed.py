@@ -12,7 +12,7 @@ import pytest
 from pandas.testing import assert_frame_equal
 
 import sim
-from sim.montecarlo import EngineError, run_monte_carlo
+from sim.run.runner import EngineError, run_monte_carlo
 
 distributed = pytest.importorskip("distributed")
 

@@ -28,7 +28,7 @@ import numpy as np
 import sim
 from sim.firms import NO_LOAN, OVERDUE, PERFORMING
 from sim.model import GuaranteeModel
-from sim.montecarlo import replication_seed
+from sim.run.runner import replication_seed
 from sim.shocks import without_shocks
 
 REPLICATIONS = 120

@@ -13,7 +13,7 @@ import pytest
 from pandas.testing import assert_frame_equal
 
 import sim
-from sim.montecarlo import run_monte_carlo
+from sim.run.runner import run_monte_carlo
 
 SMALL = ["mc.replications=3", "firms.n=2000", "horizon=12"]
 

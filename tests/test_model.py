@@ -8,7 +8,7 @@ import sim
 from sim import metrics
 from sim.agents import (Bank, BorrowerRecourse, CompensationPool, GuaranteeAgency, Government,
                         Reguarantor)
-from sim.montecarlo import replication_seed, run_replication
+from sim.run.runner import replication_seed, run_replication
 from sim.model import GuaranteeModel
 
 from conftest import small

@@ -11,11 +11,11 @@ import pytest
 from pandas.testing import assert_frame_equal
 
 import sim
-from sim import writer
+from sim.run import writer
 from sim.config import ConfigError
-from sim.montecarlo import (ReplicationTask, replication_seed, run_monte_carlo, run_replication,
+from sim.run.runner import (ReplicationTask, replication_seed, run_monte_carlo, run_replication,
                             run_replications)
-from sim.writer import FolderWriter, MemoryWriter
+from sim.run.writer import FolderWriter, MemoryWriter
 
 SMALL = {"firms.n": 2000, "horizon": 12, "mc.replications": 4}
 
@@ -156,7 +156,7 @@ def test_work_is_submitted_in_a_bounded_window(monkeypatch):
     from concurrent.futures import ThreadPoolExecutor
     from contextlib import contextmanager
 
-    from sim import montecarlo
+    from sim.run import runner as montecarlo
 
     lock, state = threading.Lock(), {"now": 0, "max": 0}
 

@@ -14,7 +14,7 @@ import sim
 from sim import metrics, shocks
 from sim.firms import DEFAULTED, NO_LOAN, OVERDUE, PERFORMING, FirmPopulation
 from sim.model import GuaranteeModel
-from sim.montecarlo import replication_seed, run_replication
+from sim.run.runner import replication_seed, run_replication
 
 SMALL = {"firms.n": 3000, "horizon": 24, "shock.month": 13, "mc.replications": 2}
 

@@ -1,4 +1,4 @@
-"""Writers: where the runner (`sim.montecarlo.run_replications`) puts finished replications.
+"""Writers: where the runner (`sim.run.runner.run_replications`) puts finished replications.
 
 - `FolderWriter(out_dir)`: the output folder (layout in `sim.report`'s docstring). Each
   replication's time series is written to replications/rep_NNNNN.parquet (and its
@@ -27,8 +27,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from omegaconf import OmegaConf
 
-from . import metrics, report
-from .config import SimConfig
+from .. import metrics, report
+from ..config import SimConfig
 from .results import Results
 
 # Rows per batch when merging the per-replication files (one Parquet row group per batch), and
@@ -202,7 +202,7 @@ class FolderWriter:
         view_ts = self._merged("rep", ts_path, self.out / "timeseries.csv")
         cf_view = cf_res = None
         if self.cf_summaries:
-            from .shocks import without_shocks
+            from ..shocks import without_shocks
 
             cf_cfg = without_shocks(cfg)
             cf_reps = self.cf_summaries.table()
@@ -248,7 +248,7 @@ class MemoryWriter:
 
         cf_res = None
         if got and got[0].cf_summary is not None:
-            from .shocks import without_shocks
+            from ..shocks import without_shocks
 
             cf_reps = summaries("cf_summary")
             cf_res = Results(without_shocks(cfg), ts("cf_timeseries"), cf_reps,

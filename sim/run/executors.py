@@ -23,7 +23,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from .config import SimConfig
+from ..config import SimConfig
 
 
 class EngineError(RuntimeError):
@@ -94,7 +94,7 @@ def _mp_context():
         return mp.get_context("fork")
     if "forkserver" in methods:
         ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(["sim.montecarlo"])
+        ctx.set_forkserver_preload(["sim.run.runner"])
         return ctx
     return mp.get_context("spawn")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .config import SimConfig
+from ..config import SimConfig
 
 
 class Results:

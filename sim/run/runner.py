@@ -12,12 +12,12 @@ its counterfactual are finished, streamed and paired together; one progress bar 
 both; and one Ctrl-C ends both passes at once.
 
 `run_replications(cfg, writer, ...)` is the loop. It submits tasks to a
-`concurrent.futures` executor (`sim.executors`: in-process, a local process pool, or
+`concurrent.futures` executor (`sim.run.executors`: in-process, a local process pool, or
 Dask) in a bounded window of twice the number of task slots, so memory does not grow with
 the replication count, and hands every finished `Replication` to `writer.add` in
-replication order of completion. The caller chooses the writer: `sim.writer.FolderWriter`
+replication order of completion. The caller chooses the writer: `sim.run.writer.FolderWriter`
 streams each replication to disk and writes the output folder (CLI, `sim.run(out_dir=...)`);
-`sim.writer.MemoryWriter` keeps the results in memory (API runs without a folder, and
+`sim.run.writer.MemoryWriter` keeps the results in memory (API runs without a folder, and
 `sim.stress`, which keeps only the summaries). The progress bar is tqdm on stderr.
 
 Ctrl-C (SIGINT) stops the run: the handler sets an event and raises KeyboardInterrupt; the
@@ -45,10 +45,10 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from . import metrics
-from .config import SimConfig, tranche_payer
+from .. import metrics
+from ..config import SimConfig, tranche_payer
+from ..model import GuaranteeModel
 from .executors import EngineError, engine
-from .model import GuaranteeModel
 from .results import Results
 
 __all__ = ["EngineError", "Replication", "ReplicationTask", "Results", "Writer",
@@ -103,7 +103,7 @@ class ReplicationTask:
     @classmethod
     def for_config(cls, cfg: SimConfig, extra: Extra | None = None) -> "ReplicationTask":
         """With the counterfactual when cfg has a shock and shock.counterfactual is true."""
-        from .shocks import has_shocks
+        from ..shocks import has_shocks
 
         return cls(cfg, bool(has_shocks(cfg) and cfg.shock.counterfactual), extra)
 
@@ -111,7 +111,7 @@ class ReplicationTask:
         cf_ts = cf_summ = None
         cf_ph: dict = {}
         if self.counterfactual:
-            from .shocks import without_shocks
+            from ..shocks import without_shocks
 
             _, cf_ts, cf_summ, cf_ph = run_replication(without_shocks(self.cfg), r)
         _, ts, summ, ph = run_replication(self.cfg, r)
@@ -156,7 +156,7 @@ def _bar(cfg: SimConfig, progress: bool):
 
     class Bar(tqdm):
         # No monitor thread: with a second thread alive, worker processes can no longer
-        # be forked (sim.executors._mp_context), and the bar is updated often enough.
+        # be forked (sim.run.executors._mp_context), and the bar is updated often enough.
         monitor_interval = 0
 
     tty = sys.stderr.isatty()
@@ -226,7 +226,7 @@ def run_replications(cfg: SimConfig, writer: Writer, task: ReplicationTask | Non
 
 
 def run_monte_carlo(cfg: SimConfig, out_dir: Path | None = None, progress: bool = True) -> Results:
-    """Run cfg's replications; with out_dir write the output folder (`sim.writer`), else keep
+    """Run cfg's replications; with out_dir write the output folder (`sim.run.writer`), else keep
     everything in memory. The caller-side shortcut the CLI and `sim.run` use."""
     from .writer import FolderWriter, MemoryWriter
 
