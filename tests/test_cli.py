@@ -86,6 +86,8 @@ def test_multirun_sweep_as_typed(run_cli):
     (["pool.replenish=weekly"], "must be one of none, annual, top_up"),
     (["scheme.tranches.bank.payer=alien"], "must be one of bank, guarantor"),
     (["scheme.shortfall_bearer=guarantor"], "scheme.shortfall_bearer = 'guarantor': must be one of bank,"),
+    (["4321"], "'4321' is not key=value; did you mean scenario=4321?"),
+    (["pool.size=[1"], "could not read the arguments: no viable alternative at input '[1'"),
 ])
 def test_bad_input_one_line_no_output(tmp_path, monkeypatch, capsys, args, needle):
     """In process: the same main() as `python -m sim`, without a new interpreter per case."""

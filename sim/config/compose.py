@@ -100,8 +100,17 @@ def job_overrides(argv: list[str]) -> list[list[str]]:
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
+    from hydra.errors import OverrideParseException
+
     args = [a for a in argv if not a.startswith("-") and not a.startswith("hydra")]
-    parsed = OverridesParser.create().parse_overrides(args)
+    for a in args:
+        if "=" not in a and a.replace(":", "_") in files.available("scenario") | files.aliases():
+            raise ConfigError(f"could not read the arguments: {a!r} is not key=value; "
+                              f"did you mean scenario={a}?")
+    try:
+        parsed = OverridesParser.create().parse_overrides(args)
+    except OverrideParseException as e:
+        raise ConfigError(f"could not read the arguments: {str(e).splitlines()[0]}") from None
     if any(a in ("-m", "--multirun") for a in argv):
         return BasicSweeper.split_arguments(parsed, None)[0]
     for ov in parsed:

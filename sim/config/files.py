@@ -126,7 +126,7 @@ def available(group: str) -> dict[str, str]:
     return out
 
 
-def _aliases() -> dict[str, str]:
+def aliases() -> dict[str, str]:
     """{scheme name: file stem} where a scenario's scheme has a name."""
     out = {}
     for stem in available("scenario"):
@@ -149,10 +149,10 @@ def resolve(group: str, name) -> str:
         raise ConfigError(f"{group} = {name!r}: unknown {group}; available: {', '.join(names)}")
     if name.replace(":", "_") in names:
         return name.replace(":", "_")
-    aliases = _aliases()
-    if name in aliases:
-        return aliases[name]
-    alias_of = {stem: a for a, stem in aliases.items() if a != stem}
+    named = aliases()
+    if name in named:
+        return named[name]
+    alias_of = {stem: a for a, stem in named.items() if a != stem}
     shown = ", ".join(f"{s} ({alias_of[s]})" if s in alias_of else s for s in names)
     raise ConfigError(f"scenario = {name!r}: unknown scenario; available: {shown}")
 
