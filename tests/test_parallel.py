@@ -215,3 +215,23 @@ def test_bad_mc_values_give_one_line(over, key):
         cfg(**over)
     msg = str(e.value)
     assert msg.startswith(key) and "\n" not in msg
+
+
+def test_ctrl_c_while_a_replication_is_handed_over_keeps_it_whole():
+    """A Ctrl-C that lands while the writer stores a replication waits for the block to end:
+    the replication's files and its summary are kept together (else the folder would list a
+    replication the tables do not have)."""
+    import signal as _signal
+
+    from sim.run.runner import StopFlag
+
+    flag = StopFlag()
+    steps = []
+    with pytest.raises(KeyboardInterrupt):
+        with flag.held():
+            steps.append("files")
+            flag.on_sigint(_signal.SIGINT, None)  # arrives mid-write: deferred
+            steps.append("summary")
+    assert steps == ["files", "summary"] and flag.is_set()
+    with pytest.raises(KeyboardInterrupt):
+        flag.on_sigint(_signal.SIGINT, None)  # outside a held block: at once

@@ -131,20 +131,50 @@ class Writer(Protocol):
                phase_seconds: dict, cf_phase_seconds: dict) -> Results: ...
 
 
+class StopFlag:
+    """Set by the first Ctrl-C. Ctrl-C raises KeyboardInterrupt where the main thread is, except
+    inside `held()`: a replication being handed to the writer is kept whole (its files and its
+    summary together), and the interrupt is raised when the block ends."""
+
+    def __init__(self):
+        self.event = threading.Event()
+        self._held = 0
+        self._deferred = False
+
+    def is_set(self) -> bool:
+        return self.event.is_set()
+
+    def set(self) -> None:
+        self.event.set()
+
+    def on_sigint(self, signum, frame) -> None:
+        self.event.set()
+        if self._held:
+            self._deferred = True
+        else:
+            raise KeyboardInterrupt
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        self._held += 1
+        try:
+            yield
+        finally:
+            self._held -= 1
+        if self._deferred and not self._held:
+            self._deferred = False
+            raise KeyboardInterrupt
+
+
 @contextmanager
-def _sigint_sets_event() -> Iterator[threading.Event]:
-    """While inside: the first Ctrl-C sets the yielded Event and raises KeyboardInterrupt;
-    later ones only raise (a second Ctrl-C aborts the writing of the files)."""
-    stop = threading.Event()
+def _sigint_sets_flag() -> Iterator[StopFlag]:
+    """While inside: Ctrl-C sets the yielded flag and raises KeyboardInterrupt (outside its
+    held blocks); later ones raise again (a second Ctrl-C aborts the writing of the files)."""
+    stop = StopFlag()
     if threading.current_thread() is not threading.main_thread():
         yield stop
         return
-
-    def handler(signum, frame):
-        stop.set()
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGINT, handler)
+    previous = signal.signal(signal.SIGINT, stop.on_sigint)
     try:
         yield stop
     finally:
@@ -183,14 +213,15 @@ def run_replications(cfg: SimConfig, writer: Writer, task: ReplicationTask | Non
 
     def keep(rep: Replication) -> None:
         nonlocal done
-        writer.add(rep)
-        for acc, ph in ((phases, rep.phase_seconds), (cf_phases, rep.cf_phase_seconds)):
-            for k, v in ph.items():
-                acc[k] = acc.get(k, 0.0) + v
-        done += 1
+        with stop.held():  # a replication is kept whole or not at all
+            writer.add(rep)
+            for acc, ph in ((phases, rep.phase_seconds), (cf_phases, rep.cf_phase_seconds)):
+                for k, v in ph.items():
+                    acc[k] = acc.get(k, 0.0) + v
+            done += 1
         bar.update(1)
 
-    with _sigint_sets_event() as stop, _bar(cfg, progress) as bar:
+    with _sigint_sets_flag() as stop, _bar(cfg, progress) as bar:
         with engine(cfg) as (ex, slots):
             window = 1 if slots <= 1 else 2 * slots
             pending: dict[cf.Future, int] = {}
