@@ -58,8 +58,9 @@ class PoolExecutor(cf.Executor):
 
     def __init__(self, workers: int, context=None):
         ctx = context or _mp_context()
-        # A fresh worker every TASKS_PER_WORKER tasks: a model that is not freed after its
-        # run (seen with GuaranteeModel at e475927) cannot then grow a worker without bound.
+        # A fresh worker every TASKS_PER_WORKER tasks, so nothing a library keeps per model
+        # (Mesa 3.3's Agent._ids did: worked around in GuaranteeModel) grows a worker without
+        # bound; forking a worker costs far less than 100 replications.
         self._pool = ctx.Pool(workers, initializer=_ignore_sigint,
                               maxtasksperchild=TASKS_PER_WORKER)
         self._closed = False

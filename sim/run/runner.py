@@ -31,7 +31,6 @@ and local workers terminated, and the writer finishes with ``complete=False`` (s
 from __future__ import annotations
 
 import concurrent.futures as cf
-import os
 import signal
 import sys
 import threading
@@ -263,7 +262,3 @@ def run_monte_carlo(cfg: SimConfig, out_dir: Path | None = None, progress: bool 
 
     writer = FolderWriter(Path(out_dir)) if out_dir is not None else MemoryWriter()
     return run_replications(cfg, writer, progress=progress)
-
-
-def default_jobs() -> int:
-    return max(1, min(os.cpu_count() or 1, 8))
