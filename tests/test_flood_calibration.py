@@ -1,7 +1,7 @@
 """The flood reproduces the Hunan report's 2024 Dongting Lake figures.
 
 H「2024年洞庭湖區洪災期間,岳陽、常德兩地涉農小微企業貸款逾期率在三個月內驟升4.7個百分點,而同期投」
-…「業經營中斷險”的企業逾期率僅上升0.9%」 (seed-notes-hunan-jiangxi.md §3): within three months
+…「業經營中斷險”的企業逾期率僅上升0.9%」 (docs/sources.md#hunan-report-h): within three months
 of the flood the overdue rate of farm-business loans in Yueyang and Changde rose 4.7 pp; for
 firms with business-interruption insurance it rose 0.9 (pp).
 

@@ -131,7 +131,7 @@ class TrancheConfig:
 
 @dataclass
 class DynamicSharingConfig:
-    """Anhui 2025 rule (seed-notes-hebei-anhui-digital.md §1.2): 「自動提高財政風險補償比例從30%升至45%」
+    """Anhui 2025 rule (docs/sources.md#anhui-report-a): 「自動提高財政風險補償比例從30%升至45%」
     when a firm's operating-health index falls two periods running. Here the health index is
     the firm's latent asset value in the copula; on a loan whose index fell `periods` months
     running before default, the public payers' (pool, government) shares are multiplied by
@@ -193,7 +193,7 @@ class ProvinceConfig:
     regions: List[RegionConfig] = field(default_factory=list)
     sectors: List[SectorConfig] = field(
         default_factory=lambda: [
-            # Sector mix from the Jiangxi table (seed-notes §2.2, 「農業種養11.4」 row): trade,
+            # Sector mix from the Jiangxi table (docs/sources.md#jiangxi-report-j, 「農業種養11.4」 row): trade,
             # catering, services 67.8%, manufacturing 18.2%, agriculture 9.4%, culture/tech 4.6%.
             # PD multipliers are an assumption (agriculture riskier, cf. Dongting farm lenders 9.2%).
             SectorConfig(name="trade_services", firm_share=0.678, pd_multiplier=1.0),
@@ -313,7 +313,7 @@ class ReguarantorConfig:
     # Hebei H「省級再擔保機構資本金增至50億元」 (Hebei report); Hunan's is
     # not given, so Hebei's figure stands in (assumption).
     capital: float = num(5e9, 0)
-    # National fund rules (external, in the Hebei/Anhui notes): fee 0.5% a year of
+    # National fund rules (external, docs/sources.md#external-context): fee 0.5% a year of
     # its risk share, 0.3% for single loans up to 5 m; paid by the guarantor at origination.
     fee_rate: float = num(0.005, 0, 0.2)
     fee_rate_small: float = num(0.003, 0, 0.2)
@@ -417,7 +417,7 @@ def flood_hazard() -> HazardConfig:
     """The flood, calibrated on the 2024 Dongting Lake flood in Hunan.
 
     H「2024年洞庭湖區洪災期間,岳陽、常德兩地涉農小微企業貸款逾期率在三個月內驟升4.7個百分點,
-    而同期投」…「業經營中斷險”的企業逾期率僅上升0.9%」 (seed-notes-hunan-jiangxi.md §3; the
+    而同期投」…「業經營中斷險”的企業逾期率僅上升0.9%」 (docs/sources.md#hunan-report-h; the
     source garbles 保“農 between the two parts: "…firms that took out farm business-interruption
     insurance"). 4.7 pp: all farm loans in Yueyang and Changde; 0.9 (stated as %, read as pp):
     farm firms with business-interruption insurance. Everything else here is an assumption,
@@ -438,7 +438,7 @@ def flood_hazard() -> HazardConfig:
                        "tech": 0.2},
         other_sector_weight=0.4,
         # Assumption: emergency credit demand; cf. Anhui's emergency lending after a shock,
-        # A「投放應急貸款47.8億元」 (seed-notes-hebei-anhui-digital.md §3).
+        # A「投放應急貸款47.8億元」 (docs/sources.md#anhui-report-a).
         demand_multiplier=1.5,
         collateral_loss=0.25,  # assumption: farmland, stock and equipment under water
         # Assumption: courts and appraisal slow after a disaster; H gives 11 months for
