@@ -56,7 +56,11 @@ def help_text() -> str:
         "",
         "Scenarios (scenario=NAME; names with ':' may be typed as is):",
     ]
-    for stem, desc in files.available("scenario").items():
+    try:
+        scenarios = files.available("scenario")
+    except ConfigError as e:  # an empty or missing SIM_SCENARIOS folder: say so, list the rest
+        scenarios = {"(none)": str(e)}
+    for stem, desc in scenarios.items():
         lines.append(f"  {stem:<16} {desc}")
     lines += ["", "Shocks (shock=NAME; docs/shocks.md):"]
     for stem, desc in files.available("shock").items():

@@ -76,11 +76,21 @@ def _load(path: Path, mtime: float, label: str) -> DictConfig:
     try:
         node = OmegaConf.load(path)
     except Exception as e:  # YAML syntax errors
-        raise ConfigError(f"{label}: not valid YAML ({str(e).splitlines()[0]})") from None
+        raise ConfigError(f"{label}: not valid YAML ({yaml_problem(e)})") from None
     if not isinstance(node, DictConfig):
         raise ConfigError(f"{label}: must be a mapping of config keys")
     _scan(node, "", label)
     return node
+
+
+def yaml_problem(e: BaseException) -> str:
+    """'line N: problem' from a YAML error (PyYAML's marks are 0-based), else its first line."""
+    for err in (e, e.__cause__, e.__context__):
+        mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+        if mark is not None:
+            problem = getattr(err, "problem", None) or getattr(err, "context", None) or ""
+            return f"line {mark.line + 1}: {problem}".rstrip(": ")
+    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
 
 
 def read(group: str, stem: str) -> DictConfig:
@@ -123,6 +133,10 @@ def available(group: str) -> dict[str, str]:
         if group == "scenario":
             node = node.get("scheme", {}) or {}
         out[p.stem] = str(node.get("description", "") or node.get("basin", "") or "")
+    if not out:
+        raise ConfigError(f"no {group} files (*.yaml) found in {d}"
+                          + (" (set by SIM_SCENARIOS)" if group == "scenario"
+                             and os.environ.get("SIM_SCENARIOS") else ""))
     return out
 
 
