@@ -24,16 +24,20 @@ from omegaconf import DictConfig, OmegaConf
 from . import report
 from .run import writer
 from .config import ConfigError, SimConfig, files, prepare
+from .config.rules import check_idle_shock_keys
 from .config.compose import compose_config, job_overrides, normalise, register
 from .run.runner import EngineError, run_monte_carlo
 
 
 def preflight(argv: list[str]) -> int:
     """Compose and validate every job's config, as `sim.load_config` does; return the number
-    of jobs."""
+    of jobs. Shock keys set with no shock are refused unless another job of the sweep has a
+    shock (`-m shock=none,flood shock.month=31`: the month is for the flood job)."""
     jobs = job_overrides(argv)
-    for ov in jobs:
-        compose_config(ov)
+    cfgs = [compose_config(ov, idle_keys=False) for ov in jobs]
+    if all(c.shock.kind == "none" for c in cfgs):
+        for c in cfgs:
+            check_idle_shock_keys(c.shock)
     return len(jobs)
 
 
@@ -140,7 +144,7 @@ def _task(dcfg: DictConfig) -> None:
     # Mesa logs every step at INFO; Hydra's logging setup would print them all.
     logging.getLogger("MESA").setLevel(logging.WARNING)
     cfg: SimConfig = OmegaConf.to_object(dcfg)
-    prepare(cfg)
+    prepare(cfg, idle_keys=False)  # main() checked every job already, the sweep as a whole
     out = Path(HydraConfig.get().runtime.output_dir)
     try:
         res = run_monte_carlo(cfg, out, progress=not cfg.quiet)

@@ -60,3 +60,54 @@ def test_empty_scenario_folder_says_so(tmp_path, monkeypatch, capsys):
     assert "no scenario files" in line, line
     assert cli.main(["--help"]) == 0  # help still works, and says why there are none
     assert "no scenario files" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------ 2. keys a group ignores
+@pytest.mark.parametrize("arg,needle", [
+    ("shock.return_period=100", "shock.return_period = 100.0: has no effect without a shock; "
+                                "choose one, e.g. shock=flood (python -m sim --help lists them)"),
+    ("shock.month=31", "shock.month = 31: has no effect without a shock"),
+    ("shock.severity=2", "shock.severity = 2.0: has no effect without a shock"),
+    ("shock.prefectures=[changde]", "shock.prefectures = ['changde']: has no effect"),
+    ("shock.sectors=[agriculture]", "shock.sectors = ['agriculture']: has no effect"),
+    ("shock.duration=6", "shock.duration = 6: has no effect"),
+    ("shock.season=8", "shock.season = 8: has no effect"),
+    ("shock.timing=drawn", "shock.timing = 'drawn': has no effect"),
+])
+@pytest.mark.parametrize("choice", [[], ["shock=none"]])
+def test_shock_keys_without_a_shock_are_refused(arg, needle, choice, tmp_path, monkeypatch, capsys):
+    line = one_error_line([*choice, arg, *FAST], tmp_path, monkeypatch, capsys)
+    assert line == f"sim: error: {needle}" or needle in line, line
+
+
+def test_shock_keys_with_a_shock_or_at_their_default_are_fine():
+    from sim import load_config
+
+    assert load_config("4321", {"shock.month": 19}).shock.kind == "none"  # the default value
+    assert load_config("4321", {"shock.return_period": 100.0}, shock="flood").shock.return_period == 100.0
+
+
+def test_shock_keys_in_a_sweep_with_a_shock_are_fine(monkeypatch):
+    """`-m shock=none,flood shock.month=7`: the month is for the flood job."""
+    from sim.cli import preflight
+    from sim.config.compose import normalise
+
+    assert preflight(normalise(["-m", "shock=none,flood", "shock.month=7", *FAST])) == 2
+    with pytest.raises(Exception, match="shock.month = 7: has no effect"):
+        preflight(normalise(["-m", "scenario=4321,2:8", "shock.month=7", *FAST]))
+
+
+# ------------------------------------------------------------------ 3. the key the user typed
+@pytest.mark.parametrize("arg,needle", [
+    ("firms.loan_min=600000", "sim: error: firms.loan_min = 600000.0: must be <= firms.loan_max (500000)"),
+    ("firms.loan_max=1000", "sim: error: firms.loan_max = 1000.0: must be >= firms.loan_min (50000)"),
+    ("firms.term_min=24", "sim: error: firms.term_min = 24: must be <= firms.term_max (12)"),
+    ("firms.term_max=2", "sim: error: firms.term_max = 2: must be >= firms.term_min (3)"),
+])
+def test_cross_field_error_names_the_typed_key_first(arg, needle, tmp_path, monkeypatch, capsys):
+    assert one_error_line([arg, *FAST], tmp_path, monkeypatch, capsys) == needle
+
+
+def test_cross_field_error_with_both_keys_typed(tmp_path, monkeypatch, capsys):
+    line = one_error_line(["firms.loan_max=1000", "firms.loan_min=2000", *FAST], tmp_path, monkeypatch, capsys)
+    assert line == "sim: error: firms.loan_min = 2000.0: must be <= firms.loan_max (1000)"

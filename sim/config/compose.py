@@ -77,8 +77,14 @@ def describe(e: BaseException) -> str:
     return msg
 
 
-def compose_config(overrides: list[str]) -> SimConfig:
-    """The validated config for one job's overrides (already normalised)."""
+def typed_keys(overrides: Iterable[str]) -> set[str]:
+    """The keys a list of overrides sets (`firms.loan_min=6e5` -> firms.loan_min)."""
+    return {o.split("=", 1)[0].lstrip("+~") for o in overrides if "=" in o}
+
+
+def compose_config(overrides: list[str], idle_keys: bool = True) -> SimConfig:
+    """The validated config for one job's overrides (already normalised). A rule between two
+    keys names first the one these overrides set; idle_keys: see rules.validate."""
     register()
     backup = get_gh_backup()  # inside a running Hydra app (a CLI job) keep its state
     GlobalHydra.instance().clear()
@@ -91,7 +97,7 @@ def compose_config(overrides: list[str]) -> SimConfig:
         raise ConfigError(describe(e)) from None
     finally:
         restore_gh_from_backup(backup)
-    return prepare(cfg)
+    return prepare(cfg, typed_keys(overrides), idle_keys)
 
 
 def job_overrides(argv: list[str]) -> list[list[str]]:

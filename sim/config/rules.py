@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import re
-from typing import Any, Dict, List
+from typing import Any, Collection, Dict, List
 
 from .schema import (PAYERS, RULE, HazardConfig, ProvinceConfig, ShockConfig, ShockEventConfig,
                      SimConfig, TrancheConfig, fail, tranche_payer)
@@ -40,17 +40,23 @@ def rule_of(cls: type, name: str):
     return next(f.metadata[RULE] for f in dataclasses.fields(cls) if f.name == name)
 
 
-def validate(cfg: SimConfig) -> None:
-    """Check every value; raise ConfigError on the first one that is not allowed."""
+def validate(cfg: SimConfig, typed: Collection[str] = (), idle_keys: bool = True) -> None:
+    """Check every value; raise ConfigError on the first one that is not allowed.
+
+    typed: the keys the user set (overrides); a rule between two keys names the typed one
+    first. idle_keys: refuse shock keys set while there is no shock (off for the no-shock
+    jobs of a sweep that also runs shocks, where those keys matter to the other jobs)."""
     check_fields(cfg)
     _check_scheme(cfg)
     _check_province(cfg.province)
-    _check_firms(cfg)
+    _check_firms(cfg, set(typed))
     c = cfg.copula
     rsum = c.rho_macro + c.rho_region + c.rho_sector
     if rsum >= 1.0:
         fail("copula", {"rho_macro": c.rho_macro, "rho_region": c.rho_region,
                         "rho_sector": c.rho_sector}, f"loadings must sum below 1 (sum {rsum:g})")
+    if idle_keys:
+        check_idle_shock_keys(cfg.shock)
     validate_shock(cfg)
     _check_engine(cfg)
 
@@ -96,14 +102,21 @@ def _check_province(p: ProvinceConfig) -> None:
             _check_shares(f"{key}.sector_mix", r.sector_mix, sectors, must_sum_to_one=True)
 
 
-def _check_firms(cfg: SimConfig) -> None:
+def ordered(lo_key: str, lo, hi_key: str, hi, typed: set) -> None:
+    """Refuse lo > hi, naming first the key the user typed (lo's when both or neither)."""
+    if hi >= lo:
+        return
+    if hi_key in typed and lo_key not in typed:
+        fail(hi_key, hi, f"must be >= {lo_key} ({lo:g})")
+    fail(lo_key, lo, f"must be <= {hi_key} ({hi:g})")
+
+
+def _check_firms(cfg: SimConfig, typed: set) -> None:
     f, p = cfg.firms, cfg.province
     if f.n > p.firms_total:
         fail("firms.n", f.n, f"must be <= province.firms_total ({p.firms_total})")
-    if f.loan_max < f.loan_min:
-        fail("firms.loan_max", f.loan_max, f"must be a number >= {f.loan_min:g}")
-    if f.term_max < f.term_min:
-        fail("firms.term_max", f.term_max, f"must be an integer >= {f.term_min:g}")
+    ordered("firms.loan_min", f.loan_min, "firms.loan_max", f.loan_max, typed)
+    ordered("firms.term_min", f.term_min, "firms.term_max", f.term_max, typed)
     _check_shares("firms.bi_insurance", f.bi_insurance, [x.name for x in p.sectors],
                   must_sum_to_one=False)
 
@@ -120,8 +133,9 @@ def _check_engine(cfg: SimConfig) -> None:
         fail("mc.engine", m.engine, "needs the Dask distributed package: pip install 'zyd-sim[distributed]'")
 
 
-def prepare(cfg: SimConfig) -> SimConfig:
-    """Apply derived settings (scheme.bank_share), then validate. Idempotent."""
+def prepare(cfg: SimConfig, typed: Collection[str] = (), idle_keys: bool = True) -> SimConfig:
+    """Apply derived settings (scheme.bank_share), then validate (see `validate` for typed
+    and idle_keys). Idempotent."""
     s = cfg.scheme
     if s.bank_share is not None:
         rule_of(type(s), "bank_share").check("scheme.bank_share", s.bank_share)
@@ -137,7 +151,7 @@ def prepare(cfg: SimConfig) -> SimConfig:
         s.tranches[bank[0]].share = s.bank_share
         for n in others:
             s.tranches[n].share = s.tranches[n].share * (1.0 - s.bank_share) / rest if rest else 0.0
-    validate(cfg)
+    validate(cfg, typed, idle_keys)
     return cfg
 
 
@@ -211,6 +225,25 @@ def shock_events(shock: ShockConfig) -> list[tuple[str, ShockEventConfig]]:
     out = [("shock", shock)] if shock.kind != "none" else []
     out += [(f"shock.also.{n}", e) for n, e in shock.also.items() if e.kind != "none"]
     return out
+
+
+# The main event's fields that only a shock reads: set with no shock, they would be ignored.
+EVENT_FIELDS = ("timing", "month", "season", "duration", "prefectures", "sectors", "severity",
+                "return_period")
+
+
+def check_idle_shock_keys(shock: ShockConfig) -> None:
+    """With no shock (kind none, as `shock=none`, the default) a value set on an event field
+    would do nothing; refuse it instead of running without it. Only a value that differs
+    from the schema default counts (conf/shock/none.yaml sets none)."""
+    if shock.kind != "none":
+        return
+    default = ShockEventConfig()
+    for name in EVENT_FIELDS:
+        value = getattr(shock, name)
+        if value != getattr(default, name):
+            fail(f"shock.{name}", value, "has no effect without a shock; choose one, e.g. "
+                 "shock=flood (python -m sim --help lists them)")
 
 
 def validate_shock(cfg: SimConfig) -> None:
