@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import tempfile
 from pathlib import Path
 
 import hydra
@@ -167,6 +168,33 @@ def _task(dcfg: DictConfig) -> None:
         raise SystemExit(130)
 
 
+def output_root(argv: list[str]) -> Path:
+    """The folder the run (or sweep) writes under, as far as it is known before Hydra runs:
+    `hydra.run.dir=` / `hydra.sweep.dir=` up to its first ${...}, else outputs/ here."""
+    key = "hydra.sweep.dir=" if any(a in ("-m", "--multirun") for a in argv) else "hydra.run.dir="
+    for a in reversed(argv):
+        if a.lstrip("+").startswith(key):
+            literal = a.split("=", 1)[1].strip("'\"").split("${", 1)[0]
+            return Path(literal or ".")
+    return Path("outputs")
+
+
+def check_writable(folder: Path) -> None:
+    """ConfigError (one line) if `folder` cannot be created or written; creates nothing that
+    stays: the nearest existing parent must be a folder we can make a folder in."""
+    parent = folder.absolute()
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ConfigError(f"cannot write the output folder {folder}: {parent} is a file, not a folder")
+    try:
+        with tempfile.TemporaryDirectory(dir=parent, prefix=".sim-write-check-"):
+            pass
+    except OSError as e:
+        raise ConfigError(f"cannot write the output folder {folder}: cannot create a folder in "
+                          f"{parent} ({e.strerror or e})") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if any(a in ("-h", "--help") for a in argv):
@@ -179,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         argv = normalise(argv)
         preflight(argv)
         register()
+        check_writable(output_root(argv))
     except ConfigError as e:
         print(f"sim: error: {e}", file=sys.stderr)
         return 2

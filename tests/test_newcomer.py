@@ -111,3 +111,33 @@ def test_cross_field_error_names_the_typed_key_first(arg, needle, tmp_path, monk
 def test_cross_field_error_with_both_keys_typed(tmp_path, monkeypatch, capsys):
     line = one_error_line(["firms.loan_max=1000", "firms.loan_min=2000", *FAST], tmp_path, monkeypatch, capsys)
     assert line == "sim: error: firms.loan_min = 2000.0: must be <= firms.loan_max (1000)"
+
+
+# ------------------------------------------------------------------ 4. unwritable output folder
+def test_unwritable_run_dir_is_one_line(tmp_path, monkeypatch, capsys):
+    (tmp_path / "afile").write_text("a file, not a folder")
+    run = tmp_path / "afile" / "run"
+    line = one_error_line([f"hydra.run.dir={run}", *FAST], tmp_path, monkeypatch, capsys)
+    assert line == (f"sim: error: cannot write the output folder {run}: "
+                    f"{tmp_path / 'afile'} is a file, not a folder"), line
+
+
+def test_unwritable_sweep_dir_and_default_outputs(tmp_path, monkeypatch, capsys):
+    (tmp_path / "afile").write_text("")
+    line = one_error_line(["-m", "scenario=4321,2:8", f"hydra.sweep.dir={tmp_path}/afile/s", *FAST],
+                          tmp_path, monkeypatch, capsys)
+    assert "cannot write the output folder" in line and "afile" in line
+    (tmp_path / "outputs").write_text("")  # the default folder is taken by a file
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(FAST) == 2
+    assert "sim: error: cannot write the output folder outputs: " in capsys.readouterr().err
+
+
+def test_proc_is_not_writable():
+    from pathlib import Path
+
+    from sim.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^cannot write the output folder /proc/nope: "):
+        cli.check_writable(Path("/proc/nope"))
+    assert cli.output_root(["hydra.run.dir=out/${now:%H}"]) == Path("out")
