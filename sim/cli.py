@@ -140,6 +140,9 @@ class SweepComparison(Callback):
         print(f"all metrics: {root / 'comparison.csv'}")
 
 
+LARGE_OUTPUT_BYTES = 200e6  # above this a run says, before it starts, how much it will write
+
+
 @hydra.main(version_base="1.3", config_path=str(files.conf_dir()), config_name="config")
 def _task(dcfg: DictConfig) -> None:
     # Mesa logs every step at INFO; Hydra's logging setup would print them all.
@@ -147,6 +150,12 @@ def _task(dcfg: DictConfig) -> None:
     cfg: SimConfig = OmegaConf.to_object(dcfg)
     prepare(cfg, idle_keys=False)  # main() checked every job already, the sweep as a whole
     out = Path(HydraConfig.get().runtime.output_dir)
+    size = writer.estimate_bytes(cfg)
+    if size > LARGE_OUTPUT_BYTES:
+        mb = f"{size / 1e6:,.0f}" if size >= 1e7 else f"{size / 1e6:.2g}"
+        print(f"sim: note: this run will write about {mb} MB to {out} (timeseries.csv "
+              "is the largest; fewer mc.replications or a shorter horizon write less)",
+              file=sys.stderr)
     try:
         res = run_monte_carlo(cfg, out, progress=not cfg.quiet)
     except KeyboardInterrupt:

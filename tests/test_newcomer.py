@@ -141,3 +141,26 @@ def test_proc_is_not_writable():
     with pytest.raises(ConfigError, match=r"^cannot write the output folder /proc/nope: "):
         cli.check_writable(Path("/proc/nope"))
     assert cli.output_root(["hydra.run.dir=out/${now:%H}"]) == Path("out")
+
+
+# ------------------------------------------------------------------ 5. large runs say so
+def test_output_size_estimate():
+    from sim import load_config
+    from sim.run.writer import estimate_bytes
+
+    big = load_config("4321", {"mc.replications": 2320})
+    assert 200e6 < estimate_bytes(big) < 250e6  # 2,320 x 60 months; measured 422 MB with a shock
+    shocked = load_config("4321", {"mc.replications": 2320}, shock="flood")
+    assert estimate_bytes(shocked) == 2 * estimate_bytes(big)  # the counterfactual doubles it
+    assert estimate_bytes(load_config("4321")) < cli.LARGE_OUTPUT_BYTES  # the default is quiet
+
+
+def test_large_run_warns_once_before_it_runs(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(FAST) == 0
+    assert "sim: note:" not in capsys.readouterr().err
+    monkeypatch.setattr(cli, "LARGE_OUTPUT_BYTES", 1000)
+    assert cli.main(FAST) == 0
+    notes = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("sim: note:")]
+    assert len(notes) == 1 and "this run will write about 0.038 MB to " in notes[0], notes
+    assert "timeseries.csv is the largest" in notes[0] and str(tmp_path / "outputs") in notes[0]
