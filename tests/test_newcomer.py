@@ -164,3 +164,12 @@ def test_large_run_warns_once_before_it_runs(tmp_path, monkeypatch, capsys):
     notes = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("sim: note:")]
     assert len(notes) == 1 and "this run will write about 0.038 MB to " in notes[0], notes
     assert "timeseries.csv is the largest" in notes[0] and str(tmp_path / "outputs") in notes[0]
+
+
+# ------------------------------------------------------------------ 6. no empty log file
+def test_run_folder_has_no_empty_log(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(FAST) == 0
+    (run,) = [p for p in (tmp_path / "outputs").glob("*/*") if p.is_dir()]
+    assert (run / "summary.csv").is_file()
+    assert not [p.name for p in run.glob("*.log") if p.stat().st_size == 0]
