@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sim.stress: error: {e}", file=sys.stderr)
         return 2
     cmd = "python -m sim.stress " + " ".join(f"'{x}'" if " " in x else x for x in args)
-    seed = load_config(a.scenarios[0], over).mc.seed
+    seed = load_config(a.scenarios[0], over, shock="flood", province=a.province).mc.seed  # as the rows ran
     note = (f"province {a.province}, {a.replications} replications per row, seed {seed}"
             + (f", overrides {over}" if over else ""))
     complete = table.attrs.get("complete", True)
