@@ -336,6 +336,18 @@ def expected_shortfall(x: np.ndarray, alpha: float = 0.99) -> float:
     return float(x[x >= q].mean())
 
 
+def wilson_interval(k: float, n: float, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval (default 95%) for a probability seen k times in n trials, as
+    fractions. Unlike the p5/p95 of a 0/1 outcome it is honest at k = 0 or k = n
+    (k=0, n=200: (0, 0.0188)); (nan, nan) with no trials."""
+    if not n:
+        return math.nan, math.nan
+    p, z2 = k / n, z * z
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = z / (1 + z2 / n) * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 def aggregate(reps: pd.DataFrame) -> pd.DataFrame:
     """Table over replications: one row per summary metric.
 

@@ -48,8 +48,13 @@ def scheme_payers(cfg: SimConfig) -> list[str]:
     return [tranche_payer(n, t) for n, t in cfg.scheme.tranches.items()]
 
 
+WILSON_UNIT = "% (95% Wilson CI)"  # depletion rows: the p5 and p95 columns hold the interval
+
+
 def headline(res: "Results") -> pd.DataFrame:
-    """The table policy staff read: credit, leverage, depletion, losses by party."""
+    """The table policy staff read: credit, leverage, depletion, losses by party. For the
+    depletion probabilities the p5/p95 columns hold the 95% Wilson interval of the
+    probability (unit WILSON_UNIT): the p5/p95 of a 0/1 outcome says nothing."""
     s, cfg = res.summary, res.config
     payers = scheme_payers(cfg)
     bn, pct, x, k = 1e-9, 100.0, 1.0, 1e-3
@@ -60,6 +65,11 @@ def headline(res: "Results") -> pd.DataFrame:
             rows.append((section, label, unit, math.nan, math.nan, math.nan, math.nan, math.nan))
             return
         r = s.loc[metric]
+        if metric.endswith("_depleted"):  # a probability: its 95% Wilson interval, not p5/p95 of 0/1
+            lo, hi = metrics.wilson_interval(round(r["mean"] * r["n"]), r["n"])
+            rows.append((section, label, WILSON_UNIT, r["mean"] * scale, lo * scale, hi * scale,
+                         math.nan, math.nan))
+            return
         t = (r.get("var99", math.nan) * scale, r.get("es99", math.nan) * scale) if tails else (math.nan,) * 2
         rows.append((section, label, unit, r["mean"] * scale, r["p5"] * scale, r["p95"] * scale, *t))
 

@@ -173,3 +173,34 @@ def test_run_folder_has_no_empty_log(tmp_path, monkeypatch, capsys):
     (run,) = [p for p in (tmp_path / "outputs").glob("*/*") if p.is_dir()]
     assert (run / "summary.csv").is_file()
     assert not [p.name for p in run.glob("*.log") if p.stat().st_size == 0]
+
+
+# ------------------------------------------------------------------ 7. probabilities with intervals
+def test_wilson_interval_known_values():
+    from sim.metrics import wilson_interval
+
+    lo, hi = wilson_interval(0, 200)
+    assert lo == 0.0 and hi == pytest.approx(0.0188, abs=5e-5)
+    assert wilson_interval(5, 20) == pytest.approx((0.112, 0.469), abs=5e-4)
+    assert wilson_interval(20, 20)[1] == 1.0
+
+
+def test_depletion_rows_show_a_wilson_interval(tmp_path, monkeypatch, capsys):
+    import pandas as pd
+
+    from sim import report
+    from sim.metrics import wilson_interval
+
+    class Res:  # what headline() reads: the summary table and the config
+        config = __import__("sim").load_config("4321")
+        summary = pd.DataFrame({"n": [200], "mean": [0.0], "p5": [0.0], "p95": [0.0]},
+                               index=pd.Index(["pool_depleted"], name="metric"))
+
+    h = report.headline(Res()).set_index("metric")
+    row = h.loc["P(compensation pool runs dry)"]
+    assert row["unit"] == "% (95% Wilson CI)"
+    assert row["mean"] == 0.0 and row["p5"] == 0.0
+    assert row["p95"] == pytest.approx(100 * wilson_interval(0, 200)[1])  # 1.88 %, not 0
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(FAST) == 0
+    assert "runs dry)" in (out := capsys.readouterr().out) and "% (95% Wilson CI)" in out
