@@ -193,9 +193,10 @@ class CompensationFunds:
         self._advance()
         return out
 
-    def abandon(self, month: int, inflow_per_month, patience, scale) -> np.ndarray:
+    def abandon(self, month: int, inflow_per_month, patience, scale, delay: int = 0) -> np.ndarray:
         """Claimants give up the fraction a = 1 - exp(-max(W - patience, 0) / scale) of each
-        queued claim, W being its expected remaining wait in months (module docstring).
+        queued claim, W being its expected remaining wait in months (module docstring): the
+        months left of the review `delay` plus the wait for cash.
         `inflow_per_month` is (n_funds,); `patience` and `scale` (months, scale > 0) are
         scalars or broadcast to (n_claimants,) or (n_funds, n_claimants). Returns the
         (n_funds, n_claimants) yuan abandoned this month."""
@@ -217,6 +218,8 @@ class CompensationFunds:
         short = np.maximum(ahead - np.maximum(self.balance, 0.0)[:, None], 0.0)
         with np.errstate(divide="ignore", invalid="ignore"):
             wait = np.where(short > 0, short / inflow[:, None], 0.0)
+        if delay:  # a claim still under review waits the rest of it first
+            wait = wait + np.maximum(np.arange(lo, hi) + delay - month, 0)[None, :]
         # Only rows where some claimant's patience is exceeded change; the rest cost nothing.
         rf, rm = np.nonzero((wait > patience.min(axis=1)[:, None]) & (total > 0))
         if rf.size == 0:
