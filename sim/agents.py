@@ -14,6 +14,7 @@ import numpy as np
 from scipy.special import expit
 
 from .config import BankConfig, GovernmentConfig, GuarantorConfig, PoolConfig, ReguarantorConfig
+from .funds import CompensationFunds as CompensationFundsLedger
 from .risk import streams
 
 
@@ -74,53 +75,69 @@ class Institution(mesa.Agent, Account):
         self.cfg = cfg
 
 
-class Bank(Institution):
-    """A representative lending bank.
-
-    Reads a noisy signal of each applicant's PD: sharp for firms on the data-sharing
-    platform, blunt for firms with only a credit file, bluntest for firms without one. Lends
-    directly when its own expected loss is within appetite; otherwise asks the scheme for
-    cover when the loss it would keep is within appetite. On loans it sends to the scheme it
-    screens less carefully the less it keeps (moral hazard). It keeps every loss on direct
-    loans, its tranche on scheme loans, and usually any shortfall; its capital may go
-    negative: that is recorded, not prevented.
-    """
+class BankLedger(Account):
+    """The banks' money, summed over banks: their retained losses, recoveries and capital.
+    The banks decide one by one (`Bank`); their capital is pooled because it never binds a
+    decision here (it may go negative: that is recorded, not prevented)."""
 
     payer = "bank"
-    cash_attr = "capital"  # may go negative: the bank always pays
+    cash_attr = "capital"  # may go negative: the banks always pay
 
-    def __init__(self, model, cfg: BankConfig):
-        super().__init__(model, cfg)
-        self.capital = cfg.capital
+    def __init__(self, capital: float):
+        self._init_ledger()
+        self.capital = capital
+        self.interest_total = 0.0  # interest earned on loans (yuan)
 
-    @property
-    def appetite(self) -> float:
-        """Expected-loss rate the bank accepts: its own limit plus supervisory NPL tolerance."""
-        return self.cfg.max_expected_loss + self.cfg.npl_tolerance
 
-    def noise(self, on_platform: np.ndarray, has_file: np.ndarray) -> np.ndarray:
-        c = self.cfg
-        return np.where(on_platform, c.noise_shared_data, np.where(has_file, c.noise_file, c.noise_no_file))
+class Bank(mesa.Agent):
+    """One lending bank (Hunan: 89 on the platform), with its own appetite and its own choice
+    of whether to use the scheme.
 
-    def screen(self, logit_pd: np.ndarray, on_platform: np.ndarray, has_file: np.ndarray, lgd: float,
-               bank_share: float, scheme_open: bool, draws, rows: np.ndarray):
-        """Return (direct, to_scheme) masks for the applicants (firm rows `rows`).
+    Screening: the bank reads a noisy signal of each applicant's PD, sharp for firms on the
+    data-sharing platform, blunt with only a credit file, bluntest without one. It lends
+    directly when its expected loss is within its appetite; otherwise, if it has joined the
+    scheme, it asks for cover when its expected loss on the share it *effectively* keeps is
+    within appetite. The less it keeps the less carefully it screens (moral hazard).
 
-        `logit_pd` is logit(true PD) (FirmPopulation caches it). The bank's signal is
-        logit_pd + noise x N(0,1); on the scheme route it is noisier the less the bank keeps.
-        `draws` (sim.risk.streams) gives the normals, keyed by firm row and month.
+    Participation: it joins the scheme while the share it effectively keeps (its tranche,
+    plus the funds' share it fronts times what it expects not to receive or to wait for) is
+    within its tolerance; banks differ in tolerance and appetite.
+    """
+
+    def __init__(self, model, index: int, appetite: float, tolerance: float):
+        super().__init__(model)
+        self.index = index
+        self.appetite = appetite  # expected-loss rate it accepts
+        self.tolerance = tolerance  # largest kept share at which it uses the scheme
+        self.in_scheme = False
+
+    def decide_participation(self, kept_share: float, scheme_active: bool) -> None:
+        self.in_scheme = scheme_active and kept_share <= self.tolerance
+
+    @staticmethod
+    def noise(cfg: BankConfig, on_platform: np.ndarray, has_file: np.ndarray) -> np.ndarray:
+        return np.where(on_platform, cfg.noise_shared_data,
+                        np.where(has_file, cfg.noise_file, cfg.noise_no_file))
+
+    @staticmethod
+    def screen(cfg: BankConfig, appetite: np.ndarray, in_scheme: np.ndarray, logit_pd: np.ndarray,
+               on_platform: np.ndarray, has_file: np.ndarray, lgd: float, kept_share: float,
+               draws, rows: np.ndarray):
+        """(direct, to_scheme) masks for applicants at firm rows `rows`, each screened by its
+        own bank: `appetite` and `in_scheme` are that bank's, per applicant.
+
+        The signal is logit_pd + noise x N(0,1); on the scheme route it is noisier the less
+        the bank keeps. `draws` (sim.risk.streams) gives the normals, keyed by row and month.
         """
         eps = draws.normal(streams.BANK_SIGNAL, rows)
-        base = self.noise(on_platform, has_file)
+        base = Bank.noise(cfg, on_platform, has_file)
         lp = logit_pd
         est = expit(lp + base * eps)
-        direct = (est <= self.cfg.max_pd) & (est * lgd <= self.appetite)
-        if not scheme_open:
-            return direct, np.zeros_like(direct)
+        direct = (est <= cfg.max_pd) & (est * lgd <= appetite)
         # Less effort = a noisier signal: extra independent noise so that the total sd is
-        # base * (1 + moral_hazard * (1 - effort)), effort = min(1, share kept / full_effort_share).
-        effort = min(1.0, bank_share / self.cfg.full_effort_share) if self.cfg.full_effort_share > 0 else 1.0
-        k = 1.0 + self.cfg.moral_hazard * (1.0 - effort)
+        # base * (1 + moral_hazard * (1 - effort)), effort = min(1, kept share / full_effort_share).
+        effort = min(1.0, kept_share / cfg.full_effort_share) if cfg.full_effort_share > 0 else 1.0
+        k = 1.0 + cfg.moral_hazard * (1.0 - effort)
         # Only applicants the bank does not lend to directly go to the scheme. Keyed draws
         # give each row its own number, so drawing for those alone changes nothing; a
         # sequential generator (construction) still draws one per applicant.
@@ -130,43 +147,57 @@ class Bank(Institution):
         extra = base[ask] * np.sqrt(k * k - 1.0) * z
         est_s = expit(lp[ask] + base[ask] * eps[ask] + extra)
         to_scheme = np.zeros_like(direct)
-        to_scheme[ask] = (est_s <= self.cfg.max_pd) & (est_s * lgd * bank_share <= self.appetite)
+        to_scheme[ask] = (in_scheme[ask] & (est_s <= cfg.max_pd)
+                          & (est_s * lgd * kept_share <= appetite[ask]))
         return direct, to_scheme
 
 
 class GuaranteeAgency(Institution):
-    """City/county government guarantor (政府性融资担保机构) for one region.
+    """A government guarantor (政府性融资担保机构) serving part of one prefecture.
 
-    Screens with its own signal; issues a guarantee only while outstanding guarantees
-    stay within leverage_cap x net assets (放大倍数 cap); earns the guarantee fee up front
-    and pays re-guarantee fees; pays claims (代偿) from net assets until they are gone;
-    gets recoveries (追偿) later. Suspends new business when claims since its last
-    capitalisation reach `suspend_claims_multiple` x capital, when its 12-month claim rate
-    passes `suspend_claim_rate`, or when net assets fall below the floor; after
-    `suspension_months` the government restores its capital if the rule says so.
+    Decides on each candidate from its own incentives: it accepts a firm while its expected
+    yearly loss on the share it effectively keeps (its tranche, plus what it pays the bank
+    first and expects not to get back from re-guarantors and funds) is covered by the fee it
+    keeps and its tolerated loss, and while its capacity (leverage_cap x net assets - liability
+    balance) allows. Earns the fee up front and pays re-guarantee fees; earns a return on net
+    assets and pays operating costs. When a guaranteed loan defaults it pays the bank the
+    guaranteed loss (代偿) within the month, books receivables from the re-guarantors and the
+    funds, and recovers (追偿) later. Suspends new business when its outstanding claims
+    (代偿余额: paid, not yet recovered or reimbursed) reach `suspend_claims_multiple` x net
+    assets, when its 12-month claim rate passes `suspend_claim_rate`, or when net assets fall
+    below the floor; after `suspension_months` the government restores its capital if the
+    rule says so. Net assets count receivables at nothing until they arrive (prudent: about
+    half of due compensation never does, H).
     """
 
     payer = "guarantor"
     cash_attr, bounded = "net_assets", True
 
-    def __init__(self, model, region: int, region_name: str, capital: float, cfg: GuarantorConfig):
+    def __init__(self, model, index: int, region: int, name: str, capital: float,
+                 cfg: GuarantorConfig):
         super().__init__(model, cfg)
+        self.index = index
         self.region = region
-        self.region_name = region_name
+        self.name = name
         self.capital = capital  # capital at the last (re)capitalisation
         self.net_assets = capital
         self.outstanding = 0.0  # 在保余额, set by the model from the loan book
+        self.liability = 0.0  # 责任余额: outstanding x the share not ceded to re-guarantors
         self.issued_month = 0.0  # new guarantees issued this month
-        self.claims_since_capital = 0.0
+        self.claims_pending = 0.0  # claims paid whose recovery is not yet in (own share included)
+        self.receivable = 0.0  # reimbursements owed to it by re-guarantors and funds
         self.fees_total = 0.0
+        self.income_total = 0.0  # investment income
+        self.costs_total = 0.0  # operating costs
         self.injected_total = 0.0
         self.suspended = False
         self.suspended_month: int | None = None
         self.suspensions = 0
 
-    def pay(self, amount: float) -> None:
-        super().pay(amount)
-        self.claims_since_capital += amount
+    @property
+    def claims_outstanding(self) -> float:
+        """代偿余额: claims paid and not yet recovered or reimbursed."""
+        return self.claims_pending + self.receivable
 
     def new_month(self) -> None:
         super().new_month()
@@ -177,41 +208,48 @@ class GuaranteeAgency(Institution):
         self.net_assets += amount
 
     def capacity(self) -> float:
-        """Room for new guarantees: leverage_cap x net assets - outstanding, 0 if suspended."""
+        """Room for new liability: leverage_cap x net assets - liability balance, 0 if suspended."""
         if self.suspended:
             return 0.0
-        return max(self.cfg.leverage_cap * self.net_assets - self.outstanding, 0.0)
+        return max(self.cfg.leverage_cap * self.net_assets - self.liability, 0.0)
 
-    @staticmethod
-    def estimate_pd_by_region(agencies: list["GuaranteeAgency"], logit_pd: np.ndarray,
-                              region: np.ndarray, z: np.ndarray) -> np.ndarray:
-        """Each agency's noisy PD signal, expit(logit(pd) + noise x z), for the candidates of
-        its own region, all at once; z: one standard normal per candidate."""
-        noise = np.array([ag.cfg.noise for ag in agencies])[region]
-        return expit(logit_pd + noise * z)
+    def max_acceptable_pd(self, kept_share: float, net_fee: float, lgd: float) -> float:
+        """Largest estimated annual PD it accepts: PD x LGD x kept share <= net fee + tolerance."""
+        if kept_share <= 0:
+            return self.cfg.max_pd
+        return min(self.cfg.max_pd, (net_fee + self.cfg.loss_tolerance) / (lgd * kept_share))
 
     @property
     def leverage(self) -> float:
-        """放大倍数: outstanding guarantees / net assets (inf once net assets are gone)."""
+        """放大倍数 on the liability balance: liability / net assets (inf once net assets are gone)."""
         if self.net_assets <= 0:
-            return math.inf if self.outstanding > 0 else 0.0
-        return self.outstanding / self.net_assets
+            return math.inf if self.liability > 0 else 0.0
+        return self.liability / self.net_assets
+
+    def accrue(self) -> tuple[float, float]:
+        """A month's investment income on net assets and operating cost on the liability
+        balance; returns (income, cost)."""
+        income = max(self.net_assets, 0.0) * self.cfg.investment_return / 12.0
+        cost = self.liability * self.cfg.operating_cost / 12.0
+        self.net_assets += income - cost
+        self.income_total += income
+        self.costs_total += cost
+        return income, cost
 
     def update(self) -> float:
-        """Suspend or reinstate, by this agency's own 12-month claim rate; return any capital
-        the government injects."""
+        """Suspend or reinstate by this guarantor's own claims; return any capital the
+        government injects."""
         c, month = self.cfg, self.model.month
-        claim_rate_12m = self.model.claim_rate_12m(self.region)
+        claim_rate_12m = self.model.claim_rate_12m(self.index)
         if self.suspended:
             if c.recapitalise == "restore" and month - self.suspended_month >= c.suspension_months:
                 injection = max(self.capital - self.net_assets, 0.0)
                 self.net_assets += injection
                 self.injected_total += injection
-                self.claims_since_capital = 0.0
                 self.suspended = False
                 return injection
             return 0.0
-        if (self.claims_since_capital >= c.suspend_claims_multiple * self.capital
+        if (self.claims_outstanding >= c.suspend_claims_multiple * max(self.net_assets, 0.0)
                 or claim_rate_12m > c.suspend_claim_rate
                 or self.net_assets < c.net_asset_floor * self.capital
                 or self.net_assets <= 0):
@@ -224,8 +262,9 @@ class GuaranteeAgency(Institution):
 class Reguarantor(Institution):
     """Provincial re-guarantor (省再担保), or the National Financing Guarantee Fund
     (国家融资担保基金) when payer is "national_fund": earns a fee on its share of each
-    guarantee, takes its share of each claim from its capital as long as capital lasts, and
-    stops sharing while the scheme's 12-month claim rate is above its ceiling."""
+    guarantee and reimburses its share of each claim to the guarantor that paid it,
+    `payout_delay` months later and as long as its capital lasts; it refuses a partner
+    guarantor's claims while that guarantor's own 12-month claim rate is above its ceiling."""
 
     cash_attr, bounded = "capital", True
 
@@ -234,6 +273,7 @@ class Reguarantor(Institution):
         self.payer = payer
         self.capital = cfg.capital
         self.fees_total = 0.0
+        self.reimbursed_total = 0.0
 
     def fee_rates(self, amount: np.ndarray) -> np.ndarray:
         """Yearly fee rate on its share: lower for small loans."""
@@ -243,50 +283,101 @@ class Reguarantor(Institution):
         self.fees_total += amount
         self.capital += amount
 
-    def shares_claims(self, claim_rate_12m: float) -> bool:
-        return not claim_rate_12m > self.cfg.claim_rate_ceiling  # NaN (no history yet): shares
+    def reimburse(self, amount: float) -> None:
+        """Pay a claimant its share of a claim (the claimant is credited by the model)."""
+        self.reimbursed_total += amount
+        self.compensate(-amount)
+
+    def shares_claims(self, claim_rate_12m: np.ndarray | float) -> np.ndarray | bool:
+        """Whether it reimburses a partner with this 12-month claim rate (NaN, no history: yes)."""
+        return ~(np.asarray(claim_rate_12m) > self.cfg.claim_rate_ceiling)
 
 
-class CompensationPool(Institution):
-    """Local-government risk compensation pool (风险补偿资金池).
+class CompensationFunds(Institution):
+    """Local-government risk-compensation funds (风险补偿资金) in two layers: the provincial
+    pool (fund 0) and one fund per prefecture (funds 1..R).
 
-    Pays its share of each loss from its balance and cannot go below zero. With a payout
-    delay (or efficiency below 1) the claimant carries the pool's share first and the pool
-    pays its share of the net loss later, only `payout_efficiency` of it arriving.
-    Replenished at the start of each year by its rule; every yuan put in is fiscal money.
+    They pay the scheme's `pool` tranche, but not at default: the claimant (the guarantor
+    that paid the bank, or the bank when no guarantor is in the scheme) files a claim for the
+    funds' share of the net loss, at most `max_share` of it and only on loans up to
+    `max_loan`; `payout_efficiency` of it passes review. Each fund pays its queue oldest
+    first as cash allows, after `payout_delay` months (sim/funds.py); claims wait, roll over
+    into the next year, and are abandoned as the expected wait grows. The provincial pool is
+    replenished each year by its rule, the prefecture funds by appropriations that may fail
+    to arrive; unspent prefecture money carries over or lapses. Every yuan put in is fiscal.
     """
 
     payer = "pool"
-    cash_attr, bounded = "balance", True
 
-    def __init__(self, model, cfg: PoolConfig):
+    def __init__(self, model, cfg: PoolConfig, region_shares: np.ndarray, n_claimants: int,
+                 span: int):
         super().__init__(model, cfg)
-        self.balance = cfg.size
-        self.appropriated_total = 0.0
+        self.n_regions = region_shares.shape[0]
+        self.region_shares = region_shares
+        self.ledger = CompensationFundsLedger(1 + self.n_regions, n_claimants, span)
+        self.ledger.endow(np.concatenate(([cfg.size], cfg.city_size * region_shares)))
+        self.appropriated_total = 0.0  # fiscal money put in after the start
+        self.lapsed_total = 0.0
 
     @property
-    def deferred(self) -> bool:
-        return self.cfg.payout_delay > 0 or self.cfg.payout_efficiency < 1.0
+    def balance(self) -> float:
+        """The provincial pool's cash."""
+        return float(self.ledger.balance[0])
+
+    @property
+    def city_balance(self) -> np.ndarray:
+        return self.ledger.balance[1:]
 
     @property
     def empty(self) -> bool:
         return self.balance <= 0.0
 
-    def replenish_for_new_year(self, last_year_claim_rate: float) -> float:
-        """Apply the replenishment rule; return the fiscal money added."""
-        rule = self.cfg.replenish
+    def inflow_per_month(self) -> np.ndarray:
+        """Each fund's expected new cash a month: its yearly appropriation / 12."""
+        c = self.cfg
+        prov = c.annual_amount if c.replenish in ("annual", "performance") else (
+            c.size / 12.0 if c.replenish == "top_up" else 0.0)
+        city = c.city_annual_amount * c.city_reliability * self.region_shares
+        return np.concatenate(([prov], city)) / 12.0
+
+    def expected_recovery(self, discount_rate: float) -> float:
+        """Share of a new claim a claimant expects to get, in present value: what passes
+        review x what survives its own abandonment over the expected wait x a discount for
+        that wait. The wait is the review delay plus the queue ahead beyond the funds' cash,
+        over their monthly inflow; abandonment follows the funds' rule, a fraction
+        1 - exp(-(remaining wait - patience) / abandon_scale) a month."""
+        c, led = self.cfg, self.ledger
+        inflow = self.inflow_per_month().sum()
+        short = max(led.queued_amount().sum() - max(led.balance.sum(), 0.0), 0.0)
+        queue_wait = min(short / inflow, 120.0) if inflow > 0 else (120.0 if short > 0 else 0.0)
+        wait = c.payout_delay + queue_wait
+        excess = np.maximum(wait - np.arange(int(math.ceil(wait)) + 1) - c.patience, 0.0).sum()
+        survive = math.exp(-excess / c.abandon_scale)
+        return c.payout_efficiency * survive * (1.0 + discount_rate) ** (-wait / 12.0)
+
+    def new_year(self, last_year_claim_rate: float, arrives: np.ndarray) -> float:
+        """Year-end: lapse or carry, then appropriations (the provincial pool by its rule, each
+        prefecture fund if its appropriation `arrives`); return the net fiscal money added."""
+        c = self.cfg
+        before = self.ledger.lapsed.sum()
+        lapse = np.zeros(1 + self.n_regions, bool)
+        lapse[1:] = c.carry_over == "lapse"
+        self.ledger.close_year(self.model.month, lapse)
+        lapsed = self.ledger.lapsed.sum() - before
+        rule = c.replenish
         if rule == "annual":
-            add = self.cfg.annual_amount
+            prov = c.annual_amount
         elif rule == "top_up":
-            add = max(self.cfg.size - self.balance, 0.0)
+            prov = max(c.size - self.balance, 0.0)
         elif rule == "performance":
-            ok = not (last_year_claim_rate > self.cfg.performance_claim_rate)
-            add = self.cfg.annual_amount if ok else 0.0
+            prov = c.annual_amount if not (last_year_claim_rate > c.performance_claim_rate) else 0.0
         else:
-            add = 0.0
-        self.balance += add
-        self.appropriated_total += add
-        return add
+            prov = 0.0
+        add = np.concatenate(([prov], c.city_annual_amount * self.region_shares * arrives))
+        self.ledger.appropriate(add)
+        self.appropriated_total += add.sum()
+        self.lapsed_total += lapsed
+        return add.sum() - lapsed
 
 
 class Government(Institution):

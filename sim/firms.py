@@ -36,8 +36,13 @@ PERFORMING, OVERDUE, DEFAULTED = 0, 1, 2  # state of a running loan (DEFAULTED: 
 
 class FirmPopulation:
     def __init__(self, n: int, province: ProvinceConfig, cfg: FirmsConfig, data_coverage: float,
-                 rng: np.random.Generator):
+                 rng: np.random.Generator, n_banks: int = 1):
         self.n = n
+        self.n_banks = n_banks
+        # Each prefecture's guarantors are numbered consecutively: region r has
+        # _guarantor_count[r] of them from _guarantor_first[r]; a firm is served by one of them.
+        self._guarantor_count = np.array([r.guarantors for r in province.regions], np.int64)
+        self._guarantor_first = np.concatenate(([0], np.cumsum(self._guarantor_count)[:-1]))
         self.cfg = cfg
         self.data_coverage = data_coverage
         self._region_p = np.array([r.firm_share for r in province.regions], float)
@@ -57,6 +62,8 @@ class FirmPopulation:
         self._insured_p = np.array([cfg.bi_insurance.get(x, cfg.bi_insurance_other) for x in sectors])
         self._cure_ratio = cfg.overdue_cure_ratio
         self.region = np.zeros(n, np.int16)
+        self.guarantor = np.zeros(n, np.int16)  # the government guarantor serving the firm's county
+        self.bank = np.zeros(n, np.int16)  # the bank it applies to
         self.sector = np.zeros(n, np.int16)
         self.group = np.zeros(n, np.int16)  # region x n_sectors + sector: one copula lookup
         self.pd = np.zeros(n)  # true annual PD
@@ -80,7 +87,7 @@ class FirmPopulation:
         self.amount = np.zeros(n)  # principal, yuan (real firm scale)
         self.term = np.zeros(n, np.int16)  # months
         self.age = np.zeros(n, np.int16)  # months since origination
-        # Guarantor index of a scheme loan (= region); n_regions marks a direct loan, so one
+        # Guarantor index of a scheme loan; the number of guarantors marks a direct loan, so one
         # bincount over `agency` weighted by `amount` splits the whole loan book (firms
         # without a loan have amount 0 and add nothing).
         self.agency = np.zeros(n, np.int16)
@@ -106,7 +113,7 @@ class FirmPopulation:
             u = lambda p: d.uniform(p, idx)  # noqa: E731
             z = lambda p: d.normal(p, idx)  # noqa: E731
         else:  # keyed: the seven numbers of each entrant in one pass
-            bits = rng.bits53_block([site + p for p in range(st.ENTRANT_INSURED + 1)], idx)
+            bits = rng.bits53_block([site + p for p in range(st.ENTRANT_BANK + 1)], idx)
             u = lambda p: bits[p - site] * 2.0**-53  # noqa: E731  (= st.counter_uniform)
             z = lambda p: ndtri((bits[p - site] + 0.5) * 2.0**-53)  # noqa: E731  (= st.counter_normal)
         # = rng.choice(n_regions, size=m, p=region shares), without re-checking p each time
@@ -135,6 +142,11 @@ class FirmPopulation:
         self.health[idx] = 0.0
         self.health_falls[idx] = 0
         self.insured[idx] = u(site + st.ENTRANT_INSURED) < self._insured_p[sector]
+        k = self._guarantor_count[region]
+        self.guarantor[idx] = self._guarantor_first[region] + np.minimum(
+            (u(site + st.ENTRANT_GUARANTOR) * k).astype(np.int64), k - 1)
+        self.bank[idx] = np.minimum((u(site + st.ENTRANT_BANK) * self.n_banks).astype(np.int64),
+                                    self.n_banks - 1)
         self.collateral_loss[idx] = 0.0
         self.recovery_delay[idx] = 0
         self.shock_until[idx] = 0

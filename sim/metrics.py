@@ -45,37 +45,65 @@ MONTHLY_DOC = {
     **{f"scheme_loss_{p}": (f"{p}'s payments on defaulted scheme loans at default (yuan): its tranche, "
                             "any tranche it takes over, any pool share it fronts") for p in PAYERS},
     "shortfall": "part of scheme losses no payer could pay, booked to the shortfall bearer (yuan)",
-    "claims": "claim payments (代偿) by the guarantee system: guarantor + re-guarantor + national fund (yuan)",
+    "claims": ("claim payments (代偿): what the guarantors paid banks on defaulted guaranteed loans, before "
+               "any reimbursement (yuan)"),
     "released_scheme": "guarantees released: scheme loans repaid or defaulted this month (yuan)",
     "recoveries": "recoveries (追偿) received this month, all payers (yuan)",
     "fees": "guarantee fees earned this month (yuan)",
     "reguarantee_fees": "fees guarantors paid the re-guarantor and national fund (yuan)",
     "subsidies": "fee and interest subsidies paid by the government (yuan)",
     "capital_injections": "government recapitalisation of suspended guarantors (yuan)",
-    "pool_owed": "pool compensation falling due later for this month's defaults, before efficiency (yuan)",
-    "pool_compensation": "delayed pool compensation paid to the claimant this month (yuan)",
-    "pool_unpaid": "delayed compensation due this month that the empty pool could not pay (yuan)",
+    "receivables_booked": ("reimbursements claimants are owed for this month's claims: the re-guarantors' "
+                           "and the funds' shares of the net loss (yuan)"),
+    "reimbursed_reguarantors": "re-guarantor and national fund reimbursements paid this month (yuan)",
+    "reimbursed_funds": "compensation the funds paid out of their queues this month (yuan)",
+    "receivables_written_off": ("receivables the claimants will not get: refused (claim rate above a "
+                                "re-guarantor's ceiling, reimburser out of cash), ineligible at the "
+                                "funds' review, or abandoned in a queue (yuan)"),
+    "funds_due": "the funds' share of this month's claims, net of recoveries, before review (yuan)",
+    "funds_filed": ("claims filed with the compensation funds this month: funds_due within the funds' "
+                    "caps (max_share, max_loan) that passed review (yuan)"),
+    "funds_abandoned": "queued fund claims the claimants gave up this month (yuan)",
+    "guarantor_income": "guarantors' investment income on net assets (yuan)",
+    "guarantor_costs": "guarantors' operating costs (yuan)",
+    "interest_income": "interest on this month's new loans over their terms, booked to the banks (yuan)",
     "dynamic_share_loans": "defaulted loans whose public share was raised by the dynamic rule",
     **{f"paid_{p}": f"{p}: gross payments this month, incl. shortfall it bears and direct-loan losses (yuan)"
        for p in PAYERS},
     **{f"recovered_{p}": f"{p}: recoveries received this month (yuan)" for p in PAYERS},
-    **{f"compensated_{p}": f"{p}: pool compensation received (+) or paid (-) this month (yuan)"
+    **{f"compensated_{p}": f"{p}: reimbursements received (+) or paid (-) this month (yuan)"
        for p in PAYERS},
     "guarantor_net_assets": "net assets of all guarantors (yuan)",
     "guarantor_outstanding": "outstanding guarantees (在保余额) of all guarantors (yuan)",
-    "guarantor_leverage": "system leverage multiple (放大倍数) = guarantor_outstanding / guarantor_net_assets",
-    "guarantor_leverage_max": "highest leverage multiple of any single guarantor",
+    "guarantor_liability": ("liability balance (融资担保责任余额) = outstanding x the share guaranteed "
+                            "and not ceded to re-guarantors (yuan)"),
+    "guarantor_leverage": "system leverage multiple (放大倍数) = guarantor_liability / guarantor_net_assets",
+    "guarantor_leverage_max": "highest leverage multiple of any single guarantor (liability / net assets)",
     "guarantor_leverage_cap": "the leverage cap",
     "guarantors_suspended": "guarantors that have stopped new business",
     "guarantor_min_net_assets": "lowest net assets of any single guarantor (yuan)",
+    "guarantor_claims_outstanding": ("outstanding claims (代偿余额) of all guarantors: paid and not yet "
+                                     "recovered or reimbursed (yuan)"),
+    "guarantor_claims_ratio_max": "highest outstanding claims / net assets of any guarantor (H suspends at 1.8)",
+    "guarantor_receivables": "reimbursements owed to the guarantors (yuan)",
+    "bank_receivables": "reimbursements owed to the banks (when no guarantor fronts) (yuan)",
+    "guarantor_kept_share": "mean share of a loss the guarantors expect to keep on a new loan",
+    "bank_kept_share": "share of a loss the banks expect to keep on a new scheme loan",
+    "banks_in_scheme": "share of banks that use the scheme (signed risk-sharing agreements)",
     "reguarantor_capital": "provincial re-guarantor capital (yuan)",
     "national_fund_capital": "national fund capital for the province (yuan)",
-    "pool_balance": "compensation pool balance (yuan)",
-    "pool_appropriated": "fiscal money put into the pool so far, beyond its initial size (yuan)",
+    "pool_balance": "provincial compensation pool balance (yuan)",
+    "city_funds_balance": "prefecture compensation funds' balance, all together (yuan)",
+    "city_funds_min_balance": "lowest balance of any prefecture fund (yuan)",
+    "pool_appropriated": "fiscal money put into the funds so far, beyond their initial sizes (yuan)",
+    "funds_queue": "claims waiting in the funds' queues (yuan)",
+    "funds_queue_claims": "claims waiting in the funds' queues (real loans)",
+    "funds_oldest_wait": "months the oldest queued claim of any fund has waited",
     "fiscal_spent": ("fiscal money behind the scheme so far: pool endowment and appropriations (if the "
                      "pool pays a tranche), government tranche, subsidies, capital injections (yuan)"),
     "bank_capital": "bank capital (yuan)",
-    "npl_ratio": "NPL ratio (不良率) = EAD defaulted in the last `recovery_lag` months / (outstanding + that EAD)",
+    "npl_ratio": ("NPL ratio (不良率) = NPL stock / (outstanding + NPL stock); NPL stock = loans 90+ days "
+                  "overdue that defaulted and are not yet written off (at their recovery date)"),
     "overdue_new": "loans that fell overdue (逾期) this month (firms)",
     "overdue_cured": "overdue loans that cured this month (firms)",
     "overdue_loans": "loans overdue at month end (firms)",
@@ -83,7 +111,7 @@ MONTHLY_DOC = {
     "shock_active": "shock events active this month (0 = none)",
 }
 MONTHLY = tuple(MONTHLY_DOC)
-# Plus one column per guarantor: its net assets at month end, named AGENCY_PREFIX + prefecture.
+# Plus one column per prefecture: its guarantors' net assets at month end, AGENCY_PREFIX + prefecture.
 AGENCY_PREFIX = "net_assets_guarantor_"
 
 # The MONTHLY columns the model's phases add up during the month (the others are read from
@@ -94,19 +122,20 @@ FLOWS = (
     "informal_interest", "exits", "exits_refused", "defaults", "default_direct", "default_scheme",
     "loss_direct_bank", *(f"scheme_loss_{p}" for p in PAYERS), "shortfall", "claims",
     "released_scheme", "recoveries", "fees", "reguarantee_fees", "subsidies", "capital_injections",
-    "pool_owed", "pool_compensation", "pool_unpaid", "dynamic_share_loans", "overdue_new",
-    "overdue_cured",
+    "receivables_booked", "reimbursed_reguarantors", "reimbursed_funds", "receivables_written_off",
+    "funds_due", "funds_filed", "funds_abandoned", "guarantor_income", "guarantor_costs", "interest_income",
+    "dynamic_share_loans", "overdue_new", "overdue_cured",
 )
 assert set(FLOWS) <= set(MONTHLY), sorted(set(FLOWS) - set(MONTHLY))
 
 
 def agency_column(region_name: str) -> str:
-    """The column of one guarantor's net assets."""
+    """The column of one prefecture's guarantors' net assets."""
     return f"{AGENCY_PREFIX}{region_name}"
 
 
 def columns(region_names) -> tuple[str, ...]:
-    """The time series' columns in order: MONTHLY, then each guarantor's net assets."""
+    """The time series' columns in order: MONTHLY, then each prefecture's guarantors' net assets."""
     return MONTHLY + tuple(agency_column(name) for name in region_names)
 
 
@@ -148,7 +177,13 @@ class MonthState(Protocol):
     book: np.ndarray  # loan amounts by guarantor (scheme loans), last entry the direct loans
     firms: Any  # sim.firms.FirmPopulation
     accounts: list  # every payer's ledger (sim.agents.Account)
-    agencies: Any  # mesa.AgentSet of the GuaranteeAgency agents, one per region
+    agencies: Any  # mesa.AgentSet of the GuaranteeAgency agents, in guarantor order
+    region_names: list  # prefecture names, in region order
+    guarantor_region: np.ndarray  # prefecture of each guarantor
+    receivable: np.ndarray  # owed to each claimant: guarantors, then the banks
+    guarantor_kept: np.ndarray  # share of a loss each guarantor expects to keep
+    bank_kept: float
+    banks: Any  # mesa.AgentSet of the Bank agents
     bank: Any
     reguarantor: Any
     national_fund: Any
@@ -180,18 +215,37 @@ def monthly_row(model: MonthState) -> dict:
     ags = model.agencies
     na = ags.agg("net_assets", sum)
     out = ags.agg("outstanding", sum)
+    liab = ags.agg("liability", sum)
     row["guarantor_net_assets"] = na
     row["guarantor_outstanding"] = out
-    row["guarantor_leverage"] = out / na if na > 0 else (math.inf if out > 0 else 0.0)
+    row["guarantor_liability"] = liab
+    row["guarantor_leverage"] = liab / na if na > 0 else (math.inf if liab > 0 else 0.0)
     row["guarantor_leverage_max"] = ags.agg("leverage", max)
     row["guarantor_leverage_cap"] = model.cfg.guarantor.leverage_cap
     row["guarantors_suspended"] = ags.agg("suspended", sum)
     row["guarantor_min_net_assets"] = ags.agg("net_assets", min)
+    row["guarantor_claims_outstanding"] = ags.agg("claims_outstanding", sum)
+    row["guarantor_claims_ratio_max"] = max(
+        (a.claims_outstanding / a.net_assets if a.net_assets > 0 else (math.inf if a.claims_outstanding > 0 else 0.0))
+        for a in ags)
+    row["guarantor_receivables"] = float(model.receivable[:-1].sum())
+    row["bank_receivables"] = float(model.receivable[-1])
+    row["guarantor_kept_share"] = float(np.mean(model.guarantor_kept)) if len(model.guarantor_kept) else 0.0
+    row["bank_kept_share"] = model.bank_kept
+    row["banks_in_scheme"] = model.banks.agg("in_scheme", sum) / len(model.banks)
     row["reguarantor_capital"] = model.reguarantor.capital
     row["national_fund_capital"] = model.national_fund.capital
     row["pool_balance"] = model.pool.balance
+    city = model.pool.city_balance
+    row["city_funds_balance"] = float(city.sum())
+    row["city_funds_min_balance"] = float(city.min())
     row["pool_appropriated"] = model.pool.appropriated_total
-    pool_money = model.pool.cfg.size + model.pool.appropriated_total
+    led = model.pool.ledger
+    row["funds_queue"] = float(led.queued_amount().sum())
+    row["funds_queue_claims"] = float(led.queued_count().sum())
+    row["funds_oldest_wait"] = float(led.oldest_wait(model.month).max())
+    pool_money = (model.pool.cfg.size + model.pool.cfg.city_size + model.pool.appropriated_total
+                  - model.pool.lapsed_total)
     row["fiscal_spent"] = model.government.fiscal_spent - (0.0 if model.uses_pool else pool_money)
     row["bank_capital"] = model.bank.capital
     npl = model.npl_exposure()
@@ -201,8 +255,11 @@ def monthly_row(model: MonthState) -> dict:
     row["overdue_loans"] = w * np.count_nonzero(overdue)
     row["overdue_ratio"] = w * f.amount[overdue].sum() / outstanding if outstanding > 0 else 0.0
     row["shock_active"] = len(model.shocks.active)
-    for ag in ags:  # each guarantor's own net assets (not in MONTHLY: one column per prefecture)
-        row[agency_column(ag.region_name)] = ag.net_assets
+    # each prefecture's guarantors' net assets (not in MONTHLY: one column per prefecture)
+    by_region = np.bincount(model.guarantor_region, weights=ags.get("net_assets"),
+                            minlength=len(model.region_names))
+    for name, v in zip(model.region_names, by_region):
+        row[agency_column(name)] = float(v)
     return row
 
 
@@ -210,6 +267,7 @@ def monthly_row(model: MonthState) -> dict:
 FUNDS = {
     # fund -> the time-series column holding its balance (for guarantors: the lowest one)
     "pool": "pool_balance",
+    "city_funds": "city_funds_min_balance",
     "guarantor": "guarantor_min_net_assets",
     "reguarantor": "reguarantor_capital",
     "national_fund": "national_fund_capital",
@@ -230,8 +288,10 @@ SUMMARY_DOC = {
     "pool_leverage": "mean over months of outstanding_scheme / pool_balance, if the pool is a payer",
     "fiscal_leverage": ("fiscal leverage (财政资金杠杆): new_lending_scheme / fiscal_spent at the end; "
                         "NaN when neither the pool nor the government pays a tranche"),
-    **{f"{k}_depleted": f"1 if the {k} ran dry (balance <= 0, or for guarantors: any one) within the horizon"
-       for k in FUNDS},
+    "fiscal_leverage_pool": ("fiscal leverage as Hunan defines it (H 1:31.7): new_lending_scheme per yuan "
+                             "of the provincial pool's initial size"),
+    **{f"{k}_depleted": (f"1 if the {k} ran dry (balance <= 0; for guarantors and prefecture funds: "
+                         "any one) within the horizon") for k in FUNDS},
     **{f"{k}_months_to_depletion": f"first month the {k} ran dry (NaN if it did not)" for k in FUNDS},
     **{f"{k}_min_balance": f"lowest {k} balance over the horizon (yuan)" for k in FUNDS},
     **{f"loss_{p}": (f"{p}'s net loss: gross payments - recoveries - pool compensation received "
@@ -254,8 +314,35 @@ SUMMARY_DOC = {
     "informal_credit": "Σ informal_credit (yuan)",
     "firm_exits": "Σ exits (firms)",
     "exit_share_refused": "Σ exits_refused / Σ exits",
-    "pool_unpaid": "Σ pool_unpaid (yuan)",
+    "any_guarantor_suspended": "1 if any guarantor stopped new business in any month",
+    "guarantor_claims_ratio_peak": "max over months of the highest outstanding claims / net assets",
+    "receivables_written_off": "Σ receivables_written_off (yuan)",
+    "funds_filed": "Σ funds_filed (yuan)",
+    "funds_arrival_rate": ("arrival rate (到位率) = Σ reimbursed_funds / Σ funds_due: of the compensation "
+                           "due, the part paid within the horizon (claims still queued have not arrived)"),
+    "funds_abandoned": "Σ funds_abandoned (yuan)",
+    "funds_queue_peak": "max over months of funds_queue (yuan)",
+    "funds_queue_end": "funds_queue in the last month (yuan)",
+    "funds_queue_over_12m": "1 if a fund's oldest queued claim waited more than 12 months in some month",
+    "funds_delay_median": "median months from filing to payment, by yuan paid by the funds",
+    "funds_delay_p90": "90th percentile of months from filing to payment, by yuan paid",
+    "counties_unpaid_two_years": ("prefecture funds that paid nothing in two calendar years running while "
+                                  "claims waited"),
+    "banks_in_scheme_mean": "mean over months of banks_in_scheme",
 }
+
+FINAL = ("funds_delay_median", "funds_delay_p90", "counties_unpaid_two_years", "pool_size")
+
+
+def final_state(model: Any) -> dict:
+    """What the time series cannot give: read from the funds' ledger at the end of a run."""
+    led = model.pool.ledger
+    return {
+        "funds_delay_median": float(led.delay_quantile(0.5)),
+        "funds_delay_p90": float(led.delay_quantile(0.9)),
+        "counties_unpaid_two_years": int(led.counties_unpaid_two_years(funds=np.arange(1, led.balance.shape[0]))),
+        "pool_size": float(model.pool.cfg.size),
+    }
 
 
 def _depletion(balance: np.ndarray) -> tuple[int, float, float]:
@@ -264,8 +351,10 @@ def _depletion(balance: np.ndarray) -> tuple[int, float, float]:
     return int(dry.shape[0] > 0), first, float(balance.min())
 
 
-def summarise(ts: pd.DataFrame, payers_in_scheme: list[str], bearer: str = "bank") -> dict:
-    """One replication's summary from its monthly time series."""
+def summarise(ts: pd.DataFrame, payers_in_scheme: list[str], bearer: str = "bank",
+              final: dict | None = None) -> dict:
+    """One replication's summary from its monthly time series and `final_state`."""
+    final = final or {}
     s = {}
     s["new_lending_direct"] = ts.new_direct.sum()
     s["new_lending_scheme"] = ts.new_scheme.sum()
@@ -288,8 +377,11 @@ def summarise(ts: pd.DataFrame, payers_in_scheme: list[str], bearer: str = "bank
     # Fiscal money backs the scheme only through the pool and the government tranche.
     fiscal = ts.fiscal_spent.iloc[-1] if {"pool", "government"} & set(payers_in_scheme) else 0.0
     s["fiscal_leverage"] = s["new_lending_scheme"] / fiscal if fiscal > 0 else math.nan
+    pool_size = final.get("pool_size", math.nan)
+    s["fiscal_leverage_pool"] = (s["new_lending_scheme"] / pool_size
+                                 if "pool" in payers_in_scheme and pool_size > 0 else math.nan)
     for k, col in FUNDS.items():
-        if k in payers_in_scheme:
+        if (k if k != "city_funds" else "pool") in payers_in_scheme:
             flag, first, low = _depletion(ts[col].to_numpy())
         else:  # a fund the scheme does not use cannot run dry because of it
             flag, first, low = math.nan, math.nan, math.nan
@@ -320,7 +412,19 @@ def summarise(ts: pd.DataFrame, payers_in_scheme: list[str], bearer: str = "bank
     s["informal_credit"] = ts.informal_credit.sum()
     s["firm_exits"] = ts.exits.sum()
     s["exit_share_refused"] = ts.exits_refused.sum() / s["firm_exits"] if s["firm_exits"] else math.nan
-    s["pool_unpaid"] = ts.pool_unpaid.sum()
+    s["any_guarantor_suspended"] = float(ts.guarantors_suspended.max() > 0)
+    s["guarantor_claims_ratio_peak"] = ts.guarantor_claims_ratio_max.max()
+    s["receivables_written_off"] = ts.receivables_written_off.sum()
+    s["funds_filed"] = ts.funds_filed.sum()
+    due = ts.funds_due.sum()
+    s["funds_arrival_rate"] = ts.reimbursed_funds.sum() / due if due else math.nan
+    s["funds_abandoned"] = ts.funds_abandoned.sum()
+    s["funds_queue_peak"] = ts.funds_queue.max()
+    s["funds_queue_end"] = ts.funds_queue.iloc[-1]
+    s["funds_queue_over_12m"] = float(ts.funds_oldest_wait.max() > 12)
+    for k in ("funds_delay_median", "funds_delay_p90", "counties_unpaid_two_years"):
+        s[k] = final.get(k, math.nan)
+    s["banks_in_scheme_mean"] = ts.banks_in_scheme.mean()
     return s
 
 

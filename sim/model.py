@@ -1,32 +1,35 @@
 """The government-bank-guarantor (政银担) model: one Mesa model per replication.
 
 In plain words: a province's small firms, each with its own default risk, apply for bank
-loans. The bank reads a noisy signal of each applicant's risk (sharper when the firm's data
-is on the sharing platform, blunter without a credit file). It lends on its own to firms it
-judges safe enough; for the rest it asks the risk-sharing scheme for cover, as long as the
-part of the loss it would keep is acceptable, and the less it keeps the less carefully it
-screens. The region's government guarantor reads its own signal and guarantees the loan if
-it judges the firm acceptable and its leverage cap leaves room; it pays the re-guarantors
-their fees. Refused firms borrow informally and are less likely to survive.
+loans at a rate set by their credit file; fewer apply the dearer the loan (interest plus
+guarantee fee, less subsidies). Each firm banks with one of many banks. The bank reads a
+noisy signal of the firm's risk (sharper when the firm's data is on the sharing platform,
+blunter without a credit file) and lends on its own to firms it judges safe enough. For the
+rest, a bank that has joined the scheme asks for cover when its expected loss on the share it
+*effectively* keeps is acceptable; the less it keeps the less carefully it screens. Banks join
+the scheme only while that kept share is within their tolerance. The county's government
+guarantor reads its own signal and guarantees the loan when its expected loss on the share
+*it* effectively keeps (its tranche plus what it pays first and expects not to get back) is
+covered by its net fee and tolerated loss, and its leverage cap leaves room. Refused firms
+borrow informally and are less likely to survive.
 
-Each month loans age; those at term are repaid and free the guarantee; some default,
-together in bad months (a Gaussian copula with macro, region and sector factors). A
-defaulted loan's loss is split by the scheme: the guarantor, the provincial re-guarantor,
-the national fund, the bank, the compensation pool, the government budget and the firm's
-counter-guarantee each pay their share, up to their caps and their cash; what nobody can
-pay is a shortfall that falls to a configured bearer. Re-guarantors stop sharing while the
-claim rate is above their ceiling; the pool may pay late and only in part. Recoveries from
-collateral come back months later to whoever paid. Guarantors that have paid too much stop
-issuing and may be recapitalised; the pool is topped up once a year by its rule.
-A loan that misses a payment is overdue (逾期) for three months before it cures or
-defaults. Shocks (floods, droughts, pandemics, sector crashes, downturns; sim/shocks.py)
-move default and overdue probabilities, collateral, recoveries and loan demand in chosen
-places and months.
+Each month loans age; those at term are repaid and free the guarantee; some fall overdue and
+default, together in bad months (a Gaussian copula with persistent macro, region and sector
+factors). On a default the bank keeps its tranche; the guarantor pays the bank the rest (代偿)
+at once, books receivables for the re-guarantors' and the funds' shares and claims them:
+the re-guarantors reimburse a month later unless the guarantor's own claim rate is above
+their ceiling; the compensation funds (a provincial pool and one fund per prefecture) pay
+their queue oldest first as cash allows, and claims wait, roll over and are abandoned.
+Recoveries from collateral come back months later to whoever paid. Guarantors earn fees and
+investment income, pay operating costs, stop issuing when outstanding claims pass 180% of net
+assets and may be recapitalised; the funds are replenished once a year. Shocks (floods,
+droughts, pandemics, sector crashes, downturns; sim/shocks.py) move default and overdue
+probabilities, collateral, recoveries and loan demand in chosen places and months.
 
 The step order is an explicit plan (`GuaranteeModel.PLAN`), timed phase by phase. The
 institutions are Mesa agents in `model.agents` (the guarantors also in `model.agencies`, an
-AgentSet in region order); the month's row goes to `model.datacollector`, which is the one
-store of the time series (`model.timeseries()`).
+AgentSet in guarantor order; the banks in `model.banks`); the month's row goes to
+`model.datacollector`, which is the one store of the time series (`model.timeseries()`).
 """
 
 from __future__ import annotations
@@ -38,11 +41,13 @@ from collections import defaultdict
 import mesa
 import numpy as np
 import pandas as pd
+from scipy.special import expit, ndtri
 
 from . import metrics
-from .agents import (Bank, BorrowerRecourse, CompensationPool, GuaranteeAgency, Government,
-                     Reguarantor)
-from .config import PUBLIC_PAYERS, SimConfig, tranche_payer
+from .agents import (Bank, BankLedger, BorrowerRecourse, CompensationFunds, GuaranteeAgency,
+                     Government, Reguarantor)
+from .config import PAYERS, PUBLIC_PAYERS, SimConfig, tranche_payer
+from .config.rules import guarantors
 from .firms import DIRECT, NO_LOAN, PERFORMING, SCHEME, FirmPopulation
 from .risk import streams
 from .risk.copula import draw_factors, latent_values
@@ -50,7 +55,7 @@ from .risk.waterfall import split_losses
 from .shocks import ShockEngine
 
 REGUARANTORS = ("reguarantor", "national_fund")  # payers that are Reguarantor agents
-SYSTEM_PAYERS = ("guarantor", *REGUARANTORS)  # whose payments are claims (代偿)
+REIMBURSERS = (*REGUARANTORS, "pool")  # shares the claimant pays first and claims back
 
 
 class GuaranteeModel(mesa.Model):
@@ -60,11 +65,11 @@ class GuaranteeModel(mesa.Model):
         "factors",  # draw the systematic macro / region / sector factors
         "maturities",  # loans at term repay; their guarantees are released
         "defaults",  # copula draws: performing loans fall overdue; overdue ones cure or default
-        "claims",  # loss waterfall: tranches pay, shortfall recorded
+        "claims",  # the guarantor pays the bank (代偿), books receivables, files fund claims
         "exits",  # firms without a loan close (survival depends on access to credit)
-        "recoveries",  # recoveries and delayed pool compensation due this month
-        "institutions",  # suspension, recapitalisation, yearly replenishment and budgets
-        "lending",  # applications, screening, capacity, new loans
+        "recoveries",  # recoveries due; re-guarantors reimburse; the funds pay their queues
+        "institutions",  # income and costs, suspension, recapitalisation, yearly budgets
+        "lending",  # decisions, applications, screening, capacity, new loans
         "metrics",  # this month's row of the time series
     )
 
@@ -73,64 +78,93 @@ class GuaranteeModel(mesa.Model):
         self.cfg = cfg
         self.month = 0  # months completed
         self.weight = cfg.province.firms_total / cfg.firms.n  # real firms per simulated firm
-        self.firms = FirmPopulation(cfg.firms.n, cfg.province, cfg.firms, cfg.bank.data_coverage, self.rng)
+        self.firms = FirmPopulation(cfg.firms.n, cfg.province, cfg.firms, cfg.bank.data_coverage,
+                                    self.rng, n_banks=cfg.bank.count)
         self.shocks = ShockEngine(cfg, self.rng)  # also owns the copula's random streams
         self.n_regions = len(cfg.province.regions)
         self.n_sectors = len(cfg.province.sectors)
+        self.region_names = [r.name for r in cfg.province.regions]
         self._factors = None
         self.phase_seconds: dict[str, float] = defaultdict(float)
+        span = cfg.horizon + max(cfg.firms.recovery_lag + self.shocks.max_recovery_delay,
+                                 cfg.reguarantor.payout_delay, cfg.national_fund.payout_delay) + 2
+        self._span = span
+        self._build_scheme()
         self._build_institutions()
         # Mesa 3.3 numbers agents through a class-level dict keyed by model (Agent._ids), which
         # keeps every model alive for the life of the process (mesa/mesa#3179, fixed in Mesa
         # 3.4, which needs Python 3.12). Every agent of this model exists now, so the counter
         # is no longer needed: drop it, and a finished replication can be freed.
         mesa.Agent._ids.pop(self, None)
-        self._build_scheme()
-        span = cfg.horizon + max(cfg.firms.recovery_lag + self.shocks.max_recovery_delay,
-                                 cfg.pool.payout_delay) + 1
+        G = self.n_guarantors
         self._recoveries_due = np.zeros((span, len(self.accounts)))
-        self._pool_due = np.zeros(span)  # deferred pool compensation owed, by month due
-        self._npl_window = max(cfg.firms.recovery_lag, 1)
-        self._npl_by_month = np.zeros(span)  # defaulted EAD by month of default
-        # claims (代偿) and released guarantees by month and agency, for 12-month claim rates
-        self._claims_hist = np.zeros((span, self.n_regions))
-        self._released_hist = np.zeros((span, self.n_regions))
+        # Receivables: what each claimant (guarantors 0..G-1, the bank G) is owed by the
+        # re-guarantors (due by month) and the funds (in their queues).
+        self.receivable = np.zeros(G + 1)
+        self._reimburse_due = np.zeros((span, len(REGUARANTORS), G + 1))
+        # Claims paid and awaiting their recovery date (the guarantor's own share included),
+        # by guarantor: with the receivables, its outstanding claims (代偿余额).
+        self._pending_due = np.zeros((span, G))
+        self.claims_pending = np.zeros(G)
+        # NPL as a stock: defaulted loans until written off at their recovery date.
+        self._npl_release = np.zeros(span)
+        self.npl_stock = 0.0
+        # claims (代偿) and released guarantees by month and guarantor, for 12-month claim rates
+        self._claims_hist = np.zeros((span, G))
+        self._released_hist = np.zeros((span, G))
         # The time series lives in the DataCollector only. The metrics phase computes the
         # month's row once (the columns share intermediate sums); each reporter reads its column.
         self._row: dict = {}
-        names = metrics.columns(ag.region_name for ag in self.agencies)
+        names = metrics.columns(self.region_names)
         self.datacollector = mesa.DataCollector(
             model_reporters={k: (lambda m, k=k: m._row[k]) for k in names})
         self._cum_scheme_volume = np.zeros(len(self.accounts))  # covered volume per account
-        self.book = np.zeros(self.n_regions + 1)  # loan book by guarantor + direct (see below)
+        self.book = np.zeros(G + 1)  # loan book by guarantor + direct (see below)
         self.defaulted = np.zeros(0, np.intp)
+        self._scheme_share_of_new = 0.5  # firms' expectation of being guaranteed (fee)
         self.running = True
+        self._decide()
         self._seed_loan_book()
 
     # ------------------------------------------------------------------ construction
     def _build_institutions(self) -> None:
         c = self.cfg
-        self.bank = Bank(self, c.bank)
-        shares = np.array([r.firm_share for r in c.province.regions])
-        for i, r in enumerate(c.province.regions):
-            GuaranteeAgency(self, i, r.name, c.guarantor.capital * shares[i], c.guarantor)
-        # Mesa's AgentSet of the guarantors, in creation (= region) order: every loop over
+        self.bank = BankLedger(c.bank.capital)
+        # Banks differ: appetites are lognormal quantiles around max_expected_loss, tolerances
+        # spread evenly over [0, share_tolerance_max]; paired in a fixed shuffled order (the same
+        # for every replication) so the boldest lenders are not also the keenest scheme users.
+        nb = c.bank.count
+        q = (np.arange(nb) + 0.5) / nb
+        s = c.bank.appetite_dispersion
+        appetite = (c.bank.max_expected_loss + c.bank.npl_tolerance) * np.exp(s * ndtri(q) - 0.5 * s * s)
+        tolerance = c.bank.share_tolerance_max * q[np.random.default_rng(0).permutation(nb)]
+        for i in range(nb):
+            Bank(self, i, float(appetite[i]), float(tolerance[i]))
+        self.banks = self.agents_by_type[Bank]
+        self._bank_appetite = appetite
+        self._bank_in_scheme = np.zeros(nb, bool)
+        names, region, capital = guarantors(c)
+        self.n_guarantors = len(names)
+        self.guarantor_region = region
+        for i in range(self.n_guarantors):
+            GuaranteeAgency(self, i, int(region[i]), names[i], float(capital[i]), c.guarantor)
+        # Mesa's AgentSet of the guarantors, in creation (= index) order: every loop over
         # them below adds money in that order, so the numbers do not depend on the set.
         self.agencies = self.agents_by_type[GuaranteeAgency]
         self.reguarantor = Reguarantor(self, "reguarantor", c.reguarantor)
         self.national_fund = Reguarantor(self, "national_fund", c.national_fund)
-        self.pool = CompensationPool(self, c.pool)
+        shares = np.array([r.firm_share for r in c.province.regions])
+        self.pool = CompensationFunds(self, c.pool, shares, self.n_guarantors + 1, self._span)
         self.government = Government(self, c.government)
-        self.government.spend(c.pool.size, "pool")
+        self.government.spend(c.pool.size + c.pool.city_size, "pool")
         self.borrower = BorrowerRecourse()
-        # Waterfall accounts: guarantor agencies occupy one slot per region.
+        # Waterfall accounts: guarantors occupy one slot each, after the bank.
         self.accounts = [self.bank, *self.agencies, self.reguarantor, self.national_fund,
                          self.pool, self.government, self.borrower]
         self._account_index = {acc.payer: i for i, acc in enumerate(self.accounts)
                                if acc.payer != "guarantor"}
         self._guarantor0 = 1
-        self._system_accounts = np.array([i for i, acc in enumerate(self.accounts)
-                                          if acc.payer in SYSTEM_PAYERS])
+        self._bearer = self._account_index[c.scheme.shortfall_bearer]
 
     def _build_scheme(self) -> None:
         s = self.cfg.scheme
@@ -144,11 +178,20 @@ class GuaranteeModel(mesa.Model):
             for n in names])
         self.cap_rate = {self.tranche_payers[j]: s.tranches[n].cap_rate
                          for j, n in enumerate(names) if s.tranches[n].cap_rate is not None}
-        self.bank_share = float(sum(sh for p, sh in zip(self.tranche_payers, self.shares) if p == "bank"))
+        share_of = lambda p: float(sum(sh for q, sh in zip(self.tranche_payers, self.shares) if q == p))  # noqa: E731
+        self.share_of = {p: share_of(p) for p in PAYERS}
+        self.bank_share = self.share_of["bank"]
         self.scheme_active = any(p != "bank" for p in self.tranche_payers)
         self.uses_guarantor = "guarantor" in self.tranche_payers
         self.uses_pool = "pool" in self.tranche_payers
-        self._bearer = self._account_index[s.shortfall_bearer]
+        # Who pays first: the guarantor pays the bank every share but the bank's own, the
+        # firm's counter-guarantee and the government's (paid from its budget at once), and
+        # claims back the re-guarantors' and the funds' shares. Without a guarantor the bank
+        # carries those shares itself and claims them.
+        self.fronted = [p in ("guarantor", *REIMBURSERS) for p in self.tranche_payers]
+        # Liability balance (责任余额) per yuan outstanding: what the guarantor is liable for and
+        # has not ceded to re-guarantors.
+        self.liability_share = (self.share_of["guarantor"] + self.share_of["pool"]) if self.uses_guarantor else 0.0
         # Shares on loans that trip the dynamic-sharing rule: public payers' shares scaled up,
         # the others shrunk pro rata so the total stays 1.
         pub = np.array([p in PUBLIC_PAYERS for p in self.tranche_payers])
@@ -187,35 +230,79 @@ class GuaranteeModel(mesa.Model):
             c, r = c.sum(), r.sum()
         return c / r if r > 0 else math.nan
 
+    def claim_rates_12m(self) -> np.ndarray:
+        """Each guarantor's 12-month claim rate (NaN where nothing was released)."""
+        lo = max(0, self.month - 11)
+        c = self._claims_hist[lo:self.month + 1].sum(axis=0)
+        r = self._released_hist[lo:self.month + 1].sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(r > 0, c / np.where(r > 0, r, 1.0), np.nan)
+
     def npl_exposure(self) -> float:
-        """EAD defaulted in the last `recovery_lag` months (at least one), this month included:
-        the non-performing loans of the NPL ratio."""
-        lo = max(0, self.month + 1 - self._npl_window)
-        return self._npl_by_month[lo:self.month + 1].sum()
+        """Non-performing loans as a stock: EAD of defaulted loans (90+ days overdue) not yet
+        written off; a loan is written off at its recovery date."""
+        return self.npl_stock
 
-    def _guarantor_slice(self) -> slice:
-        return slice(self._guarantor0, self._guarantor0 + self.n_regions)
+    def _claimant_account(self, claimant: int):
+        return self.bank if claimant == self.n_guarantors else self.accounts[self._guarantor0 + claimant]
 
-    def _payer_matrix(self, agency: np.ndarray, claim_rate: float) -> np.ndarray:
-        """(n, k) account index of each tranche's payer for each defaulted scheme loan."""
+    def _payer_matrix(self, claimant: np.ndarray) -> np.ndarray:
+        """(n, k) account index of each tranche's payer at default, for each defaulted scheme
+        loan: the claimant (guarantor, or bank) pays the fronted tranches."""
         cols = []
-        for p in self.tranche_payers:
-            own = self._guarantor0 + agency.astype(np.intp)
-            if p == "guarantor":
+        own = np.where(claimant == self.n_guarantors, 0, self._guarantor0 + claimant).astype(np.intp)
+        for p, fr in zip(self.tranche_payers, self.fronted):
+            if fr:
                 cols.append(own)
-            elif p in REGUARANTORS and not self.accounts[
-                    self._account_index[p]].shares_claims(claim_rate):
-                cols.append(own)  # above its ceiling it stops sharing: the guarantor pays
-            elif p == "pool" and self.pool.deferred:
-                cols.append(np.full(agency.shape[0], self._bearer, np.intp))  # claimant fronts it
             else:
-                cols.append(np.full(agency.shape[0], self._account_index[p], np.intp))
+                cols.append(np.full(claimant.shape[0], self._account_index[p], np.intp))
         return np.stack(cols, axis=1)
+
+    # ------------------------------------------------------------------ decisions
+    def _decide(self) -> None:
+        """What each institution effectively keeps of a loss on a new scheme loan, from the
+        rules and its experience, and what follows: each guarantor's largest acceptable PD,
+        each bank's choice to use the scheme (once a year)."""
+        c = self.cfg
+        funds_back = self.pool.expected_recovery(c.guarantor.investment_return)
+        pool_share = self.share_of["pool"]
+        fund_part = min(pool_share, c.pool.max_share)
+        # the funds' share the claimant expects not to get (in present value)
+        pool_kept = pool_share - fund_part * funds_back
+        rates = self.claim_rates_12m()
+        if self.uses_guarantor:
+            kept = np.full(self.n_guarantors, self.share_of["guarantor"] + pool_kept)
+            net_fee = c.scheme.guarantee_fee
+            for p in REGUARANTORS:
+                sh = self.share_of[p]
+                if sh > 0:
+                    acc = self.accounts[self._account_index[p]]
+                    refuses = ~acc.shares_claims(rates) | (acc.capital <= 0)
+                    kept += sh * refuses
+                    net_fee -= sh * float(acc.fee_rates(np.array([c.firms.loan_max]))[0])
+            self.guarantor_kept = kept
+            self._guarantor_max_pd = np.array([
+                ag.max_acceptable_pd(k, net_fee, c.firms.lgd_mean) for ag, k in zip(self.agencies, kept)])
+            self.bank_kept = self.bank_share
+        else:
+            self.guarantor_kept = np.zeros(self.n_guarantors)
+            bank_back = self.pool.expected_recovery(c.bank.rate_file)
+            kept = self.bank_share + pool_share - fund_part * bank_back
+            for p in REGUARANTORS:
+                sh = self.share_of[p]
+                if sh > 0:
+                    acc = self.accounts[self._account_index[p]]
+                    kept += sh * (not bool(acc.shares_claims(self.claim_rate_12m())) or acc.capital <= 0)
+            self.bank_kept = kept
+        if self.month % 12 == 0:
+            for b in self.banks:
+                b.decide_participation(self.bank_kept, self.scheme_active)
+            self._bank_in_scheme = np.array(self.banks.get("in_scheme"), bool)
 
     # ------------------------------------------------------------------ the month
     def step(self) -> None:
-        self.agents.do("new_month")  # every institution's monthly ledger back to zero
-        self.borrower.new_month()  # (the firms' counter-guarantee is an account, not an agent)
+        for acc in self.accounts:  # every payer's monthly ledger back to zero
+            acc.new_month()
         self.tally = metrics.Tally()  # this month's flows
         # Every draw of the month past the copula's is keyed by (month, purpose, firm row),
         # so a shocked run and its counterfactual share them (sim/risk/streams.py).
@@ -249,9 +336,9 @@ class GuaranteeModel(mesa.Model):
         scheme_done = done[f.channel[done] == SCHEME]
         released = w * f.amount[scheme_done]
         self._released_hist[self.month] += np.bincount(f.agency[scheme_done], weights=released,
-                                                       minlength=self.n_regions)
+                                                       minlength=self.n_guarantors)
         self.tally.released_scheme += released.sum()
-        self.book -= np.bincount(f.agency[done], weights=f.amount[done], minlength=self.n_regions + 1)
+        self.book -= np.bincount(f.agency[done], weights=f.amount[done], minlength=self.n_guarantors + 1)
         f.channel[done] = NO_LOAN
         f.amount[done] = 0.0
 
@@ -274,14 +361,16 @@ class GuaranteeModel(mesa.Model):
 
     def _phase_claims(self) -> None:
         f, w, m = self.firms, self.weight, self.tally
+        G = self.n_guarantors
         idx = self.defaulted
         ead = w * f.amount[idx]
-        self.book -= np.bincount(f.agency[idx], weights=f.amount[idx], minlength=self.n_regions + 1)
+        self.book -= np.bincount(f.agency[idx], weights=f.amount[idx], minlength=G + 1)
         lgd, delay = f.loss_terms(idx, self.month)  # shocks may raise LGD and delay recovery
         recovery_rate = 1.0 - lgd
-        due = np.minimum(self.month + self.cfg.firms.recovery_lag + delay,
-                         self._recoveries_due.shape[0] - 1)
-        self._npl_by_month[self.month] += ead.sum()
+        due = np.minimum(self.month + self.cfg.firms.recovery_lag + delay, self._span - 1)
+        # NPL stock: in at default, out when written off at the recovery date
+        self.npl_stock += ead.sum()
+        np.add.at(self._npl_release, due, ead)
         m.defaults += w * idx.shape[0]
         is_direct = f.channel[idx] == DIRECT
         # Direct loans: the bank bears everything and gets all the recovery.
@@ -290,13 +379,13 @@ class GuaranteeModel(mesa.Model):
         m.default_direct += direct_loss
         m.loss_direct_bank += direct_loss
         np.add.at(self._recoveries_due[:, 0], due[is_direct], recovery_rate[is_direct] * ead[is_direct])
-        # Scheme loans: the waterfall.
+        # Scheme loans.
         s_idx = ~is_direct
         loss = ead[s_idx]
-        agency = f.agency[idx[s_idx]]
+        agency = f.agency[idx[s_idx]].astype(np.intp)
         m.default_scheme += loss.sum()
         m.released_scheme += loss.sum()
-        self._released_hist[self.month] += np.bincount(agency, weights=loss, minlength=self.n_regions)
+        self._released_hist[self.month] += np.bincount(agency, weights=loss, minlength=G)
         if not loss.shape[0]:
             self._retire(idx, streams.RESPAWN_DEFAULT)
             return
@@ -306,7 +395,9 @@ class GuaranteeModel(mesa.Model):
             np.add.at(self._recoveries_due[:, 0], due[s_idx], recovery_rate[s_idx] * loss)
             self._retire(idx, streams.RESPAWN_DEFAULT)
             return
-        payer = self._payer_matrix(agency, self.claim_rate_12m())
+        # 1. At default: the claimant pays the fronted tranches (代偿), the others pay theirs.
+        claimant = agency if self.uses_guarantor else np.full(loss.shape[0], G, np.intp)
+        payer = self._payer_matrix(claimant)
         shares = self.shares
         if self.cfg.scheme.dynamic.enabled:
             tripped = f.health_falls[idx[s_idx]] >= self.cfg.scheme.dynamic.periods
@@ -314,8 +405,10 @@ class GuaranteeModel(mesa.Model):
             m.dynamic_share_loans += w * np.count_nonzero(tripped)
         budget = np.array([acc.budget() for acc in self.accounts])
         for p, rate in self.cap_rate.items():
+            if p in REIMBURSERS:
+                continue  # applied when it reimburses
             # Portfolio cap: at most `rate` of the volume this payer has covered.
-            sl = self._guarantor_slice() if p == "guarantor" else slice(
+            sl = slice(self._guarantor0, self._guarantor0 + G) if p == "guarantor" else slice(
                 self._account_index[p], self._account_index[p] + 1)
             room = rate * self._cum_scheme_volume[sl] - np.array([a.paid_total for a in self.accounts[sl]])
             budget[sl] = np.minimum(budget[sl], np.maximum(room, 0.0))
@@ -326,32 +419,68 @@ class GuaranteeModel(mesa.Model):
         shortfall = split.shortfall.sum()
         self.accounts[self._bearer].pay(shortfall)
         m.shortfall += shortfall
-        # Tallied by who actually paid (a re-guarantor above its ceiling hands its tranche to
-        # the guarantor; a deferred pool's share is fronted by the claimant).
         for a, amount in enumerate(split.by_payer):
             m[f"scheme_loss_{self.accounts[a].payer}"] += amount
-        system = np.isin(payer, self._system_accounts)
-        claims_by_agency = np.bincount(agency, weights=(split.paid * system).sum(axis=1),
-                                       minlength=self.n_regions)
-        for j, p in enumerate(self.tranche_payers):
-            paid_j = split.paid[:, j]
-            if p == "pool" and self.pool.deferred:
-                # The claimant fronted the pool's share; the pool owes its share of the net loss.
-                owed = (paid_j * recovery_rate[s_idx]).sum()
-                owed = paid_j.sum() - owed
-                when = min(self.month + self.cfg.pool.payout_delay, self._pool_due.shape[0] - 1)
-                # (the pool pays on its own schedule, whatever delays recoveries)
-                self._pool_due[when] += owed * self.cfg.pool.payout_efficiency
-                m.pool_owed += owed
-        m.claims += claims_by_agency.sum()
-        self._claims_hist[self.month] += claims_by_agency
         # Recoveries go back pro rata to what each account paid on each loan.
-        r = recovery_rate[s_idx]
         due_s = due[s_idx]
+        rr = recovery_rate[s_idx]
         np.add.at(self._recoveries_due, (np.broadcast_to(due_s[:, None], payer.shape), payer),
-                  split.paid * r[:, None])
-        np.add.at(self._recoveries_due[:, self._bearer], due_s, split.shortfall * r)
+                  split.paid * rr[:, None])
+        np.add.at(self._recoveries_due[:, self._bearer], due_s, split.shortfall * rr)
+        # 2. Receivables: each reimburser owes its share of the net loss (after recovery) on
+        # what the claimant paid for it.
+        fronted_paid = split.paid[:, self.fronted].sum(axis=1)
+        booked = np.zeros(loss.shape[0])
+        kept = np.zeros(loss.shape[0])  # refused or ineligible at once: the claimant keeps it
+        rates = self.claim_rates_12m()
+        for j, p in enumerate(self.tranche_payers):
+            if p not in REIMBURSERS:
+                continue
+            owed = split.paid[:, j] * lgd[s_idx]
+            booked += owed
+            if p == "pool":
+                m.funds_due += owed.sum()
+                c = self.cfg.pool
+                eligible = (f.amount[idx[s_idx]] <= c.max_loan) * c.payout_efficiency
+                claim = np.minimum(owed, c.max_share * loss * lgd[s_idx]) * eligible
+                kept += owed - claim
+                self._file_fund_claims(claim, claimant, f.region[idx[s_idx]].astype(np.intp))
+            else:
+                r = REGUARANTORS.index(p)
+                acc = self.accounts[self._account_index[p]]
+                # It judges each partner guarantor by its own claim rate (the bank, when it is
+                # the claimant, by the scheme's).
+                rate = np.where(claimant == G, self.claim_rate_12m(), rates[np.minimum(claimant, G - 1)])
+                ok = acc.shares_claims(rate)
+                kept += np.where(ok, 0.0, owed)
+                when = min(self.month + acc.cfg.payout_delay, self._span - 1)
+                self._reimburse_due[when, r] += np.bincount(claimant, weights=np.where(ok, owed, 0.0),
+                                                            minlength=G + 1)
+        m.receivables_booked += booked.sum()
+        m.receivables_written_off += kept.sum()
+        self.receivable += np.bincount(claimant, weights=booked - kept, minlength=G + 1)
+        if self.uses_guarantor:
+            # claims (代偿) paid by the guarantors; outstanding until recovered or reimbursed
+            claims_by_agency = np.bincount(agency, weights=fronted_paid, minlength=G)
+            m.claims += claims_by_agency.sum()
+            self._claims_hist[self.month] += claims_by_agency
+            stays = fronted_paid - (booked - kept)
+            self.claims_pending += np.bincount(agency, weights=stays, minlength=G)
+            np.add.at(self._pending_due, (due_s, agency), stays)
         self._retire(idx, streams.RESPAWN_DEFAULT)
+
+    def _file_fund_claims(self, claim: np.ndarray, claimant: np.ndarray, region: np.ndarray) -> None:
+        """File each loan's fund claim: `provincial_share` with the provincial pool (fund 0),
+        the rest with the loan's prefecture fund (1 + region). Counts are real loans."""
+        ps = self.cfg.pool.provincial_share
+        n = claim.shape[0]
+        fund = np.concatenate((np.zeros(n, np.intp), 1 + region))
+        who = np.concatenate((claimant, claimant))
+        amount = np.concatenate((ps * claim, (1.0 - ps) * claim))
+        count = np.concatenate((np.full(n, ps * self.weight), np.full(n, (1.0 - ps) * self.weight)))
+        keep = amount > 0
+        self.pool.ledger.file(self.month, fund[keep], who[keep], amount[keep], count[keep])
+        self.tally.funds_filed += amount[keep].sum()
 
     def _retire(self, idx: np.ndarray, site: int) -> None:
         """Defaulted or closed firms leave; entrants take their place (keyed draws: the same
@@ -382,81 +511,129 @@ class GuaranteeModel(mesa.Model):
             if amount:
                 self.accounts[a].recover(amount)
         self.tally.recoveries += due.sum()
-        owed = self._pool_due[self.month]
-        if owed > 0:
-            paid = min(owed, self.pool.budget())
-            self.pool.compensate(-paid)
-            self.accounts[self._bearer].compensate(paid)
-            self.tally.pool_compensation += paid
-            self.tally.pool_unpaid += owed - paid
+        # loans reaching their recovery date leave the NPL stock and the pending claims
+        self.npl_stock -= self._npl_release[self.month]
+        self.claims_pending -= self._pending_due[self.month]
+        self._reimburse()
+
+    def _reimburse(self) -> None:
+        """Receivables settle: re-guarantors pay what falls due (as far as their capital and
+        portfolio cap allow; the rest is written off), the funds pay their queues, and
+        claimants abandon claims that would wait too long."""
+        m, G = self.tally, self.n_guarantors
+        received = np.zeros(G + 1)
+        for r, p in enumerate(REGUARANTORS):
+            owed = self._reimburse_due[self.month, r]
+            total = owed.sum()
+            if total <= 0:
+                continue
+            acc = self.accounts[self._account_index[p]]
+            room = acc.budget()
+            rate = self.cap_rate.get(p)
+            if rate is not None:
+                room = min(room, max(rate * self._cum_scheme_volume[self._account_index[p]]
+                                     - acc.reimbursed_total, 0.0))
+            paid = owed * min(1.0, room / total)
+            acc.reimburse(paid.sum())
+            received += paid
+            m.reimbursed_reguarantors += paid.sum()
+            m.receivables_written_off += total - paid.sum()
+            self.receivable -= owed  # paid, or written off
+        led, c = self.pool.ledger, self.cfg.pool
+        paid = led.pay(self.month, c.payout_delay).sum(axis=0)
+        gone = led.abandon(self.month, self.pool.inflow_per_month(), c.patience,
+                           c.abandon_scale, delay=c.payout_delay).sum(axis=0)
+        self.pool.compensate(-paid.sum())
+        received += paid
+        self.receivable -= paid + gone
+        m.reimbursed_funds += paid.sum()
+        m.funds_abandoned += gone.sum()
+        m.receivables_written_off += gone.sum()
+        for claimant in np.flatnonzero(received):
+            self._claimant_account(int(claimant)).compensate(received[claimant])
 
     def _phase_institutions(self) -> None:
         self._refresh_outstanding()
+        m = self.tally
+        for income, cost in self.agencies.map("accrue"):
+            m.guarantor_income += income
+            m.guarantor_costs += cost
         # Each guarantor suspends or is recapitalised by its rule; the government pays the
-        # injections in region order.
+        # injections in guarantor order.
         for injection in self.agencies.map("update"):
             if injection:
                 self.government.spend(injection, "injection")
-                self.tally.capital_injections += injection
+                m.capital_injections += injection
         if self.month % 12 == 0 and self.month > 0:
             self.government.new_year()
-            add = self.pool.replenish_for_new_year(self.claim_rate_12m())
+            u = streams.counter_uniform(self.shocks.key, self.month, streams.FUND_APPROPRIATION,
+                                        np.arange(self.n_regions))
+            add = self.pool.new_year(self.claim_rate_12m(), u < self.cfg.pool.city_reliability)
             self.government.spend(add, "pool")
 
     def _refresh_outstanding(self) -> None:
         """Each guarantor's outstanding guarantees, from the loan book.
 
-        One pass: `agency` is the guarantor of a scheme loan and n_regions for a direct loan,
-        and firms without a loan have amount 0, so the bincount's last bucket is the direct
-        book. Each bucket adds the same amounts in the same (firm) order as summing that
-        guarantor's loans alone. Kept in `book` (unweighted: times `weight` for province
-        yuan) for the metrics; `_originate` adds each month's new loans to it, maturities and
-        defaults take theirs out, and once a year it is counted afresh so that rounding in
-        those updates cannot build up.
+        One pass: `agency` is the guarantor of a scheme loan and n_guarantors for a direct
+        loan, and firms without a loan have amount 0, so the bincount's last bucket is the
+        direct book. Kept in `book` (unweighted: times `weight` for province yuan) for the
+        metrics; `_originate` adds each month's new loans to it, maturities and defaults take
+        theirs out, and once a year it is counted afresh so that rounding in those updates
+        cannot build up.
         """
         f = self.firms
         if self.month % 12 == 0:
-            self.book = np.bincount(f.agency, weights=f.amount, minlength=self.n_regions + 1)
+            self.book = np.bincount(f.agency, weights=f.amount, minlength=self.n_guarantors + 1)
         self._post_outstanding()
 
     def _post_outstanding(self) -> None:
-        """Each guarantor's outstanding guarantees (province yuan) from the book."""
-        for ag, o in zip(self.agencies, self.weight * self.book[:self.n_regions]):
+        """Each guarantor's outstanding guarantees and liability balance (province yuan), its
+        pending claims and receivables, from the model's books."""
+        out = self.weight * self.book[:self.n_guarantors]
+        for ag, o, pend, rec in zip(self.agencies, out, self.claims_pending, self.receivable):
             ag.outstanding = o
+            ag.liability = o * self.liability_share
+            ag.claims_pending = pend
+            ag.receivable = rec
 
     def _phase_lending(self, apply_rate: float | None = None, draws=None) -> None:
         f, c = self.firms, self.cfg
         d = self._draws if draws is None else draws
-        gov = c.government
         rate = c.firms.apply_rate if apply_rate is None else apply_rate
-        # Subsidies lower the cost of borrowing and raise applications: the fee subsidy for
-        # everyone, the interest subsidy for firms that never borrowed. Shocks move demand too.
-        uplift = c.firms.cost_elasticity * (gov.fee_subsidy * c.scheme.guarantee_fee * 100.0)
-        mult_on = self.shocks.effects is not None
-        if d.keyed and not (uplift or gov.interest_subsidy or mult_on):
-            # One rate for all: rows below it in the month's draw, then those without a loan
-            # (the same rows as drawing for the firms without a loan, in fewer passes).
-            u = d.month_uniform32(streams.APPLY)
-            cand = np.flatnonzero(u < rate)
-            apps = cand[f.channel[cand] == NO_LOAN]
-        else:
-            apps = self._applicants(f, d, rate, uplift)
-        self._screen_and_lend(apps, d)
+        if draws is None:
+            self._decide()
+        self._screen_and_lend(self._applicants(f, d, rate), d)
 
-    def _applicants(self, f, d, rate: float, uplift: float) -> np.ndarray:
-        """Firms without a loan that apply this month, with per-firm application rates."""
+    def _applicants(self, f, d, rate: float) -> np.ndarray:
+        """Firms without a loan that apply this month. A firm applies with probability
+        rate x exp(-cost_elasticity x (all-in cost - reference cost) in percentage points),
+        the all-in cost being its loan rate (by credit file) plus the guarantee fee it expects
+        (the fee x the scheme's share of last month's new loans, less the fee subsidy) less any
+        interest subsidy on a first loan; shocks scale it (emergency demand, or a drop)."""
         c = self.cfg
-        gov = c.government
-        free = np.flatnonzero(f.channel == NO_LOAN)
-        if uplift or gov.interest_subsidy:
-            p_apply = np.minimum(rate * (1.0 + uplift + c.firms.cost_elasticity * gov.interest_subsidy
-                                         * (f.loans_taken[free] == 0)), 1.0)
+        gov, fc = c.government, c.firms
+        fee = c.scheme.guarantee_fee * (1.0 - gov.fee_subsidy) * self._scheme_share_of_new
+        base = np.array([c.bank.rate_no_file, c.bank.rate_file]) + fee - fc.reference_cost
+        # p by (has_file, first loan): the interest subsidy lowers a first loan's cost
+        cost = base[:, None] - np.array([0.0, gov.interest_subsidy / 100.0])[None, :]
+        p_cell = np.minimum(rate * np.exp(-fc.cost_elasticity * 100.0 * cost), 1.0)
+        mult = self.shocks.effects is not None
+        if d.keyed:
+            # Rows below the largest possible probability in the month's draw, then those
+            # without a loan, then each row's own probability: the same rows as drawing for
+            # every firm without a loan, in fewer passes.
+            u = d.month_uniform32(streams.APPLY)
+            top = p_cell.max() * (float(self.shocks.effects.apply_mult.max()) if mult else 1.0)
+            cand = np.flatnonzero(u < np.float32(min(top, 1.0)))
+            cand = cand[f.channel[cand] == NO_LOAN]
+            uc = u[cand]
         else:
-            p_apply = rate
-        mult = self.shocks.apply_multiplier(free)  # shocks: emergency demand, or a drop
-        if mult is not None:
-            p_apply = p_apply * mult
-        return free[np.flatnonzero(d.uniform32_rows(streams.APPLY, free) < p_apply)]
+            cand = np.flatnonzero(f.channel == NO_LOAN)
+            uc = d.uniform32_rows(streams.APPLY, cand)
+        p = p_cell[f.has_file[cand].astype(np.intp), (f.loans_taken[cand] == 0).astype(np.intp)]
+        if mult:
+            p = p * self.shocks.apply_multiplier(cand)
+        return cand[uc < p]
 
     def _screen_and_lend(self, apps: np.ndarray, d) -> None:
         f, w, m, c = self.firms, self.weight, self.tally, self.cfg
@@ -466,8 +643,11 @@ class GuaranteeModel(mesa.Model):
         amount, term = f.draw_requests(apps, d)
         open_ = self.scheme_active and not (self.uses_pool and self.pool.empty
                                             and c.pool.when_empty == "stop")
-        direct, to_scheme = self.bank.screen(f.logit_pd[apps], f.on_platform[apps], f.has_file[apps],
-                                             c.firms.lgd_mean, self.bank_share, open_, d, apps)
+        bank = f.bank[apps]
+        in_scheme = self._bank_in_scheme[bank] & open_
+        direct, to_scheme = Bank.screen(c.bank, self._bank_appetite[bank], in_scheme,
+                                        f.logit_pd[apps], f.on_platform[apps], f.has_file[apps],
+                                        c.firms.lgd_mean, self.bank_kept, d, apps)
         to_scheme &= amount <= c.scheme.max_loan
         refused = np.count_nonzero(~direct & ~to_scheme)
         if self.scheme_active and not open_:
@@ -475,28 +655,27 @@ class GuaranteeModel(mesa.Model):
         else:
             m.rationed_bank_risk += w * refused
         cand = np.flatnonzero(to_scheme)
-        region = None
+        agency = None
         if self.uses_guarantor and cand.shape[0]:
-            region = f.region[apps[cand]]
             rows = apps[cand]
-            est_g = GuaranteeAgency.estimate_pd_by_region(self.agencies, f.logit_pd[rows], region,
-                                                          d.normal(streams.GUARANTOR_SIGNAL, rows))
-            ok = est_g <= c.guarantor.max_pd
+            agency = f.guarantor[rows].astype(np.intp)
+            est_g = expit(f.logit_pd[rows] + c.guarantor.noise * d.normal(streams.GUARANTOR_SIGNAL, rows))
+            ok = est_g <= self._guarantor_max_pd[agency]
             m.rationed_guarantor_risk += w * np.count_nonzero(~ok)
-            cand, region = cand[ok], region[ok]
-            # Capacity: in random order within each agency, accept while room lasts.
-            # = np.lexsort((u, region)) with u a uniform multiple of 2^-53, so
-            # region * 2^53 + u * 2^53 is an exact integer key with the same order.
+            cand, agency = cand[ok], agency[ok]
+            # Capacity: in random order within each guarantor, accept while room lasts.
+            # = np.lexsort((u, agency)) with u a uniform multiple of 2^-53, so
+            # agency * 2^53 + u * 2^53 is an exact integer key with the same order.
             u53 = d.bits53(streams.CAPACITY_ORDER, apps[cand])
-            order = np.argsort(region.astype(np.int64) * 2**53 + u53, kind="stable")
-            cand, region = cand[order], region[order]
-            csum = np.cumsum(w * amount[cand])
-            starts = np.searchsorted(region, np.arange(self.n_regions))
-            within = csum - np.concatenate(([0.0], csum))[starts][region]
+            order = np.argsort(agency.astype(np.int64) * 2**53 + u53, kind="stable")
+            cand, agency = cand[order], agency[order]
+            csum = np.cumsum(w * amount[cand] * self.liability_share)
+            starts = np.searchsorted(agency, np.arange(self.n_guarantors))
+            within = csum - np.concatenate(([0.0], csum))[starts][agency]
             room = np.array(self.agencies.map("capacity"))
-            fits = within <= room[region]
+            fits = within <= room[agency]
             m.rationed_capacity += w * np.count_nonzero(~fits)
-            cand, region = cand[fits], region[fits]
+            cand, agency = cand[fits], agency[fits]
         served = np.zeros(apps.shape[0], bool)
         served[direct] = True
         served[cand] = True
@@ -504,20 +683,30 @@ class GuaranteeModel(mesa.Model):
         no = ~served
         m.informal_credit += w * amount[no].sum()
         m.informal_interest += w * (amount[no] * c.firms.informal_rate * term[no] / 12.0).sum()
-        d = np.flatnonzero(direct)
-        self._originate(apps[d], amount[d], term[d], DIRECT)
-        self._originate(apps[cand], amount[cand], term[cand], SCHEME, region)
+        dd = np.flatnonzero(direct)
+        self._originate(apps[dd], amount[dd], term[dd], DIRECT)
+        self._originate(apps[cand], amount[cand], term[cand], SCHEME, agency)
+        new_direct, new_scheme = amount[dd].sum(), amount[cand].sum()
+        if new_direct + new_scheme > 0:
+            self._scheme_share_of_new = new_scheme / (new_direct + new_scheme)
 
     def _originate(self, idx: np.ndarray, amount: np.ndarray, term: np.ndarray, channel: int,
-                   region: np.ndarray | None = None) -> None:
-        """New loans to firms idx; region = f.region[idx] when the caller has it already."""
+                   agency: np.ndarray | None = None) -> None:
+        """New loans to firms idx; agency = f.guarantor[idx] when the caller has it already."""
         f, w, m, c = self.firms, self.weight, self.tally, self.cfg
+        G = self.n_guarantors
         name = "direct" if channel == DIRECT else "scheme"
         m[f"new_{name}"] += w * amount.sum()
         taken = f.loans_taken[idx]
         first = taken == 0
         m.first_time += w * np.count_nonzero(first)
         years = term / 12.0
+        # Interest at the rate of the firm's credit file, earned over the term (booked now).
+        rate = np.where(f.has_file[idx], c.bank.rate_file, c.bank.rate_no_file)
+        interest = w * (amount * rate * years).sum()
+        self.bank.capital += interest
+        self.bank.interest_total += interest
+        m.interest_income += interest
         if c.government.interest_subsidy > 0:
             sub = w * (c.government.interest_subsidy / 100.0 * amount[first] * years[first]).sum()
             self.government.spend(sub, "subsidy")
@@ -530,33 +719,32 @@ class GuaranteeModel(mesa.Model):
         if c.scheme.dynamic.enabled:
             f.health_falls[idx] = 0
         if channel == DIRECT:
-            f.agency[idx] = self.n_regions  # the direct book's bucket (see _refresh_outstanding)
+            f.agency[idx] = G  # the direct book's bucket (see _refresh_outstanding)
             self.book[-1] += amount.sum()
         if channel != SCHEME or not idx.shape[0]:
             return
-        region = f.region[idx] if region is None else region
-        f.agency[idx] = region
-        by_region = np.bincount(region, weights=amount, minlength=self.n_regions)
-        self.book[:self.n_regions] += by_region
-        vol = w * by_region
+        agency = f.guarantor[idx].astype(np.intp) if agency is None else agency
+        f.agency[idx] = agency
+        by_agency = np.bincount(agency, weights=amount, minlength=G)
+        self.book[:G] += by_agency
+        vol = w * by_agency
         for p in set(self.tranche_payers):
             if p == "guarantor":
-                self._cum_scheme_volume[self._guarantor_slice()] += vol
+                self._cum_scheme_volume[self._guarantor0:self._guarantor0 + G] += vol
             else:
                 self._cum_scheme_volume[self._account_index[p]] += vol.sum()
         if not self.uses_guarantor:
             return
-        fee = c.scheme.guarantee_fee * w * np.bincount(region, weights=amount * years,
-                                                       minlength=self.n_regions)
+        fee = c.scheme.guarantee_fee * w * np.bincount(agency, weights=amount * years, minlength=G)
         # Re-guarantee fees: a yearly rate on each re-guarantor's share of the loan.
-        re_fee = np.zeros(self.n_regions)
+        re_fee = np.zeros(G)
         for p, share in zip(self.tranche_payers, self.shares):
             if p in REGUARANTORS and share > 0:
                 acc = self.accounts[self._account_index[p]]
                 per = w * share * acc.fee_rates(amount) * amount * years
-                by_region = np.bincount(region, weights=per, minlength=self.n_regions)
-                acc.earn_fee(by_region.sum())
-                re_fee += by_region
+                by = np.bincount(agency, weights=per, minlength=G)
+                acc.earn_fee(by.sum())
+                re_fee += by
         for ag, fe, rf, v in zip(self.agencies, fee, re_fee, vol):
             ag.earn_fee(fe - rf)
             ag.issued_month += v

@@ -55,11 +55,11 @@ def assert_down(a, b, *metrics):
         assert d < 0 and -d > K * se, f"{m}: paired difference {d:.4g} with se {se:.4g}"
 
 
-def test_higher_bank_share_less_credit_and_safer_guaranteed_loans():
+def test_higher_bank_share_less_credit_fewer_banks_in_the_scheme():
     lo = run("4321", scheme__bank_share=0.1, mc__replications=16)
-    hi = run("4321", scheme__bank_share=0.5, mc__replications=16)
+    hi = run("4321", scheme__bank_share=0.3, mc__replications=16)
     assert hi.summary["mean"].new_lending_scheme < 0.8 * lo.summary["mean"].new_lending_scheme
-    assert_down(lo, hi, "new_lending_scheme", "new_lending_total", "default_rate_scheme", "claim_rate")
+    assert_down(lo, hi, "new_lending_scheme", "new_lending_total", "banks_in_scheme_mean")
 
 
 def test_bank_share_key_rescales_the_other_tranches():
@@ -72,7 +72,7 @@ def test_bank_share_key_rescales_the_other_tranches():
         sim.load_config("bank_only", {"scheme.bank_share": 0.3})
 
 
-THIN_GUARANTOR = dict(guarantor__capital=5e9, mc__replications=16, guarantor__net_asset_floor=0.0,
+THIN_GUARANTOR = dict(guarantor__capital_mean=5e9 / 37, mc__replications=16, firms__n=12000, guarantor__net_asset_floor=0.0,
                       guarantor__suspend_claims_multiple=100.0, guarantor__suspend_claim_rate=1.0,
                       horizon=36)
 
@@ -81,45 +81,42 @@ def test_higher_leverage_cap_more_guaranteed_credit_and_more_depletion():
     lo = run("full_guarantee", guarantor__leverage_cap=3, **THIN_GUARANTOR)
     hi = run("full_guarantee", guarantor__leverage_cap=15, **THIN_GUARANTOR)
     assert hi.summary["mean"].new_lending_scheme > 1.5 * lo.summary["mean"].new_lending_scheme
-    assert_up(lo, hi, "new_lending_scheme", "guarantor_depleted")
+    assert_up(lo, hi, "new_lending_scheme")
+    assert_down(lo, hi, "guarantor_min_balance")  # the thinnest guarantor ends up thinner
 
 
 def test_bigger_pool_lower_depletion():
-    small_pool = run("jiangxi_4321", pool__size=1e8, pool__replenish="none", horizon=36)
-    big_pool = run("jiangxi_4321", pool__size=3e9, pool__replenish="none", horizon=36)
+    o = dict(pool__replenish="none", pool__city_annual_amount=0.0, horizon=36)
+    small_pool = run("jiangxi_4321", pool__size=1e7, pool__city_size=1e7, **o)
+    big_pool = run("jiangxi_4321", pool__size=3e9, pool__city_size=3e9, **o)
     assert_down(small_pool, big_pool, "pool_depleted")
     assert_up(small_pool, big_pool, "pool_min_balance")
 
 
-def test_pool_payout_delay_and_inefficiency_raise_bank_losses():
-    now = run("4321")
-    late = run("4321", pool__payout_delay=11)
-    partial = run("4321", pool__payout_efficiency=0.463)
-    assert_up(now, late, "loss_bank")
-    assert_up(now, partial, "loss_bank")
-    assert_down(now, late, "loss_pool")
-
-
-def test_deferred_pool_still_conserves_money_and_pays_its_share_eventually():
-    res = run("jiangxi_4321", pool__payout_delay=3, firms__recovery_lag=2, horizon=36)
-    ts = res.timeseries
-    payers = [f"scheme_loss_{p}" for p in sim.config.PAYERS]
-    assert (ts[payers].sum(axis=1) + ts.shortfall - ts.default_scheme).abs().max() < 0.01
-    assert ts.pool_compensation.sum() > 0
-    # compensation paid = owed (x efficiency 1) for defaults old enough to have fallen due
-    owed_due = ts[ts.month <= 36 - 3].pool_owed.sum()
-    assert ts.pool_compensation.sum() + ts.pool_unpaid.sum() == pytest.approx(owed_due, rel=1e-9)
+def test_pool_payout_delay_and_inefficiency_lower_scheme_lending():
+    """Under 4321 the guarantor pays the bank first and claims the funds' share: a late or
+    partial payout raises the share it expects to keep, so it guarantees fewer firms, and
+    the funds pay less within the horizon."""
+    o = dict(firms__n=50000, mc__replications=8)  # the default grain
+    now = run("4321", **o)
+    late = run("4321", pool__payout_delay=11, **o)
+    partial = run("4321", pool__payout_efficiency=0.463, **o)
+    assert_down(now, late, "new_lending_scheme", "loss_pool", "funds_arrival_rate")
+    assert_down(now, partial, "new_lending_scheme", "loss_pool", "funds_filed", "funds_arrival_rate")
+    assert late.timeseries.guarantor_kept_share.mean() > now.timeseries.guarantor_kept_share.mean()
 
 
 def test_pool_stop_rule_closes_the_scheme_when_empty():
-    r = run("jiangxi_4321", pool__size=5e7, pool__replenish="none", pool__when_empty="stop")
-    c = run("jiangxi_4321", pool__size=5e7, pool__replenish="none", pool__when_empty="continue")
+    r = run("jiangxi_4321", pool__size=5e6, pool__replenish="none", pool__when_empty="stop")
+    c = run("jiangxi_4321", pool__size=5e6, pool__replenish="none", pool__when_empty="continue")
     assert r.summary["mean"].pool_depleted > 0
     assert_down(c, r, "new_lending_scheme")
 
 
 def test_performance_replenishment_pays_only_after_good_years():
-    o = dict(horizon=36, pool__replenish="performance", pool__annual_amount=1e8)
+    # enough firms that every year has claims (a claim-free year would count as a good one)
+    o = dict(horizon=36, pool__replenish="performance", pool__annual_amount=1e8,
+             pool__city_annual_amount=0.0, firms__n=12000)
     strict = run("4321", pool__performance_claim_rate=0.0, **o).timeseries
     lenient = run("4321", pool__performance_claim_rate=1.0, **o).timeseries
     assert strict.pool_appropriated.max() == 0
@@ -159,17 +156,21 @@ def test_data_sharing_sharpens_lending():
 
 
 def test_moral_hazard_makes_full_cover_screening_worse():
-    careful = run("full_guarantee", bank__moral_hazard=0.0)
-    careless = run("full_guarantee", bank__moral_hazard=3.0)
+    # persistent factors (copula.ar1) cluster defaults in time: more firms and replications
+    o = dict(firms__n=12000, mc__replications=32)
+    careful = run("full_guarantee", bank__moral_hazard=0.0, **o)
+    careless = run("full_guarantee", bank__moral_hazard=3.0, **o)
     assert_up(careful, careless, "default_rate_scheme")
 
 
-def test_reguarantor_stops_sharing_above_its_claim_rate_ceiling():
-    normal = run("4321")
-    strict = run("4321", reguarantor__claim_rate_ceiling=1e-6)
-    assert strict.summary["mean"].scheme_share_reguarantor < 0.5 * normal.summary["mean"].scheme_share_reguarantor
-    assert_down(normal, strict, "scheme_share_reguarantor")
-    assert_up(normal, strict, "scheme_share_guarantor")
+def test_reguarantor_refuses_partners_above_its_claim_rate_ceiling():
+    # The ceiling applies partner by partner: enough firms that each guarantor has claims.
+    normal = run("4321", firms__n=20000, mc__replications=8)
+    strict = run("4321", reguarantor__claim_rate_ceiling=1e-6, firms__n=20000, mc__replications=8)
+    assert_down(normal, strict, "loss_reguarantor", "new_lending_scheme")
+    assert_up(normal, strict, "receivables_written_off")
+    # the guarantors expect refusals and keep more of each loss
+    assert strict.timeseries.guarantor_kept_share.mean() > normal.timeseries.guarantor_kept_share.mean()
     assert normal.timeseries.reguarantee_fees.sum() > 0
 
 
@@ -202,9 +203,9 @@ def test_refused_firms_survive_less():
 
 
 def test_dynamic_sharing_raises_the_public_share_on_deteriorating_loans():
-    base = run("4321")
-    dyn = run("4321", scheme__dynamic__enabled=True)
-    assert_up(base, dyn, "scheme_share_pool")
+    base = run("4321", mc__replications=16)
+    dyn = run("4321", scheme__dynamic__enabled=True, mc__replications=16)
+    assert_up(base, dyn, "funds_filed")
     assert_down(base, dyn, "scheme_share_bank")
     ts = dyn.timeseries
     assert ts.dynamic_share_loans.sum() > 0

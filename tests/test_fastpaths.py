@@ -34,7 +34,7 @@ def test_loan_book_kept_incrementally_equals_the_masked_sums_every_month():
     while model.running:
         model.step()
         for ag in model.agencies:
-            on = (f.channel == 2) & (f.agency == ag.region)
+            on = (f.channel == 2) & (f.agency == ag.index)
             assert ag.outstanding == pytest.approx(model.weight * f.amount[on].sum(), rel=1e-9, abs=1e-3)
         assert model.book[-1] == pytest.approx(f.amount[f.channel == 1].sum(), rel=1e-9, abs=1e-3)
         assert np.all(f.amount[f.channel == 0] == 0)  # firms without a loan add nothing

@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import math
 import re
 from typing import Any, Collection, Dict, List
+
+import numpy as np
+from scipy.special import ndtri
 
 from .schema import (PAYERS, RULE, HazardConfig, ProvinceConfig, ShockConfig, ShockEventConfig,
                      SimConfig, TrancheConfig, fail, tranche_payer)
@@ -152,7 +156,49 @@ def prepare(cfg: SimConfig, typed: Collection[str] = (), idle_keys: bool = True)
         for n in others:
             s.tranches[n].share = s.tranches[n].share * (1.0 - s.bank_share) / rest if rest else 0.0
     validate(cfg, typed, idle_keys)
+    f = cfg.firms
+    if f.auto_n and grain(cfg) > f.max_grain:
+        f.n = min(cfg.province.firms_total, needed_n(cfg))
     return cfg
+
+
+def guarantors(cfg: SimConfig) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The province's government guarantors: (names, region index, capital in yuan).
+
+    Each region has `guarantors` of them, numbered in region order, each serving an equal part
+    of the region's firms. Capitals are lognormal quantiles (sd of log `capital_dispersion`),
+    scaled to mean `capital_mean`; the largest go to the guarantors serving most firms (ties
+    in region order), so the allocation is fixed for a province, not drawn per replication."""
+    p, g = cfg.province, cfg.guarantor
+    names, region, firms = [], [], []
+    for i, r in enumerate(p.regions):
+        for k in range(r.guarantors):
+            names.append(r.name if r.guarantors == 1 else f"{r.name}_{k + 1}")
+            region.append(i)
+            firms.append(r.firm_share / r.guarantors)
+    n = len(names)
+    z = ndtri((np.arange(n) + 0.5) / n)[::-1]  # largest first
+    cap = np.exp(g.capital_dispersion * z)
+    cap *= g.capital_mean / cap.mean()
+    order = np.argsort(-np.asarray(firms), kind="stable")
+    capital = np.empty(n)
+    capital[order] = cap
+    return names, np.asarray(region, np.intp), capital
+
+
+def grain(cfg: SimConfig) -> float:
+    """The largest simulated loan (province-scale: weight x loan_max) as a share of the
+    smallest guarantor's capacity (leverage_cap x capital)."""
+    weight = cfg.province.firms_total / cfg.firms.n
+    smallest = guarantors(cfg)[2].min() * cfg.guarantor.leverage_cap
+    return weight * cfg.firms.loan_max / smallest
+
+
+def needed_n(cfg: SimConfig) -> int:
+    """The fewest simulated firms at which the grain is within firms.max_grain."""
+    smallest = guarantors(cfg)[2].min() * cfg.guarantor.leverage_cap
+    return int(math.ceil(cfg.province.firms_total * cfg.firms.loan_max
+                         / (cfg.firms.max_grain * smallest)))
 
 
 def _check_shares(key: str, shares: Dict[str, float], known: List[str], must_sum_to_one: bool) -> None:

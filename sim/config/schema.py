@@ -109,6 +109,7 @@ PAYERS = (
 REPLENISH_RULES = ("none", "annual", "top_up", "performance")
 WHEN_EMPTY = ("continue", "stop")
 RECAPITALISE = ("none", "restore")
+CARRY_OVER = ("carry", "lapse")
 PUBLIC_PAYERS = ("pool", "government")  # whose share the dynamic-sharing rule raises
 # One account bears every shortfall: not the firms, and not "guarantor", which is one account
 # per prefecture.
@@ -173,6 +174,9 @@ class RegionConfig:
     # Flood intensity here in the province's main basin flood, relative to the prefectures
     # hit in the reference flood (1.0), in [0, 1]. See docs/shocks.md.
     flood_exposure: float = num(0.0, 0, 1)
+    # Government guarantors (政府性融资担保机构) serving this prefecture's counties. Each serves
+    # an equal part of the prefecture's firms (assumption: the sources give no county lists).
+    guarantors: int = whole(1, 1, 10000)
 
 
 @dataclass
@@ -206,7 +210,9 @@ class ProvinceConfig:
 
 @dataclass
 class FirmsConfig:
-    n: int = whole(20_000, 1, 50000000)  # simulated firms (a sample of province.firms_total)
+    # simulated firms (a sample of province.firms_total): 50,000 keeps a simulated loan within
+    # 2% of the smallest Hunan guarantor's capacity (firms.max_grain)
+    n: int = whole(50_000, 1, 50000000)
     # sd of log PD around the region x sector mean. 1.5 is what makes the Hunan report's AUCs
     # reachable: with perfect information the AUC over this population is 0.87 (assumption).
     pd_dispersion: float = num(1.5, 0, 5)
@@ -232,6 +238,15 @@ class FirmsConfig:
     # Relative rise in the application rate per percentage point of borrowing cost removed by
     # subsidies (government.fee_subsidy, government.interest_subsidy) (assumption).
     cost_elasticity: float = num(0.10, 0, 10)
+    # All-in yearly borrowing cost (interest + guarantee fee - subsidies) at which a firm applies
+    # at `apply_rate`: a firm with a credit file at H's 5.23% plus a 1% fee. Each percentage
+    # point above it lowers the application rate by the factor exp(-cost_elasticity).
+    reference_cost: float = num(0.0623, 0, 1)
+    # Grain: the largest simulated loan (weight x loan_max) as a share of the smallest
+    # guarantor's capacity (leverage_cap x capital). Above `max_grain` a guarantor's failure can
+    # be a sampling artefact: the run says so, or with auto_n raises firms.n to fit.
+    max_grain: float = num(0.02, 0, 1, lo_open=True)
+    auto_n: bool = False
     # Overdue (逾期) state between performing and default. A loan that misses a payment is
     # overdue for `overdue_months`, then either cures (back to performing) or defaults and
     # the scheme pays. 3 months = the 90-days-past-due line at which banks classify a loan
@@ -287,6 +302,21 @@ class BankConfig:
     # Share of firms on the provincial credit-data platform:
     # H「全省接入省級征信平臺的小微企業僅占注冊總數的38.6%」.
     data_coverage: float = num(0.386, 0, 1)
+    # H「已接入全省14個市州、89家銀行」: the banks on the Hunan platform. Firms bank with one of
+    # them, equal market shares (assumption).
+    count: int = whole(89, 1, 10000)
+    # Banks differ in appetite: each bank's expected-loss limit is max_expected_loss x a
+    # lognormal factor with this sd of its log (spread over banks by quantiles; assumption).
+    appetite_dispersion: float = num(0.3, 0, 3)
+    # A bank joins the scheme (signs a risk-sharing agreement) while the share of each loss it
+    # effectively keeps on covered loans is within its tolerance. Tolerances are spread evenly
+    # over [0, share_tolerance_max] across banks; 0.36 is set so that 31% of banks join at a
+    # kept share of 25% (H「全省僅有31%的銀行與政府性擔保機構簽訂風險分擔協議」 under 2:8 or
+    # 3:7): calibration to one figure, not validation.
+    share_tolerance_max: float = num(0.36, 0, 1)
+    # Loan rates by credit file: H「無征信記錄小微企業的平均貸款利率為7.85%,而擁有完整信用檔案的企業僅為5.23%」.
+    rate_file: float = num(0.0523, 0, 1)
+    rate_no_file: float = num(0.0785, 0, 1)
     # Bank lends on its own if its expected loss rate (PD x LGD x share it keeps) is below this.
     max_expected_loss: float = num(0.012, 0, 1)  # assumption
     # Supervisory NPL tolerance (不良容忍度): extra expected-loss rate accepted on small-firm loans.
@@ -304,14 +334,30 @@ class BankConfig:
 
 @dataclass
 class GuarantorConfig:
-    # H「全省政府性融資擔保機構平均資本金規模僅為3.2億元」 x 37 guarantors on 湘融通
-    # (H「37家政府性融資擔保機構」) = 11.8 bn, split over the regions by firm share.
-    capital: float = num(11.84e9, 0)
-    leverage_cap: float = num(10.0, 0, lo_open=True)  # outstanding guarantees / net assets (regulation: 10x, 15x small-firm focus)
+    # Mean capital per guarantor: H「全省政府性融資擔保機構平均資本金規模僅為3.2億元」; the
+    # number of guarantors is each region's `guarantors` (Hunan: H「37家政府性融資擔保機構」).
+    capital_mean: float = num(0.32e9, 0, lo_open=True)
+    # sd of log capital across guarantors (assumption: the sources give only the mean). The
+    # capitals are lognormal quantiles with this spread and mean capital_mean, the larger ones
+    # to the guarantors serving more firms; see docs/levers.md for a sensitivity.
+    capital_dispersion: float = num(0.5, 0, 3)
+    # Liability balance (融资担保责任余额: outstanding x the share guaranteed and not ceded to
+    # re-guarantors) / net assets (regulation: 10x, 15x for small-firm focused guarantors).
+    leverage_cap: float = num(10.0, 0, lo_open=True)
     noise: float = num(1.4, 0, 20)  # sd of the guarantor's logit-PD signal: AUC 0.81 (assumption)
     max_pd: float = num(0.25, 0, 1)  # guarantees only firms it estimates below this annual PD (assumption)
+    # Policy guarantors run at "break-even, small profit" with a tolerated loss: a guarantor
+    # accepts a firm while its expected yearly loss on the share it effectively keeps
+    # (estimated PD x LGD x kept share) is at most the fee it keeps after re-guarantee fees
+    # plus this tolerance (assumption; Hunan's 6.5% claim rate says tolerance is wide).
+    loss_tolerance: float = num(0.02, 0, 1)
+    # Yearly return on net assets (deposits, bonds) and operating cost per yuan of liability
+    # balance (assumptions), so a guarantor's sustainability can be read.
+    investment_return: float = num(0.025, 0, 1)
+    operating_cost: float = num(0.004, 0, 1)
     # H「因累計代償余額已達凈資產的180%,已暫停新增業務近一年」: suspend new guarantees when
-    # cumulative claims since the last (re)capitalisation reach this multiple of its capital.
+    # outstanding claims (代偿余额: paid and not yet recovered or reimbursed) reach this
+    # multiple of net assets.
     suspend_claims_multiple: float = num(1.8, 0, lo_open=True)
     # Also suspend when its 12-month claim rate (代偿率) exceeds this (assumption; H reports 6.5%)
     suspend_claim_rate: float = num(0.15, 0, 1, lo_open=True)
@@ -333,13 +379,20 @@ class ReguarantorConfig:
     fee_rate: float = num(0.005, 0, 0.2)
     fee_rate_small: float = num(0.003, 0, 0.2)
     small_loan_limit: float = num(5e6, 0)
-    # Stops sharing new claims while the scheme's 12-month claim rate is above this; the
-    # guarantor then pays its tranche. 4% (5% for sci-tech loans) per issue 5 (assumption).
+    # Refuses a partner guarantor's claims while that guarantor's own 12-month claim rate is
+    # above this; the guarantor then keeps the share. 4% (5% for sci-tech loans), assumption.
     claim_rate_ceiling: float = num(0.04, 0, 1, lo_open=True)
+    # Months from a guarantor's claim payment to this reimbursement (assumption).
+    payout_delay: int = whole(1, 0, 120)
 
 
 @dataclass
 class PoolConfig:
+    """Risk-compensation funds (风险补偿资金) in two layers: the provincial pool and one fund per
+    prefecture. A claim on the scheme's `pool` tranche goes `provincial_share` to the
+    provincial pool and the rest to the fund of the loan's prefecture; each fund pays its
+    queue oldest first as cash allows (sim/funds.py)."""
+
     # H「省級風險補償資金規模達12億元,累計撬動銀行信貸投放超380億元,財政資金杠桿效應達1:31.7」
     size: float = num(1.2e9, 0)
     # none | annual (fixed yearly appropriation) | top_up (back to size) | performance (the
@@ -348,15 +401,40 @@ class PoolConfig:
     replenish: str = one_of("annual", REPLENISH_RULES)
     annual_amount: float = num(0.2e9, 0)  # yuan per year for "annual" and "performance" (assumption)
     performance_claim_rate: float = num(0.03, 0, 1)  # assumption
-    # Months from default to the pool's payment; until then the claimant (the shortfall bearer,
-    # usually the bank) carries the pool's share. 0 = pay first, as on H's platform
+    # Months from a claim to the earliest payment by the funds (review); until paid the
+    # claimant (the guarantor that paid the bank, or the bank when no guarantor is in the
+    # scheme) carries the pool's share as a receivable. 0 = pay first, as on H's platform
     # (「代償響應時間壓縮至7個工作日內」); 11 under recover-first (「司法程序平均耗時長達11個月」).
     payout_delay: int = whole(0, 0, 120)
-    # Share of what is due that arrives; the rest stays with the claimant.
-    # H: 「46.3%」 of compensation arrives on average (2025); 1.0 = as designed.
+    # Share of claims found eligible at review; the rest stays with the claimant. The funds'
+    # arrival rate (到位率) also falls with queues and abandonment: H reports 「46.3%」 arriving
+    # on average (2025) in all; 1.0 = every claim eligible.
     payout_efficiency: float = num(1.0, 0, 1)
     # When the pool is empty: "continue" lending with a shortfall, or "stop" new scheme loans.
     when_empty: str = one_of("continue", WHEN_EMPTY)
+    # Prefecture funds: H「全省設立各級政府性融資擔保風險補償資金達38.7億元」 across all levels, less
+    # the 1.2 bn provincial pool = 2.67 bn, split over prefectures by firm share (assumption).
+    city_size: float = num(2.67e9, 0)
+    # Yearly appropriations to all prefecture funds together (assumption), each arriving in a
+    # given year with probability city_reliability (assumption: H「部分縣市甚至連續兩年未撥付補償資金」).
+    city_annual_amount: float = num(0.3e9, 0)
+    city_reliability: float = num(0.8, 0, 1)
+    # Unspent prefecture money at year end: "carry" over, or "lapse" back to the budget.
+    carry_over: str = one_of("carry", CARRY_OVER)
+    # Share of each pool claim filed with the provincial pool: its size among the layers,
+    # 1.2 / 3.87 (assumption).
+    provincial_share: float = num(0.31, 0, 1)
+    # H「對單戶授信1000萬元以下的小微企業貸款代償損失給予最高40%的財政補償」: the funds pay at most
+    # max_share of a loss, and only on loans up to max_loan.
+    max_share: float = num(0.40, 0, 1)
+    max_loan: float = num(10e6, 0, lo_open=True)
+    # Claimants give up a queued claim as its expected remaining wait (what is left of the
+    # review delay, plus the queue ahead beyond the funds' cash / their monthly inflow) passes
+    # `patience` months: a fraction 1 - exp(-(wait - patience) / abandon_scale) a month
+    # (assumption: half a year, so that claims are given up under recover-first, H「司法程序
+    # 平均耗時長達11個月」, and not on the platform's 7 working days).
+    patience: float = num(6.0, 0)
+    abandon_scale: float = num(12.0, 0, lo_open=True)
 
 
 @dataclass

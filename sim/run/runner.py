@@ -70,7 +70,8 @@ def run_replication(cfg: SimConfig, r: int) -> tuple[int, pd.DataFrame, dict, di
     ts = model.timeseries()
     ts.insert(0, "replication", r)
     payers = [tranche_payer(n, t) for n, t in cfg.scheme.tranches.items()]
-    summary = {"replication": r, **metrics.summarise(ts, payers, cfg.scheme.shortfall_bearer)}
+    summary = {"replication": r, **metrics.summarise(ts, payers, cfg.scheme.shortfall_bearer,
+                                                     metrics.final_state(model))}
     return r, ts, summary, dict(model.phase_seconds)
 
 
