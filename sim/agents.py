@@ -213,11 +213,14 @@ class GuaranteeAgency(Institution):
             return 0.0
         return max(self.cfg.leverage_cap * self.net_assets - self.liability, 0.0)
 
-    def max_acceptable_pd(self, kept_share: float, net_fee: float, lgd: float) -> float:
-        """Largest estimated annual PD it accepts: PD x LGD x kept share <= net fee + tolerance."""
-        if kept_share <= 0:
-            return self.cfg.max_pd
-        return min(self.cfg.max_pd, (net_fee + self.cfg.loss_tolerance) / (lgd * kept_share))
+    @staticmethod
+    def max_acceptable_pd(cfg: GuarantorConfig, kept_share: np.ndarray, net_fee: float,
+                          lgd: float) -> np.ndarray:
+        """Largest estimated annual PD each guarantor accepts, from the share it effectively
+        keeps: PD x LGD x kept share <= net fee + tolerance, and never above max_pd."""
+        with np.errstate(divide="ignore"):
+            pd = (net_fee + cfg.loss_tolerance) / (lgd * np.asarray(kept_share, float))
+        return np.minimum(np.where(np.asarray(kept_share) > 0, pd, cfg.max_pd), cfg.max_pd)
 
     @property
     def leverage(self) -> float:
@@ -236,11 +239,10 @@ class GuaranteeAgency(Institution):
         self.costs_total += cost
         return income, cost
 
-    def update(self) -> float:
-        """Suspend or reinstate by this guarantor's own claims; return any capital the
-        government injects."""
+    def update(self, claim_rate_12m: float) -> float:
+        """Suspend or reinstate by this guarantor's own claims and 12-month claim rate; return
+        any capital the government injects."""
         c, month = self.cfg, self.model.month
-        claim_rate_12m = self.model.claim_rate_12m(self.index)
         if self.suspended:
             if c.recapitalise == "restore" and month - self.suspended_month >= c.suspension_months:
                 injection = max(self.capital - self.net_assets, 0.0)

@@ -25,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from . import report
 from .run import writer
 from .config import ConfigError, SimConfig, files, prepare
-from .config.rules import check_idle_shock_keys
+from .config.rules import check_idle_shock_keys, grain, needed_n
 from .config.compose import compose_config, job_overrides, normalise, register
 from .run.runner import EngineError, run_monte_carlo
 
@@ -156,6 +156,12 @@ def _task(dcfg: DictConfig) -> None:
         print(f"sim: note: this run will write about {mb} MB to {out} (timeseries.csv "
               "is the largest; fewer mc.replications or a shorter horizon write less)",
               file=sys.stderr)
+    g = grain(cfg)
+    if g > cfg.firms.max_grain:
+        print(f"sim: note: a simulated loan is up to {g:.1%} of the smallest guarantor's capacity "
+              f"(firms.n={cfg.firms.n:,}); above firms.max_grain={cfg.firms.max_grain:g} a "
+              f"guarantor's failure can be a sampling artefact: use firms.n>={needed_n(cfg):,} "
+              "or firms.auto_n=true", file=sys.stderr)
     try:
         res = run_monte_carlo(cfg, out, progress=not cfg.quiet)
     except KeyboardInterrupt:

@@ -54,6 +54,7 @@ class FirmPopulation:
         # computes on every call, computed once.
         self._region_cdf = self._region_p.cumsum()
         self._region_cdf /= self._region_cdf[-1]
+        self._region_lo = np.concatenate(([0.0], self._region_cdf[:-1]))
         sectors = [s.name for s in province.sectors]
         # Cumulative sector mix of each region, (R, S): a prefecture's own mix, or the province's.
         mix = np.array([[r.sector_mix.get(x, 0.0) for x in sectors] if r.sector_mix else self._sector_p
@@ -113,11 +114,12 @@ class FirmPopulation:
             u = lambda p: d.uniform(p, idx)  # noqa: E731
             z = lambda p: d.normal(p, idx)  # noqa: E731
         else:  # keyed: the seven numbers of each entrant in one pass
-            bits = rng.bits53_block([site + p for p in range(st.ENTRANT_BANK + 1)], idx)
+            bits = rng.bits53_block([site + p for p in range(st.ENTRANT_INSURED + 1)], idx)
             u = lambda p: bits[p - site] * 2.0**-53  # noqa: E731  (= st.counter_uniform)
             z = lambda p: ndtri((bits[p - site] + 0.5) * 2.0**-53)  # noqa: E731  (= st.counter_normal)
         # = rng.choice(n_regions, size=m, p=region shares), without re-checking p each time
-        region = self._region_cdf.searchsorted(u(site + st.ENTRANT_REGION), side="right")
+        u_region = u(site + st.ENTRANT_REGION)
+        region = self._region_cdf.searchsorted(u_region, side="right")
         cum = self._sector_cum[region]
         sector = np.minimum((u(site + st.ENTRANT_SECTOR)[:, None] >= cum).sum(axis=1),
                             cum.shape[1] - 1)
@@ -142,11 +144,16 @@ class FirmPopulation:
         self.health[idx] = 0.0
         self.health_falls[idx] = 0
         self.insured[idx] = u(site + st.ENTRANT_INSURED) < self._insured_p[sector]
+        # The guarantor (one of the region's, equal shares) and the bank (equal shares) come
+        # from the same uniform as the region: its position within the region's interval is
+        # itself uniform, and so is what is left of it after picking the guarantor.
+        lo = self._region_lo[region]
+        v = np.clip((u_region - lo) / (self._region_cdf[region] - lo), 0.0, 1.0)
         k = self._guarantor_count[region]
-        self.guarantor[idx] = self._guarantor_first[region] + np.minimum(
-            (u(site + st.ENTRANT_GUARANTOR) * k).astype(np.int64), k - 1)
-        self.bank[idx] = np.minimum((u(site + st.ENTRANT_BANK) * self.n_banks).astype(np.int64),
-                                    self.n_banks - 1)
+        g = np.minimum((v * k).astype(np.int64), k - 1)
+        self.guarantor[idx] = self._guarantor_first[region] + g
+        rest = np.clip(v * k - g, 0.0, 1.0)
+        self.bank[idx] = np.minimum((rest * self.n_banks).astype(np.int64), self.n_banks - 1)
         self.collateral_loss[idx] = 0.0
         self.recovery_delay[idx] = 0
         self.shock_until[idx] = 0

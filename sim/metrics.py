@@ -183,7 +183,7 @@ class MonthState(Protocol):
     receivable: np.ndarray  # owed to each claimant: guarantors, then the banks
     guarantor_kept: np.ndarray  # share of a loss each guarantor expects to keep
     bank_kept: float
-    banks: Any  # mesa.AgentSet of the Bank agents
+    bank_in_scheme: np.ndarray  # whether each bank uses the scheme
     bank: Any
     reguarantor: Any
     national_fund: Any
@@ -212,27 +212,29 @@ def monthly_row(model: MonthState) -> dict:
         row[f"paid_{p}"] = sum(a.paid_month for a in accs)
         row[f"recovered_{p}"] = sum(a.recovered_month for a in accs)
         row[f"compensated_{p}"] = sum(a.compensated_month for a in accs)
-    ags = model.agencies
-    na = ags.agg("net_assets", sum)
-    out = ags.agg("outstanding", sum)
-    liab = ags.agg("liability", sum)
+    # one pass over the guarantors (AgentSet iteration goes through weak references)
+    state = np.array([(a.net_assets, a.outstanding, a.liability, a.leverage, a.suspended)
+                      for a in model.agencies], float).T
+    na_each, out_each, liab_each, lev_each, susp_each = state
+    na, out, liab = float(na_each.sum()), float(out_each.sum()), float(liab_each.sum())
     row["guarantor_net_assets"] = na
     row["guarantor_outstanding"] = out
     row["guarantor_liability"] = liab
     row["guarantor_leverage"] = liab / na if na > 0 else (math.inf if liab > 0 else 0.0)
-    row["guarantor_leverage_max"] = ags.agg("leverage", max)
+    row["guarantor_leverage_max"] = float(lev_each.max())
     row["guarantor_leverage_cap"] = model.cfg.guarantor.leverage_cap
-    row["guarantors_suspended"] = ags.agg("suspended", sum)
-    row["guarantor_min_net_assets"] = ags.agg("net_assets", min)
-    row["guarantor_claims_outstanding"] = ags.agg("claims_outstanding", sum)
-    row["guarantor_claims_ratio_max"] = max(
-        (a.claims_outstanding / a.net_assets if a.net_assets > 0 else (math.inf if a.claims_outstanding > 0 else 0.0))
-        for a in ags)
+    row["guarantors_suspended"] = float(susp_each.sum())
+    row["guarantor_min_net_assets"] = float(na_each.min())
+    owed = model.claims_pending + model.receivable[:-1]  # each guarantor's 代偿余额
+    row["guarantor_claims_outstanding"] = float(owed.sum())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(na_each > 0, owed / na_each, np.where(owed > 0, math.inf, 0.0))
+    row["guarantor_claims_ratio_max"] = float(ratio.max())
     row["guarantor_receivables"] = float(model.receivable[:-1].sum())
     row["bank_receivables"] = float(model.receivable[-1])
     row["guarantor_kept_share"] = float(np.mean(model.guarantor_kept)) if len(model.guarantor_kept) else 0.0
     row["bank_kept_share"] = model.bank_kept
-    row["banks_in_scheme"] = model.banks.agg("in_scheme", sum) / len(model.banks)
+    row["banks_in_scheme"] = float(np.mean(model.bank_in_scheme))
     row["reguarantor_capital"] = model.reguarantor.capital
     row["national_fund_capital"] = model.national_fund.capital
     row["pool_balance"] = model.pool.balance
@@ -256,7 +258,7 @@ def monthly_row(model: MonthState) -> dict:
     row["overdue_ratio"] = w * f.amount[overdue].sum() / outstanding if outstanding > 0 else 0.0
     row["shock_active"] = len(model.shocks.active)
     # each prefecture's guarantors' net assets (not in MONTHLY: one column per prefecture)
-    by_region = np.bincount(model.guarantor_region, weights=ags.get("net_assets"),
+    by_region = np.bincount(model.guarantor_region, weights=na_each,
                             minlength=len(model.region_names))
     for name, v in zip(model.region_names, by_region):
         row[agency_column(name)] = float(v)
@@ -329,6 +331,8 @@ SUMMARY_DOC = {
     "counties_unpaid_two_years": ("prefecture funds that paid nothing in two calendar years running while "
                                   "claims waited"),
     "banks_in_scheme_mean": "mean over months of banks_in_scheme",
+    "fiscal_cost": ("public money spent within the horizon: loss_pool + loss_government + subsidies + "
+                    "capital_injections (yuan)"),
 }
 
 FINAL = ("funds_delay_median", "funds_delay_p90", "counties_unpaid_two_years", "pool_size")
@@ -425,6 +429,7 @@ def summarise(ts: pd.DataFrame, payers_in_scheme: list[str], bearer: str = "bank
     for k in ("funds_delay_median", "funds_delay_p90", "counties_unpaid_two_years"):
         s[k] = final.get(k, math.nan)
     s["banks_in_scheme_mean"] = ts.banks_in_scheme.mean()
+    s["fiscal_cost"] = s["loss_pool"] + s["loss_government"] + s["subsidies"] + s["capital_injections"]
     return s
 
 

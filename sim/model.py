@@ -122,6 +122,7 @@ class GuaranteeModel(mesa.Model):
         self.book = np.zeros(G + 1)  # loan book by guarantor + direct (see below)
         self.defaulted = np.zeros(0, np.intp)
         self._scheme_share_of_new = 0.5  # firms' expectation of being guaranteed (fee)
+        self._funds_busy = False  # claims queued at the funds (else their monthly pass is skipped)
         self.running = True
         self._decide()
         self._seed_loan_book()
@@ -142,7 +143,7 @@ class GuaranteeModel(mesa.Model):
             Bank(self, i, float(appetite[i]), float(tolerance[i]))
         self.banks = self.agents_by_type[Bank]
         self._bank_appetite = appetite
-        self._bank_in_scheme = np.zeros(nb, bool)
+        self.bank_in_scheme = np.zeros(nb, bool)
         names, region, capital = guarantors(c)
         self.n_guarantors = len(names)
         self.guarantor_region = region
@@ -151,6 +152,7 @@ class GuaranteeModel(mesa.Model):
         # Mesa's AgentSet of the guarantors, in creation (= index) order: every loop over
         # them below adds money in that order, so the numbers do not depend on the set.
         self.agencies = self.agents_by_type[GuaranteeAgency]
+        self._agency_list = list(self.agencies)  # the same agents, for the monthly bookkeeping loops
         self.reguarantor = Reguarantor(self, "reguarantor", c.reguarantor)
         self.national_fund = Reguarantor(self, "national_fund", c.national_fund)
         shares = np.array([r.firm_share for r in c.province.regions])
@@ -281,8 +283,8 @@ class GuaranteeModel(mesa.Model):
                     kept += sh * refuses
                     net_fee -= sh * float(acc.fee_rates(np.array([c.firms.loan_max]))[0])
             self.guarantor_kept = kept
-            self._guarantor_max_pd = np.array([
-                ag.max_acceptable_pd(k, net_fee, c.firms.lgd_mean) for ag, k in zip(self.agencies, kept)])
+            self._guarantor_max_pd = GuaranteeAgency.max_acceptable_pd(c.guarantor, kept, net_fee,
+                                                                       c.firms.lgd_mean)
             self.bank_kept = self.bank_share
         else:
             self.guarantor_kept = np.zeros(self.n_guarantors)
@@ -297,7 +299,7 @@ class GuaranteeModel(mesa.Model):
         if self.month % 12 == 0:
             for b in self.banks:
                 b.decide_participation(self.bank_kept, self.scheme_active)
-            self._bank_in_scheme = np.array(self.banks.get("in_scheme"), bool)
+            self.bank_in_scheme = np.array(self.banks.get("in_scheme"), bool)
 
     # ------------------------------------------------------------------ the month
     def step(self) -> None:
@@ -413,14 +415,14 @@ class GuaranteeModel(mesa.Model):
             room = rate * self._cum_scheme_volume[sl] - np.array([a.paid_total for a in self.accounts[sl]])
             budget[sl] = np.minimum(budget[sl], np.maximum(room, 0.0))
         split = split_losses(loss, shares, payer, budget, self.cap_per_loan)
-        for a, amount in enumerate(split.by_payer):
-            if amount:
-                self.accounts[a].pay(amount)
+        paying = np.flatnonzero(split.by_payer)
+        for a in paying:
+            self.accounts[a].pay(split.by_payer[a])
         shortfall = split.shortfall.sum()
         self.accounts[self._bearer].pay(shortfall)
         m.shortfall += shortfall
-        for a, amount in enumerate(split.by_payer):
-            m[f"scheme_loss_{self.accounts[a].payer}"] += amount
+        for a in paying:
+            m[f"scheme_loss_{self.accounts[a].payer}"] += split.by_payer[a]
         # Recoveries go back pro rata to what each account paid on each loan.
         due_s = due[s_idx]
         rr = recovery_rate[s_idx]
@@ -480,6 +482,7 @@ class GuaranteeModel(mesa.Model):
         count = np.concatenate((np.full(n, ps * self.weight), np.full(n, (1.0 - ps) * self.weight)))
         keep = amount > 0
         self.pool.ledger.file(self.month, fund[keep], who[keep], amount[keep], count[keep])
+        self._funds_busy = self._funds_busy or bool(keep.any())
         self.tally.funds_filed += amount[keep].sum()
 
     def _retire(self, idx: np.ndarray, site: int) -> None:
@@ -507,9 +510,8 @@ class GuaranteeModel(mesa.Model):
 
     def _phase_recoveries(self) -> None:
         due = self._recoveries_due[self.month]
-        for a, amount in enumerate(due):
-            if amount:
-                self.accounts[a].recover(amount)
+        for a in np.flatnonzero(due):
+            self.accounts[a].recover(due[a])
         self.tally.recoveries += due.sum()
         # loans reaching their recovery date leave the NPL stock and the pending claims
         self.npl_stock -= self._npl_release[self.month]
@@ -540,27 +542,37 @@ class GuaranteeModel(mesa.Model):
             m.receivables_written_off += total - paid.sum()
             self.receivable -= owed  # paid, or written off
         led, c = self.pool.ledger, self.cfg.pool
+        if not self._funds_busy:
+            return self._credit(received)
         paid = led.pay(self.month, c.payout_delay).sum(axis=0)
-        gone = led.abandon(self.month, self.pool.inflow_per_month(), c.patience,
-                           c.abandon_scale, delay=c.payout_delay).sum(axis=0)
+        if led.queued_amount().sum() > 0:  # claims left waiting: some may be given up
+            gone = led.abandon(self.month, self.pool.inflow_per_month(), c.patience,
+                               c.abandon_scale, delay=c.payout_delay).sum(axis=0)
+        else:
+            gone = np.zeros_like(paid)
         self.pool.compensate(-paid.sum())
         received += paid
         self.receivable -= paid + gone
         m.reimbursed_funds += paid.sum()
         m.funds_abandoned += gone.sum()
         m.receivables_written_off += gone.sum()
+        self._funds_busy = led.queued_amount().sum() > 0
+        self._credit(received)
+
+    def _credit(self, received: np.ndarray) -> None:
         for claimant in np.flatnonzero(received):
             self._claimant_account(int(claimant)).compensate(received[claimant])
 
     def _phase_institutions(self) -> None:
         self._refresh_outstanding()
         m = self.tally
-        for income, cost in self.agencies.map("accrue"):
+        for income, cost in map(GuaranteeAgency.accrue, self._agency_list):
             m.guarantor_income += income
             m.guarantor_costs += cost
         # Each guarantor suspends or is recapitalised by its rule; the government pays the
         # injections in guarantor order.
-        for injection in self.agencies.map("update"):
+        rates = self.claim_rates_12m()
+        for injection in map(GuaranteeAgency.update, self._agency_list, rates):
             if injection:
                 self.government.spend(injection, "injection")
                 m.capital_injections += injection
@@ -590,7 +602,7 @@ class GuaranteeModel(mesa.Model):
         """Each guarantor's outstanding guarantees and liability balance (province yuan), its
         pending claims and receivables, from the model's books."""
         out = self.weight * self.book[:self.n_guarantors]
-        for ag, o, pend, rec in zip(self.agencies, out, self.claims_pending, self.receivable):
+        for ag, o, pend, rec in zip(self._agency_list, out, self.claims_pending, self.receivable):
             ag.outstanding = o
             ag.liability = o * self.liability_share
             ag.claims_pending = pend
@@ -644,7 +656,7 @@ class GuaranteeModel(mesa.Model):
         open_ = self.scheme_active and not (self.uses_pool and self.pool.empty
                                             and c.pool.when_empty == "stop")
         bank = f.bank[apps]
-        in_scheme = self._bank_in_scheme[bank] & open_
+        in_scheme = self.bank_in_scheme[bank] & open_
         direct, to_scheme = Bank.screen(c.bank, self._bank_appetite[bank], in_scheme,
                                         f.logit_pd[apps], f.on_platform[apps], f.has_file[apps],
                                         c.firms.lgd_mean, self.bank_kept, d, apps)
@@ -672,7 +684,7 @@ class GuaranteeModel(mesa.Model):
             csum = np.cumsum(w * amount[cand] * self.liability_share)
             starts = np.searchsorted(agency, np.arange(self.n_guarantors))
             within = csum - np.concatenate(([0.0], csum))[starts][agency]
-            room = np.array(self.agencies.map("capacity"))
+            room = np.array([ag.capacity() for ag in self._agency_list])
             fits = within <= room[agency]
             m.rationed_capacity += w * np.count_nonzero(~fits)
             cand, agency = cand[fits], agency[fits]
@@ -745,7 +757,7 @@ class GuaranteeModel(mesa.Model):
                 by = np.bincount(agency, weights=per, minlength=G)
                 acc.earn_fee(by.sum())
                 re_fee += by
-        for ag, fe, rf, v in zip(self.agencies, fee, re_fee, vol):
+        for ag, fe, rf, v in zip(self._agency_list, fee, re_fee, vol):
             ag.earn_fee(fe - rf)
             ag.issued_month += v
         m.fees += fee.sum()

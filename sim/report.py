@@ -43,6 +43,10 @@ PAYER_LABEL = {
 }
 
 
+# Summary metrics that are 0/1 per replication: the table shows their Wilson interval.
+PROBABILITIES = ("any_guarantor_suspended", "funds_queue_over_12m")
+
+
 # ------------------------------------------------------------------------ headline table
 def scheme_payers(cfg: SimConfig) -> list[str]:
     return [tranche_payer(n, t) for n, t in cfg.scheme.tranches.items()]
@@ -65,7 +69,8 @@ def headline(res: "Results") -> pd.DataFrame:
             rows.append((section, label, unit, math.nan, math.nan, math.nan, math.nan, math.nan))
             return
         r = s.loc[metric]
-        if metric.endswith("_depleted"):  # a probability: its 95% Wilson interval, not p5/p95 of 0/1
+        if metric.endswith("_depleted") or metric in PROBABILITIES:
+            # a probability: its 95% Wilson interval, not p5/p95 of 0/1
             lo, hi = metrics.wilson_interval(round(r["mean"] * r["n"]), r["n"])
             rows.append((section, label, WILSON_UNIT, r["mean"] * scale, lo * scale, hi * scale,
                          math.nan, math.nan))
@@ -83,15 +88,27 @@ def headline(res: "Results") -> pd.DataFrame:
     add("leverage", "pool leverage (scheme loans / pool)", "pool_leverage", x, "x")
     add("leverage", "fiscal leverage (credit / fiscal yuan)", "fiscal_leverage", x, "x")
     for fund, label in (("guarantor", "any guarantor"), ("pool", "compensation pool"),
+                        ("city_funds", "any prefecture fund"),
                         ("reguarantor", "provincial re-guarantor"), ("national_fund", "national fund")):
-        if fund in payers:
+        if (fund if fund != "city_funds" else "pool") in payers:
             add("depletion", f"P({label} runs dry)", f"{fund}_depleted", pct, "%")
+    if "guarantor" in payers:
+        add("depletion", "P(any guarantor suspended)", "any_guarantor_suspended", pct, "%")
+    if "pool" in payers:
+        add("funds", "compensation arrival rate (到位率)", "funds_arrival_rate", pct, "%")
+        add("funds", "P(a fund's queue lasts over 12 months)", "funds_queue_over_12m", pct, "%")
+        add("funds", "fund queue, peak", "funds_queue_peak", bn, "bn yuan")
+        add("funds", "claims abandoned", "funds_abandoned", bn, "bn yuan")
+        add("funds", "wait for compensation, median", "funds_delay_median", x, "months")
+        add("funds", "wait for compensation, 90th percentile", "funds_delay_p90", x, "months")
+        add("funds", "prefecture funds unpaid two years running", "counties_unpaid_two_years", x, "funds")
     for p in ["bank"] + [p for p in payers if p != "bank"]:
         add("losses", f"net loss: {PAYER_LABEL[p]}", f"loss_{p}", bn, "bn yuan", tails=True)
     add("losses", "shortfall (unpaid, to the bearer)", "shortfall", bn, "bn yuan", tails=True)
     add("losses", "bank share of scheme losses", "bank_share_scheme", pct, "%")
     add("losses", "claim rate (代偿率)", "claim_rate", pct, "%")
     add("losses", "NPL ratio (不良率), monthly mean", "npl_ratio_mean", pct, "%")
+    add("losses", "fiscal cost (funds, budget, subsidies, injections)", "fiscal_cost", bn, "bn yuan")
     return pd.DataFrame(rows, columns=["section", "metric", "unit", "mean", "p5", "p95", "VaR99", "ES99"])
 
 

@@ -86,7 +86,7 @@ def test_higher_leverage_cap_more_guaranteed_credit_and_more_depletion():
 
 
 def test_bigger_pool_lower_depletion():
-    o = dict(pool__replenish="none", pool__city_annual_amount=0.0, horizon=36)
+    o = dict(pool__replenish="none", pool__city_annual_amount=0.0, horizon=36, mc__replications=8)
     small_pool = run("jiangxi_4321", pool__size=1e7, pool__city_size=1e7, **o)
     big_pool = run("jiangxi_4321", pool__size=3e9, pool__city_size=3e9, **o)
     assert_down(small_pool, big_pool, "pool_depleted")
@@ -107,8 +107,9 @@ def test_pool_payout_delay_and_inefficiency_lower_scheme_lending():
 
 
 def test_pool_stop_rule_closes_the_scheme_when_empty():
-    r = run("jiangxi_4321", pool__size=5e6, pool__replenish="none", pool__when_empty="stop")
-    c = run("jiangxi_4321", pool__size=5e6, pool__replenish="none", pool__when_empty="continue")
+    o = dict(pool__size=5e6, pool__replenish="none", mc__replications=8)
+    r = run("jiangxi_4321", pool__when_empty="stop", **o)
+    c = run("jiangxi_4321", pool__when_empty="continue", **o)
     assert r.summary["mean"].pool_depleted > 0
     assert_down(c, r, "new_lending_scheme")
 
@@ -149,15 +150,16 @@ def test_bank_signal_noise_gives_the_reported_auc(key, target):
 
 
 def test_data_sharing_sharpens_lending():
-    none = run("4321", bank__data_coverage=0.0)
-    full = run("4321", bank__data_coverage=1.0)
+    none = run("4321", bank__data_coverage=0.0, mc__replications=8)
+    full = run("4321", bank__data_coverage=1.0, mc__replications=8)
     assert_down(none, full, "default_rate_direct")
     assert_up(none, full, "new_lending_direct")
 
 
 def test_moral_hazard_makes_full_cover_screening_worse():
-    # persistent factors (copula.ar1) cluster defaults in time: more firms and replications
-    o = dict(firms__n=12000, mc__replications=32)
+    # persistent factors (copula.ar1) cluster defaults in time, and the guarantor screens too:
+    # the default grain and more replications
+    o = dict(firms__n=50000, mc__replications=16)
     careful = run("full_guarantee", bank__moral_hazard=0.0, **o)
     careless = run("full_guarantee", bank__moral_hazard=3.0, **o)
     assert_up(careful, careless, "default_rate_scheme")

@@ -36,7 +36,7 @@ STREAM_KEYED = 2  # after shocks.STREAM_COPULA (0) and shocks.STREAM_EVENTS (1)
 APPLY, EXIT, LOAN_AMOUNT, LOAN_TERM, BANK_SIGNAL, BANK_EXTRA, GUARANTOR_SIGNAL, CAPACITY_ORDER = range(1, 9)
 FUND_APPROPRIATION = 9  # whether a prefecture fund's yearly appropriation arrives (row = fund)
 ENTRANT_REGION, ENTRANT_SECTOR, ENTRANT_PD, ENTRANT_LGD, ENTRANT_FILE, ENTRANT_PLATFORM, \
-    ENTRANT_INSURED, ENTRANT_GUARANTOR, ENTRANT_BANK = range(9)
+    ENTRANT_INSURED = range(7)  # (the guarantor and the bank come from the region's number)
 RESPAWN_DEFAULT, RESPAWN_EXIT = 0x100, 0x200  # call sites of respawn during the run
 
 _MASK = (1 << 64) - 1
