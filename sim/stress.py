@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=None, help="write the Markdown table here (else print it)")
     ap.add_argument("--append", action="store_true", help="append a section to --out instead of a new page")
     ap.add_argument("--title", default=None, help="section title")
-    ap.epilog = "Any key=value argument is a config override, e.g. pool.size=3e8 guarantor.capital=6e9."
+    ap.epilog = "Any key=value argument is a config override, e.g. pool.size=3e8 guarantor.capital_mean=1.6e8."
     args = list(sys.argv[1:] if argv is None else argv)
     overrides = [x for x in args if "=" in x and not x.startswith("-")]
     a = ap.parse_args([x for x in args if x not in overrides])
