@@ -122,9 +122,11 @@ class Bank(mesa.Agent):
     @staticmethod
     def screen(cfg: BankConfig, appetite: np.ndarray, in_scheme: np.ndarray, logit_pd: np.ndarray,
                on_platform: np.ndarray, has_file: np.ndarray, lgd: float, kept_share: float,
-               draws, rows: np.ndarray):
+               draws, rows: np.ndarray, direct_kept: np.ndarray | float = 1.0):
         """(direct, to_scheme) masks for applicants at firm rows `rows`, each screened by its
-        own bank: `appetite` and `in_scheme` are that bank's, per applicant.
+        own bank: `appetite` and `in_scheme` are that bank's, per applicant; `direct_kept` the
+        share of a loss it expects to keep on a direct loan (below 1 where a special pool
+        compensates it).
 
         The signal is logit_pd + noise x N(0,1); on the scheme route it is noisier the less
         the bank keeps. `draws` (sim.risk.streams) gives the normals, keyed by row and month.
@@ -133,7 +135,7 @@ class Bank(mesa.Agent):
         base = Bank.noise(cfg, on_platform, has_file)
         lp = logit_pd
         est = expit(lp + base * eps)
-        direct = (est <= cfg.max_pd) & (est * lgd <= appetite)
+        direct = (est <= cfg.max_pd) & (est * lgd * direct_kept <= appetite)
         # Less effort = a noisier signal: extra independent noise so that the total sd is
         # base * (1 + moral_hazard * (1 - effort)), effort = min(1, kept share / full_effort_share).
         effort = min(1.0, kept_share / cfg.full_effort_share) if cfg.full_effort_share > 0 else 1.0
@@ -297,7 +299,8 @@ class Reguarantor(Institution):
 
 class CompensationFunds(Institution):
     """Local-government risk-compensation funds (风险补偿资金) in two layers: the provincial
-    pool (fund 0) and one fund per prefecture (funds 1..R).
+    pool (fund 0) and one fund per prefecture (funds 1..R), plus an optional special pool
+    (fund R + 1) that compensates banks on direct loans to firms on the data platform.
 
     They pay the scheme's `pool` tranche, but not at default: the claimant (the guarantor
     that paid the bank, or the bank when no guarantor is in the scheme) files a claim for the
@@ -316,8 +319,11 @@ class CompensationFunds(Institution):
         super().__init__(model, cfg)
         self.n_regions = region_shares.shape[0]
         self.region_shares = region_shares
-        self.ledger = CompensationFundsLedger(1 + self.n_regions, n_claimants, span)
-        self.ledger.endow(np.concatenate(([cfg.size], cfg.city_size * region_shares)))
+        self.special = 1 + self.n_regions  # the special pool's fund index
+        self.scheme_funds = np.arange(self.special)  # the funds that pay the scheme's tranche
+        self.ledger = CompensationFundsLedger(2 + self.n_regions, n_claimants, span)
+        self.ledger.endow(np.concatenate(([cfg.size], cfg.city_size * region_shares,
+                                          [cfg.special_size])))
         self.appropriated_total = 0.0  # fiscal money put in after the start
         self.lapsed_total = 0.0
 
@@ -328,7 +334,7 @@ class CompensationFunds(Institution):
 
     @property
     def city_balance(self) -> np.ndarray:
-        return self.ledger.balance[1:]
+        return self.ledger.balance[1:self.special]
 
     @property
     def empty(self) -> bool:
@@ -340,30 +346,32 @@ class CompensationFunds(Institution):
         prov = c.annual_amount if c.replenish in ("annual", "performance") else (
             c.size / 12.0 if c.replenish == "top_up" else 0.0)
         city = c.city_annual_amount * c.city_reliability * self.region_shares
-        return np.concatenate(([prov], city)) / 12.0
+        return np.concatenate(([prov], city, [0.0])) / 12.0
 
-    def expected_recovery(self, discount_rate: float) -> float:
+    def expected_recovery(self, discount_rate: float, special: bool = False) -> float:
         """Share of a new claim a claimant expects to get, in present value: what passes
         review x what survives its own abandonment over the expected wait x a discount for
         that wait. The wait is the review delay plus the queue ahead beyond the funds' cash,
         over their monthly inflow; abandonment follows the funds' rule, a fraction
-        1 - exp(-(remaining wait - patience) / abandon_scale) a month."""
+        1 - exp(-(remaining wait - patience) / abandon_scale) a month. `special`: the special
+        pool's claims instead of the scheme's funds."""
         c, led = self.cfg, self.ledger
-        inflow = self.inflow_per_month().sum()
-        short = max(led.queued_amount().sum() - max(led.balance.sum(), 0.0), 0.0)
+        funds = [self.special] if special else self.scheme_funds
+        inflow = self.inflow_per_month()[funds].sum()
+        short = max(led.queued_amount()[funds].sum() - np.maximum(led.balance[funds], 0.0).sum(), 0.0)
         queue_wait = min(short / inflow, 120.0) if inflow > 0 else (120.0 if short > 0 else 0.0)
         wait = c.payout_delay + queue_wait
         excess = np.maximum(wait - np.arange(int(math.ceil(wait)) + 1) - c.patience, 0.0).sum()
         survive = math.exp(-excess / c.abandon_scale)
-        return c.payout_efficiency * survive * (1.0 + discount_rate) ** (-wait / 12.0)
+        return (1.0 if special else c.payout_efficiency) * survive * (1.0 + discount_rate) ** (-wait / 12.0)
 
     def new_year(self, last_year_claim_rate: float, arrives: np.ndarray) -> float:
         """Year-end: lapse or carry, then appropriations (the provincial pool by its rule, each
         prefecture fund if its appropriation `arrives`); return the net fiscal money added."""
         c = self.cfg
         before = self.ledger.lapsed.sum()
-        lapse = np.zeros(1 + self.n_regions, bool)
-        lapse[1:] = c.carry_over == "lapse"
+        lapse = np.zeros(2 + self.n_regions, bool)
+        lapse[1:self.special] = c.carry_over == "lapse"
         self.ledger.close_year(self.model.month, lapse)
         lapsed = self.ledger.lapsed.sum() - before
         rule = c.replenish
@@ -375,7 +383,7 @@ class CompensationFunds(Institution):
             prov = c.annual_amount if not (last_year_claim_rate > c.performance_claim_rate) else 0.0
         else:
             prov = 0.0
-        add = np.concatenate(([prov], c.city_annual_amount * self.region_shares * arrives))
+        add = np.concatenate(([prov], c.city_annual_amount * self.region_shares * arrives, [0.0]))
         self.ledger.appropriate(add)
         self.appropriated_total += add.sum()
         self.lapsed_total += lapsed

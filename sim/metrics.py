@@ -228,7 +228,7 @@ def monthly_row(model: MonthState) -> dict:
     owed = model.claims_pending + model.receivable[:-1]  # each guarantor's 代偿余额
     row["guarantor_claims_outstanding"] = float(owed.sum())
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(na_each > 0, owed / na_each, np.where(owed > 0, math.inf, 0.0))
+        ratio = np.where(na_each > 1.0, owed / na_each, np.where(owed > 0, math.inf, 0.0))
     row["guarantor_claims_ratio_max"] = float(ratio.max())
     row["guarantor_receivables"] = float(model.receivable[:-1].sum())
     row["bank_receivables"] = float(model.receivable[-1])
@@ -246,6 +246,7 @@ def monthly_row(model: MonthState) -> dict:
     row["funds_queue"] = float(led.queued_amount().sum())
     row["funds_queue_claims"] = float(led.queued_count().sum())
     row["funds_oldest_wait"] = float(led.oldest_wait(model.month).max())
+    # the scheme's funds (the special pool backs direct loans, whatever the scheme)
     pool_money = (model.pool.cfg.size + model.pool.cfg.city_size + model.pool.appropriated_total
                   - model.pool.lapsed_total)
     row["fiscal_spent"] = model.government.fiscal_spent - (0.0 if model.uses_pool else pool_money)
@@ -344,7 +345,8 @@ def final_state(model: Any) -> dict:
     return {
         "funds_delay_median": float(led.delay_quantile(0.5)),
         "funds_delay_p90": float(led.delay_quantile(0.9)),
-        "counties_unpaid_two_years": int(led.counties_unpaid_two_years(funds=np.arange(1, led.balance.shape[0]))),
+        "counties_unpaid_two_years": int(led.counties_unpaid_two_years(
+            funds=np.arange(1, model.pool.special))),
         "pool_size": float(model.pool.cfg.size),
     }
 

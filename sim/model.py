@@ -158,7 +158,7 @@ class GuaranteeModel(mesa.Model):
         shares = np.array([r.firm_share for r in c.province.regions])
         self.pool = CompensationFunds(self, c.pool, shares, self.n_guarantors + 1, self._span)
         self.government = Government(self, c.government)
-        self.government.spend(c.pool.size + c.pool.city_size, "pool")
+        self.government.spend(c.pool.size + c.pool.city_size + c.pool.special_size, "pool")
         self.borrower = BorrowerRecourse()
         # Waterfall accounts: guarantors occupy one slot each, after the bank.
         self.accounts = [self.bank, *self.agencies, self.reguarantor, self.national_fund,
@@ -296,6 +296,9 @@ class GuaranteeModel(mesa.Model):
                     acc = self.accounts[self._account_index[p]]
                     kept += sh * (not bool(acc.shares_claims(self.claim_rate_12m())) or acc.capital <= 0)
             self.bank_kept = kept
+        # on direct loans to firms on the platform a special pool may compensate the bank
+        self.bank_direct_kept = (1.0 - c.pool.special_share * self.pool.expected_recovery(
+            c.bank.rate_file, special=True)) if c.pool.special_size > 0 else 1.0
         if self.month % 12 == 0:
             for b in self.banks:
                 b.decide_participation(self.bank_kept, self.scheme_active)
@@ -381,6 +384,8 @@ class GuaranteeModel(mesa.Model):
         m.default_direct += direct_loss
         m.loss_direct_bank += direct_loss
         np.add.at(self._recoveries_due[:, 0], due[is_direct], recovery_rate[is_direct] * ead[is_direct])
+        if self.cfg.pool.special_size > 0:
+            self._claim_special(idx[is_direct], ead[is_direct] * lgd[is_direct])
         # Scheme loans.
         s_idx = ~is_direct
         loss = ead[s_idx]
@@ -470,6 +475,24 @@ class GuaranteeModel(mesa.Model):
             self.claims_pending += np.bincount(agency, weights=stays, minlength=G)
             np.add.at(self._pending_due, (due_s, agency), stays)
         self._retire(idx, streams.RESPAWN_DEFAULT)
+
+    def _claim_special(self, rows: np.ndarray, net_loss: np.ndarray) -> None:
+        """The bank claims the special pool's share of the net loss on direct loans to firms
+        on the data platform (a receivable until paid)."""
+        claim = self.cfg.pool.special_share * net_loss[self.firms.on_platform[rows]]
+        claim = claim[claim > 0]
+        if not claim.shape[0]:
+            return
+        G = self.n_guarantors
+        n = claim.shape[0]
+        self.pool.ledger.file(self.month, np.full(n, self.pool.special, np.intp), np.full(n, G, np.intp),
+                              claim, np.full(n, self.weight))
+        self._funds_busy = True
+        total = claim.sum()
+        self.tally.funds_due += total
+        self.tally.funds_filed += total
+        self.tally.receivables_booked += total
+        self.receivable[G] += total
 
     def _file_fund_claims(self, claim: np.ndarray, claimant: np.ndarray, region: np.ndarray) -> None:
         """File each loan's fund claim: `provincial_share` with the provincial pool (fund 0),
@@ -659,7 +682,8 @@ class GuaranteeModel(mesa.Model):
         in_scheme = self.bank_in_scheme[bank] & open_
         direct, to_scheme = Bank.screen(c.bank, self._bank_appetite[bank], in_scheme,
                                         f.logit_pd[apps], f.on_platform[apps], f.has_file[apps],
-                                        c.firms.lgd_mean, self.bank_kept, d, apps)
+                                        c.firms.lgd_mean, self.bank_kept, d, apps,
+                                        np.where(f.on_platform[apps], self.bank_direct_kept, 1.0))
         to_scheme &= amount <= c.scheme.max_loan
         refused = np.count_nonzero(~direct & ~to_scheme)
         if self.scheme_active and not open_:

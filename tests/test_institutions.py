@@ -194,3 +194,14 @@ def test_the_grain_is_checked_and_auto_n_raises_the_sample():
     auto = sim.load_config("4321", {"firms.n": 20000, "firms.auto_n": True})
     assert auto.firms.n == needed_n(cfg) and grain(auto) <= auto.firms.max_grain
     assert grain(sim.load_config("4321")) <= 0.02  # the default size is within the grain
+
+
+def test_a_special_pool_for_data_lending_draws_out_direct_loans_to_platform_firms():
+    """Hunan's 0.5 bn e-commerce-data pool, 40% of the loss: the bank keeps less of a loss on
+    a direct loan to a firm on the data platform, lends more directly, and claims the pool."""
+    base = run("4321", mc__replications=8)
+    special = run("4321", pool__special_size=5e8, mc__replications=8)
+    assert_up(base, special, "new_lending_direct")
+    ts = special.timeseries
+    assert ts.bank_receivables.max() > 0 and ts.compensated_bank.sum() > 0
+    assert base.timeseries.compensated_bank.sum() == 0
