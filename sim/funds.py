@@ -29,8 +29,9 @@ without it a well-endowed fund with no yearly appropriation would see every clai
 including claims it is about to pay once their administrative delay has passed.
 
 Metrics:
-- arrival rate (到位率) = paid / filed, per fund or pooled; the Hunan report puts it at 46.3%
-  on average (docs/sources.md#hunan-report-h);
+- arrival rate = paid / filed, per fund or pooled (the model's 到位率, `funds_arrival_rate`, is
+  paid / due: it also counts what failed the funds' caps or review; the Hunan report puts it at
+  46.3% on average, docs/sources.md#hunan-report-h);
 - queue, in yuan (`queued_amount`) and in claims (`queued_count`), and the age of the oldest
   queued claim (`oldest_wait`);
 - delay of paid yuan, months from filing to payment, as a yuan-weighted quantile

@@ -249,7 +249,9 @@ def monthly_row(model: MonthState) -> dict:
     # the scheme's funds (the special pool backs direct loans, whatever the scheme)
     pool_money = (model.pool.cfg.size + model.pool.cfg.city_size + model.pool.appropriated_total
                   - model.pool.lapsed_total)
-    row["fiscal_spent"] = model.government.fiscal_spent - (0.0 if model.uses_pool else pool_money)
+    # the special pool backs direct loans, not the scheme: not part of the scheme's fiscal money
+    row["fiscal_spent"] = (model.government.fiscal_spent - model.pool.cfg.special_size
+                           - (0.0 if model.uses_pool else pool_money))
     row["bank_capital"] = model.bank.capital
     npl = model.npl_exposure()
     outstanding = row["outstanding_direct"] + row["outstanding_scheme"]

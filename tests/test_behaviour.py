@@ -162,7 +162,9 @@ def test_moral_hazard_makes_full_cover_screening_worse():
     o = dict(firms__n=50000, mc__replications=16)
     careful = run("full_guarantee", bank__moral_hazard=0.0, **o)
     careless = run("full_guarantee", bank__moral_hazard=3.0, **o)
-    assert_up(careful, careless, "default_rate_scheme")
+    # claims / guarantees released: the default rate of finished guarantees (a cumulative
+    # defaults / new lending ratio mixes loans from different months and is noisier)
+    assert_up(careful, careless, "claim_rate")
 
 
 def test_reguarantor_refuses_partners_above_its_claim_rate_ceiling():

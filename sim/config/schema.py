@@ -112,7 +112,7 @@ RECAPITALISE = ("none", "restore")
 CARRY_OVER = ("carry", "lapse")
 PUBLIC_PAYERS = ("pool", "government")  # whose share the dynamic-sharing rule raises
 # One account bears every shortfall: not the firms, and not "guarantor", which is one account
-# per prefecture.
+# per guarantor.
 SHORTFALL_BEARERS = tuple(p for p in PAYERS if p not in ("borrower", "guarantor"))
 
 # Where replications run (`mc.engine`): "local" = this process (n_jobs = 1) or a pool of
@@ -162,7 +162,7 @@ class SchemeConfig:
 class RegionConfig:
     """A prefecture (地级市, or a county): firms, default risk, sector mix and flood exposure.
 
-    Each region has its own government guarantor and its own copula factor.
+    Each region has its own copula factor and `guarantors` government guarantors.
     """
 
     name: str = ""
@@ -235,13 +235,15 @@ class FirmsConfig:
     # last application was refused, "with" to the others. Exiting firms are replaced by entrants.
     survival_with_credit: float = num(0.684, 0, 1, lo_open=True)
     survival_without_credit: float = num(0.417, 0, 1, lo_open=True)
-    # Relative rise in the application rate per percentage point of borrowing cost removed by
-    # subsidies (government.fee_subsidy, government.interest_subsidy) (assumption).
+    # Demand and the all-in cost of borrowing (interest by credit file + the guarantee fee a firm
+    # expects + fee subsidy - interest subsidy): each percentage point of all-in cost above
+    # `reference_cost` multiplies the application rate by exp(-cost_elasticity), each point
+    # below divides it (assumption).
     cost_elasticity: float = num(0.10, 0, 10)
-    # All-in yearly borrowing cost (interest + guarantee fee - subsidies) at which a firm applies
-    # at `apply_rate`: a firm with a credit file at H's 5.23% plus a 1% fee. Each percentage
-    # point above it lowers the application rate by the factor exp(-cost_elasticity).
-    reference_cost: float = num(0.0623, 0, 1)
+    # The all-in cost at which a firm applies at `apply_rate`: a firm with a credit file at H's
+    # 5.23%, before any guarantee fee. A firm without a file (7.85%) applies about a quarter
+    # less; the expected fee (the fee x the scheme's share of new loans) lowers demand a little.
+    reference_cost: float = num(0.0523, 0, 1)
     # Grain: the largest simulated loan (weight x loan_max) as a share of the smallest
     # guarantor's capacity (leverage_cap x capital). Above `max_grain` a guarantor's failure can
     # be a sampling artefact: the run says so, or with auto_n raises firms.n to fit.
@@ -413,7 +415,7 @@ class PoolConfig:
     # arrival rate (到位率) also falls with queues and abandonment: H reports 「46.3%」 arriving
     # on average (2025) in all; 1.0 = every claim eligible.
     payout_efficiency: float = num(1.0, 0, 1)
-    # When the pool is empty: "continue" lending with a shortfall, or "stop" new scheme loans.
+    # When the provincial pool is empty: "continue" lending, or "stop" new scheme loans.
     when_empty: str = one_of("continue", WHEN_EMPTY)
     # Prefecture funds: H「全省設立各級政府性融資擔保風險補償資金達38.7億元」 across all levels, less
     # the 1.2 bn provincial pool = 2.67 bn, split over prefectures by firm share (assumption).
