@@ -159,7 +159,7 @@ def test_data_sharing_sharpens_lending():
 def test_moral_hazard_makes_full_cover_screening_worse():
     # persistent factors (copula.ar1) cluster defaults in time, and the guarantor screens too:
     # the default grain and more replications
-    o = dict(firms__n=50000, mc__replications=16)
+    o = dict(firms__n=50000, mc__replications=32)
     careful = run("full_guarantee", bank__moral_hazard=0.0, **o)
     careless = run("full_guarantee", bank__moral_hazard=3.0, **o)
     # claims / guarantees released: the default rate of finished guarantees (a cumulative
