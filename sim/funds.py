@@ -117,9 +117,13 @@ class CompensationFunds:
         self.appropriated += a
 
     # ------------------------------------------------------------------------- claims in
-    def file(self, month: int, fund, claimant, amount, count=1.0) -> None:
+    def file(self, month: int, fund, claimant, amount, count=1.0, checked: bool = False) -> None:
         """Queue claims filed in `month`: entry i owes `amount[i]` yuan (`count[i]` claims)
-        from fund `fund[i]` to claimant `claimant[i]`. Arrays broadcast to one length."""
+        from fund `fund[i]` to claimant `claimant[i]`. Arrays broadcast to one length.
+        `checked`: the caller passes equal-length arrays of valid claims (positive amounts and
+        counts, indices in range), so the checks are skipped (the model's monthly call)."""
+        if checked:
+            return self._file(month, fund, claimant, amount, count)
         month = self._month(month)
         fund, claimant, amount, count = np.broadcast_arrays(
             np.asarray(fund), np.asarray(claimant), np.asarray(amount, dtype=float),
@@ -140,10 +144,13 @@ class CompensationFunds:
         keep = amount > 0
         if not keep.any():
             return
+        self._file(month, fund[keep], claimant[keep], amount[keep], count[keep])
+
+    def _file(self, month: int, fund, claimant, amount, count) -> None:
         f, c, n = self.n_funds, self.n_claimants, self.n_funds * self.n_claimants
-        flat = fund[keep] * c + claimant[keep]
-        add = np.bincount(flat, weights=amount[keep], minlength=n).reshape(f, c)
-        add_n = np.bincount(flat, weights=count[keep], minlength=n).reshape(f, c)
+        flat = fund * c + claimant
+        add = np.bincount(flat, weights=amount, minlength=n).reshape(f, c)
+        add_n = np.bincount(flat, weights=count, minlength=n).reshape(f, c)
         self.queue[:, month, :] += add
         self.count[:, month, :] += add_n
         self._total[:, month] = self.queue[:, month, :].sum(axis=1)
@@ -161,10 +168,13 @@ class CompensationFunds:
         per fund), oldest filing month first, pro rata within a month, until its cash runs
         out. Returns the (n_funds, n_claimants) yuan paid this month."""
         month = self._month(month)
-        delay = np.broadcast_to(np.asarray(delay), (self.n_funds,))
-        if np.any(delay < 0) or np.any(delay != np.floor(delay)):
-            raise ValueError("delay must be a non-negative whole number of months")
-        delay = delay.astype(np.int64)
+        if isinstance(delay, int) and delay >= 0:  # one whole delay for every fund
+            delay = np.full(self.n_funds, delay, np.int64)
+        else:
+            delay = np.broadcast_to(np.asarray(delay), (self.n_funds,))
+            if np.any(delay < 0) or np.any(delay != np.floor(delay)):
+                raise ValueError("delay must be a non-negative whole number of months")
+            delay = delay.astype(np.int64)
         out = np.zeros((self.n_funds, self.n_claimants))
         lo, hi = self._lo, min(self._hi, month - int(delay.min()) + 1)
         if hi <= lo:

@@ -486,7 +486,7 @@ class GuaranteeModel(mesa.Model):
         G = self.n_guarantors
         n = claim.shape[0]
         self.pool.ledger.file(self.month, np.full(n, self.pool.special, np.intp), np.full(n, G, np.intp),
-                              claim, np.full(n, self.weight))
+                              claim, np.full(n, self.weight), checked=True)
         self._funds_busy = True
         total = claim.sum()
         self.tally.funds_due += total
@@ -504,7 +504,7 @@ class GuaranteeModel(mesa.Model):
         amount = np.concatenate((ps * claim, (1.0 - ps) * claim))
         count = np.concatenate((np.full(n, ps * self.weight), np.full(n, (1.0 - ps) * self.weight)))
         keep = amount > 0
-        self.pool.ledger.file(self.month, fund[keep], who[keep], amount[keep], count[keep])
+        self.pool.ledger.file(self.month, fund[keep], who[keep], amount[keep], count[keep], checked=True)
         self._funds_busy = self._funds_busy or bool(keep.any())
         self.tally.funds_filed += amount[keep].sum()
 
@@ -665,7 +665,10 @@ class GuaranteeModel(mesa.Model):
         else:
             cand = np.flatnonzero(f.channel == NO_LOAN)
             uc = d.uniform32_rows(streams.APPLY, cand)
-        p = p_cell[f.has_file[cand].astype(np.intp), (f.loans_taken[cand] == 0).astype(np.intp)]
+        if gov.interest_subsidy:
+            p = p_cell[f.has_file[cand].astype(np.intp), (f.loans_taken[cand] == 0).astype(np.intp)]
+        else:  # first loans cost the same: the credit file alone sets the probability
+            p = np.where(f.has_file[cand], p_cell[1, 0], p_cell[0, 0])
         if mult:
             p = p * self.shocks.apply_multiplier(cand)
         return cand[uc < p]
