@@ -1,5 +1,6 @@
 """Shared fixtures: small configs so the whole suite runs in minutes."""
 
+import math
 import os
 import subprocess
 import sys
@@ -34,3 +35,40 @@ def run_cli(tmp_path):
         return p
 
     return _run
+
+
+# ------------------------------------------------------------------ paired comparisons
+# A direction is asserted on paired runs: both arms run the same replications (same seeds:
+# common random numbers), and the mean paired difference must exceed K standard errors of
+# that difference (sd of the per-replication differences / sqrt(n)).
+K = 3.0  # standard errors a paired difference must exceed
+
+
+def paired(a, b, metric):
+    """Mean and standard error of b - a, replication by replication (same seeds)."""
+    x = a.replications.set_index("replication")[metric]
+    y = b.replications.set_index("replication")[metric]
+    d = (y - x).dropna().to_numpy(dtype=float)
+    assert d.shape[0] >= 3, "too few paired replications"
+    return d.mean(), d.std(ddof=1) / math.sqrt(d.shape[0])
+
+
+def assert_up(a, b, *metrics):
+    """Each metric is higher in b than in a by more than K paired standard errors."""
+    for m in metrics:
+        d, se = paired(a, b, m)
+        assert d > 0 and d > K * se, f"{m}: paired difference {d:.4g} with se {se:.4g}"
+
+
+def assert_down(a, b, *metrics):
+    """Each metric is lower in b than in a by more than K paired standard errors."""
+    for m in metrics:
+        d, se = paired(a, b, m)
+        assert d < 0 and -d > K * se, f"{m}: paired difference {d:.4g} with se {se:.4g}"
+
+
+def assert_differ(a, b, *metrics):
+    """Each metric differs between a and b by more than K paired standard errors."""
+    for m in metrics:
+        d, se = paired(a, b, m)
+        assert abs(d) > K * se, f"{m}: paired difference {d:.4g} with se {se:.4g}"

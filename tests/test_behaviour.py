@@ -6,8 +6,6 @@ common random numbers), and the mean paired difference must exceed K standard er
 difference (sd of the per-replication differences / sqrt(n)), not merely have the right sign in
 one seeded comparison."""
 
-import math
-
 import numpy as np
 import pytest
 from scipy.special import logit
@@ -15,6 +13,8 @@ from scipy.stats import rankdata
 
 import sim
 from sim.firms import FirmPopulation
+
+from conftest import assert_down, assert_up
 
 BASE = {"firms.n": 3000, "horizon": 24, "mc.replications": 4, "mc.seed": 7}
 
@@ -27,32 +27,6 @@ def run(scenario, **o):
 
 def mean(scenario, **o):
     return run(scenario, **o).summary["mean"]
-
-
-K = 3.0  # standard errors a paired difference must exceed
-
-
-def paired(a, b, metric):
-    """Mean and standard error of b - a, replication by replication (same seeds)."""
-    x = a.replications.set_index("replication")[metric]
-    y = b.replications.set_index("replication")[metric]
-    d = (y - x).dropna().to_numpy(dtype=float)
-    assert d.shape[0] >= 3, "too few paired replications"
-    return d.mean(), d.std(ddof=1) / math.sqrt(d.shape[0])
-
-
-def assert_up(a, b, *metrics):
-    """Each metric is higher in b than in a by more than K paired standard errors."""
-    for m in metrics:
-        d, se = paired(a, b, m)
-        assert d > 0 and d > K * se, f"{m}: paired difference {d:.4g} with se {se:.4g}"
-
-
-def assert_down(a, b, *metrics):
-    """Each metric is lower in b than in a by more than K paired standard errors."""
-    for m in metrics:
-        d, se = paired(a, b, m)
-        assert d < 0 and -d > K * se, f"{m}: paired difference {d:.4g} with se {se:.4g}"
 
 
 def test_higher_bank_share_less_credit_fewer_banks_in_the_scheme():

@@ -16,7 +16,8 @@ from sim.config.rules import grain, needed_n
 from sim.model import GuaranteeModel
 from sim.run.runner import replication_seed
 
-K = 3.0
+from conftest import K, assert_differ, assert_down, assert_up
+
 # the default grain (firms.n 50,000): per-guarantor rules and screening differences need it
 BASE = {"firms.n": 50000, "horizon": 24, "mc.replications": 16, "mc.seed": 11}
 
@@ -25,33 +26,6 @@ def run(scenario, **o):
     d = dict(BASE)
     d.update({k.replace("__", "."): v for k, v in o.items()})
     return sim.run(scenario, d)
-
-
-def paired(a, b, metric):
-    """Mean and standard error of b - a, replication by replication."""
-    x = a.replications.set_index("replication")[metric]
-    y = b.replications.set_index("replication")[metric]
-    d = (y - x).dropna().to_numpy(dtype=float)
-    assert d.shape[0] >= 3
-    return d.mean(), d.std(ddof=1) / math.sqrt(d.shape[0])
-
-
-def assert_down(a, b, *metrics):
-    for m in metrics:
-        d, se = paired(a, b, m)
-        assert d < 0 and -d > K * se, f"{m}: paired difference {d:.4g} with se {se:.4g}"
-
-
-def assert_up(a, b, *metrics):
-    for m in metrics:
-        d, se = paired(a, b, m)
-        assert d > 0 and d > K * se, f"{m}: paired difference {d:.4g} with se {se:.4g}"
-
-
-def assert_differ(a, b, *metrics):
-    for m in metrics:
-        d, se = paired(a, b, m)
-        assert abs(d) > K * se, f"{m}: paired difference {d:.4g} with se {se:.4g}"
 
 
 def tranches(**shares):
