@@ -469,15 +469,29 @@ def format_shock(res: "Results") -> str:
 
 def markdown_report(res: "Results", table: str, plots: list[str], shock_text: str = "") -> str:
     c = res.config
-    tr = ", ".join(f"{n} {t.share:.0%} (paid by {tranche_payer(n, t)})" for n, t in c.scheme.tranches.items())
+    guarantor = "guarantor" in scheme_payers(c)
+
+    def who(n, t):
+        # the re-guarantors' and the funds' shares are paid first by the guarantor and claimed back
+        p = tranche_payer(n, t)
+        if guarantor and p in ("reguarantor", "national_fund", "pool"):
+            return f"{p}, paid first by the guarantor"
+        return f"paid by {p}"
+
+    tr = ", ".join(f"{n} {t.share:.0%} ({who(n, t)})" for n, t in c.scheme.tranches.items())
     lines = [
         f"# Scenario {c.scheme.name}",
         "",
         f"{c.scheme.description}. Source: {c.scheme.source or 'not given'}.",
         "",
         f"- Tranches: {tr}; shortfall borne by {c.scheme.shortfall_bearer}.",
-        f"- Guarantee fee {c.scheme.guarantee_fee:.2%} a year; leverage cap {c.guarantor.leverage_cap:g}x; "
-        f"pool {c.pool.size / 1e9:.2f} bn yuan, replenishment `{c.pool.replenish}`.",
+        f"- Guarantee fee {c.scheme.guarantee_fee:.2%} a year; {sum(r.guarantors for r in c.province.regions)} "
+        f"government guarantors, mean capital {c.guarantor.capital_mean / 1e9:.2f} bn yuan, leverage cap "
+        f"{c.guarantor.leverage_cap:g}x on the liability balance; {c.bank.count} banks.",
+        f"- Compensation funds {(c.pool.size + c.pool.city_size) / 1e9:.2f} bn yuan: provincial pool "
+        f"{c.pool.size / 1e9:.2f} bn (replenishment `{c.pool.replenish}`) and prefecture funds "
+        f"{c.pool.city_size / 1e9:.2f} bn; payout delay {c.pool.payout_delay} months"
+        + (f"; special pool {c.pool.special_size / 1e9:.2f} bn" if c.pool.special_size else "") + ".",
         f"- {len(res.replications)} replications x {c.horizon} months; {c.firms.n:,} simulated firms "
         f"standing for {c.province.firms_total:,} in {c.province.name}; seed {c.mc.seed}; "
         f"wall time {res.wall_seconds:.1f} s.",
