@@ -22,7 +22,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from . import report
+from . import comparison, report
 from .run import writer
 from .config import ConfigError, SimConfig, files, prepare
 from .config.rules import check_idle_shock_keys, grain, needed_n
@@ -128,16 +128,20 @@ class SweepComparison(Callback):
         if len(cols) < 2:
             return
         common = set.intersection(*(set(v) for v in labels.values()))  # label by what differs
-        labels = {k: " ".join(o for o in v if o not in common) or k for k, v in labels.items()}
+        labels = {k: " ".join(o for o in v if o not in common).replace("'", "") or k
+                  for k, v in labels.items()}
         table = pd.DataFrame(cols)
         table.to_csv(root / "comparison.csv")
         rows = pd.DataFrame({lab: table.loc[m] * k for m, (lab, k) in SWEEP_TABLE.items()})
         rows.index = [labels[c] for c in rows.index]
         with pd.option_context("display.width", 250, "display.max_columns", None,
-                               "display.float_format", "{:,.3g}".format):
+                               "display.float_format", "{:,.2f}".format):
             print(f"\nsweep of {len(cols)} jobs (means over replications):\n{rows}")
         rows.to_csv(root / "sweep_table.csv")
+        report = comparison.write(root, labels)
         print(f"all metrics: {root / 'comparison.csv'}")
+        if report:
+            print(f"comparison report: {report}")
 
 
 LARGE_OUTPUT_BYTES = 200e6  # above this a run says, before it starts, how much it will write

@@ -66,7 +66,7 @@ def test_multirun_sweep_as_typed(run_cli):
     table = pd.read_csv(cmp, index_col=0)
     assert list(table.columns) == ["0_4321_none", "1_2_8_none"]
     # the printed sweep table is labelled by what differs between the jobs
-    assert "scenario='4321'" in p.stdout and "scenario='2_8'" in p.stdout
+    assert "scenario=4321 " in p.stdout and "scenario=2_8 " in p.stdout
     (sweep,) = (p.cwd / "outputs" / "multirun").glob("*/*/sweep_table.csv")
     assert len(pd.read_csv(sweep)) == 2
 

@@ -146,7 +146,8 @@ def test_cli_sweep_runs_as_typed(tmp_path):
            "firms.n=1500", "mc.replications=2", "horizon=18", "shock.month=7", "quiet=true"]
     p = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr[-2000:]
-    jobs = sorted(d.name for d in (tmp_path / "outputs" / "multirun").glob("*/*/*") if d.is_dir())
+    jobs = sorted(d.name for d in (tmp_path / "outputs" / "multirun").glob("*/*/*")
+                  if d.is_dir() and d.name != "plots")
     assert jobs == ["0_4321_none", "1_4321_flood", "2_2_8_none", "3_2_8_flood"]
     root = next((tmp_path / "outputs" / "multirun").glob("*/*"))
     flood = (root / "1_4321_flood" / "report.md").read_text()
@@ -155,3 +156,12 @@ def test_cli_sweep_runs_as_typed(tmp_path):
     assert "Shock vs counterfactual" not in (root / "0_4321_none" / "report.md").read_text()
     assert (root / "3_2_8_flood" / "plots" / "shock_vs_counterfactual.png").exists()
     assert (root / "comparison.csv").exists()
+    # one comparison report for the sweep: each job, its paired difference from the first, plots
+    cmp = (root / "comparison.md").read_text()
+    assert "| credit | new lending covered by the scheme |" in cmp
+    assert "## Difference from `scenario=4321 shock=none`" in cmp and "common random numbers" in cmp
+    assert "P(any guarantor suspended) | % [95% Wilson]" in cmp
+    assert "scenario=2_8 shock=flood" in cmp
+    for name in ("comparison_credit.png", "comparison_losses.png"):
+        assert (root / "plots" / name).stat().st_size > 10_000
+    assert "comparison report:" in p.stdout
