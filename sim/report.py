@@ -201,6 +201,23 @@ def _shade(ax, ts: pd.DataFrame, after: int = 0) -> None:
             first[1] = False
 
 
+BANDS = "line: median over replications; bands: middle 50% and 90%"
+
+
+def _calendar(ax, cfg: SimConfig) -> None:
+    """Label the month axis (1 = January of start_year) with calendar dates: a tick each
+    January, minor ticks each quarter."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter
+
+    years = range(0, (cfg.horizon + 11) // 12 + 1)
+    ax.xaxis.set_major_locator(FixedLocator([1 + 12 * y for y in years]))
+    ax.xaxis.set_minor_locator(FixedLocator(range(1, cfg.horizon + 2, 3)))
+    ax.xaxis.set_major_formatter(FuncFormatter(
+        lambda m, _: f"{cfg.start_year + int(round(m) - 1) // 12}-{(int(round(m)) - 1) % 12 + 1:02d}"))
+    ax.set_xlim(0.5, cfg.horizon + 0.5)
+    ax.set_xlabel("")
+
+
 def write_plots(res: "Results", d: Path) -> list[str]:
     import matplotlib
 
@@ -210,57 +227,63 @@ def write_plots(res: "Results", d: Path) -> list[str]:
     d.mkdir(parents=True, exist_ok=True)
     ts, cfg = res.timeseries, res.config
     name = cfg.scheme.name
+    payers = scheme_payers(cfg)
     files = []
 
-    def save(fig, fname):
+    def save(fig, fname, caption=BANDS):
         for ax in fig.axes:
             _shade(ax, ts, cfg.firms.overdue_months)
-            if ax.get_legend() is not None:
-                ax.legend(frameon=False, fontsize=8)
-        fig.tight_layout()
+            _calendar(ax, cfg)
+            if ax.get_legend() is not None:  # beside the plot, never on the data
+                ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        if caption:
+            fig.text(0.01, 0.01, caption, fontsize=8, color="0.3")
+        fig.tight_layout(rect=(0, 0.04, 1, 1))
         fig.savefig(d / fname, dpi=110)
         plt.close(fig)
         files.append(f"plots/{fname}")
 
-    fig, ax = plt.subplots(figsize=(7, 4))
-    _fan(ax, ts, "outstanding_direct", "tab:blue", "direct", 1e-9)
-    _fan(ax, ts, "outstanding_scheme", "tab:orange", "scheme (guaranteed / pool)", 1e-9)
-    ax.set(title=f"Outstanding credit by channel - {name}", xlabel="month", ylabel="bn yuan")
+    fig, ax = plt.subplots(figsize=(8.5, 4))
+    _fan(ax, ts, "outstanding_direct", "tab:blue", "direct bank loans", 1e-9)
+    _fan(ax, ts, "outstanding_scheme", "tab:orange", "covered by the scheme", 1e-9)
+    ax.set(title=f"Outstanding credit by channel - {name}", ylabel="bn yuan")
     ax.set_ylim(bottom=0)
-    ax.legend(frameon=False)
+    ax.legend()
     save(fig, "outstanding_credit.png")
 
-    fig, ax = plt.subplots(figsize=(7, 4))
-    _fan(ax, ts, "guarantor_leverage", "tab:green", "all guarantors")
-    _fan(ax, ts, "guarantor_leverage_max", "tab:red", "highest single guarantor")
-    ax.axhline(cfg.guarantor.leverage_cap, color="k", ls="--", lw=1, label="leverage cap")
-    ax.set(title=f"Guarantor leverage multiple vs cap - {name}", xlabel="month", ylabel="x net assets")
-    ax.legend(frameon=False)
-    save(fig, "guarantor_leverage.png")
+    if "guarantor" in payers:
+        fig, ax = plt.subplots(figsize=(8.5, 4))
+        _fan(ax, ts, "guarantor_leverage", "tab:green", "all guarantors")
+        _fan(ax, ts, "guarantor_leverage_max", "tab:red", "highest single guarantor")
+        ax.axhline(cfg.guarantor.leverage_cap, color="k", ls="--", lw=1, label="leverage cap")
+        ax.set(title=f"Guarantor leverage (liability balance / net assets) vs cap - {name}",
+               ylabel="x net assets")
+        ax.set_ylim(bottom=0)
+        ax.legend()
+        save(fig, "guarantor_leverage.png")
 
-    fig, ax = plt.subplots(figsize=(7, 4))
-    _fan(ax, ts, "pool_balance", "tab:purple", "pool balance", 1e-9)
-    ax.axhline(0, color="k", lw=0.8)
-    used = "pool" in scheme_payers(cfg)
-    ax.set(title=f"Compensation pool balance - {name}" + ("" if used else " (pool not in scheme)"),
-           xlabel="month", ylabel="bn yuan")
-    ax.legend(frameon=False)
-    save(fig, "pool_balance.png")
+    if "pool" in payers:  # only the funds the scheme has
+        fig, ax = plt.subplots(figsize=(8.5, 4))
+        _fan(ax, ts, "pool_balance", "tab:purple", "provincial pool", 1e-9)
+        _fan(ax, ts, "city_funds_balance", "tab:brown", "prefecture funds, together", 1e-9)
+        _fan(ax, ts, "funds_queue", "tab:red", "claims waiting in the queues", 1e-9)
+        ax.set(title=f"Compensation funds: balances and queue - {name}", ylabel="bn yuan")
+        ax.set_ylim(bottom=0)
+        ax.legend()
+        save(fig, "pool_balance.png")
 
-    fig, ax = plt.subplots(figsize=(7, 4))
-    from .config import PAYERS
-
-    for p in PAYERS:
-        net = (ts[f"paid_{p}"] - ts[f"recovered_{p}"]).groupby(ts.replication).cumsum()
-        if np.abs(net).max() <= 0:
-            continue
-        mean = net.groupby(ts.month).mean() * 1e-9
-        ax.plot(mean.index, mean.to_numpy(), lw=1.8, label=PAYER_LABEL[p])
-    sf = ts.shortfall.groupby(ts.replication).cumsum().groupby(ts.month).mean() * 1e-9
+    fig, ax = plt.subplots(figsize=(8.5, 4))
+    colors = iter(plt.rcParams["axes.prop_cycle"].by_key()["color"])
+    for p in ["bank"] + [p for p in payers if p != "bank"]:
+        # net: paid, less recoveries, less reimbursements received (plus those paid out)
+        net = (ts[f"paid_{p}"] - ts[f"recovered_{p}"] - ts[f"compensated_{p}"]).groupby(ts.replication).cumsum()
+        label = PAYER_LABEL[p] + (" (direct and scheme loans)" if p == "bank" else "")
+        _fan(ax, ts.assign(_net=net), "_net", next(colors), label, 1e-9)
+    sf = ts.shortfall.groupby(ts.replication).cumsum()
     if sf.abs().max() > 0:
-        ax.plot(sf.index, sf.to_numpy(), "k--", lw=1.2, label="of which shortfall")
-    ax.set(title=f"Cumulative net losses by party (mean) - {name}", xlabel="month", ylabel="bn yuan")
-    ax.legend(frameon=False, fontsize=8)
+        _fan(ax, ts.assign(_sf=sf), "_sf", "k", "of which shortfall", 1e-9)
+    ax.set(title=f"Cumulative net losses by party - {name}", ylabel="bn yuan")
+    ax.legend()
     save(fig, "losses_by_party.png")
 
     cf = res.counterfactual
@@ -270,11 +293,13 @@ def write_plots(res: "Results", d: Path) -> list[str]:
         for ax, col, scale, unit, title in (
                 (axes[0, 0], "overdue_ratio", 100.0, "%", "Overdue ratio"),
                 (axes[0, 1], "claims", 1e-9, "bn yuan / month", "Claims paid by the guarantee system"),
-                (axes[1, 0], "pool_balance", 1e-9, "bn yuan", "Compensation pool balance"
-                 + ("" if "pool" in scheme_payers(cfg) else " (pool not in scheme)")),
+                (axes[1, 0], "pool_balance", 1e-9, "bn yuan", "Provincial compensation pool balance"),
                 (axes[1, 1], "footprint", 1e-9, "bn yuan",
                  "Net assets of the guarantors where the shock hits")):
             c_ts, s_ts = c, ts
+            if col == "pool_balance" and "pool" not in payers:
+                ax.set_visible(False)
+                continue
             if col == "footprint":
                 fp = footprint_columns(res)
                 if not fp:
@@ -283,9 +308,10 @@ def write_plots(res: "Results", d: Path) -> list[str]:
                 c_ts, s_ts = c.assign(footprint=c[fp].sum(axis=1)), ts.assign(footprint=ts[fp].sum(axis=1))
             _fan(ax, c_ts, col, "tab:blue", "without the shock", scale)
             _fan(ax, s_ts, col, "tab:red", f"with {cfg.shock.name}", scale)
-            ax.set(title=title, xlabel="month", ylabel=unit)
-            ax.legend(frameon=False, fontsize=8)
-        fig.suptitle(f"{name}: {cfg.shock.name} vs the same seeds without it (median, 50% and 90% bands)")
+            ax.set(title=title, ylabel=unit)
+            ax.set_ylim(bottom=0)  # from zero: a small difference is not blown up
+            ax.legend()
+        fig.suptitle(f"{name}: {cfg.shock.name} vs the same seeds without it")
         save(fig, "shock_vs_counterfactual.png")
     return files
 

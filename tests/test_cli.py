@@ -10,8 +10,11 @@ from sim import cli
 FAST = ["mc.replications=2", "firms.n=1500", "horizon=12"]
 OUTPUT_FILES = ["status.json", "config.yaml", "timeseries.parquet", "timeseries.csv",
                 "replications.parquet", "replications.csv", "summary.csv", "summary.txt", "report.md",
-                "plots/outstanding_credit.png", "plots/guarantor_leverage.png",
-                "plots/pool_balance.png", "plots/losses_by_party.png"]
+                "plots/outstanding_credit.png", "plots/losses_by_party.png"]
+# plots only of the institutions a scheme has: guarantors' leverage, the compensation funds
+SCHEME_PLOTS = {"4321": ["plots/guarantor_leverage.png", "plots/pool_balance.png"],
+                "2:8": ["plots/guarantor_leverage.png"], "3:7": ["plots/guarantor_leverage.png"],
+                "bank_only": []}
 
 
 def run_dirs(cwd):
@@ -38,8 +41,10 @@ def test_run_as_typed_writes_complete_report(run_cli, tmp_path, monkeypatch, cap
         assert code == 0
     assert f"Scenario {name}" in out and "claim rate" in out
     (d,) = run_dirs(cwd)
-    for f in OUTPUT_FILES:
+    for f in OUTPUT_FILES + SCHEME_PLOTS[scenario]:
         assert (d / f).is_file(), f
+    for f in {"plots/guarantor_leverage.png", "plots/pool_balance.png"} - set(SCHEME_PLOTS[scenario]):
+        assert not (d / f).exists(), f
     status = json.loads((d / "status.json").read_text())
     assert status["state"] == "complete" and status["replications"] == 2
     ts = pd.read_parquet(d / "timeseries.parquet")

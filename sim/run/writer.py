@@ -110,13 +110,14 @@ REPORT_COLUMNS = {
     "replication", "month", "outstanding_direct", "outstanding_scheme", "guarantor_leverage",
     "guarantor_leverage_max", "pool_balance", "shortfall", "shock_active", "overdue_ratio",
     "claims", "released_scheme", "new_direct", "new_scheme", "applicants", "overdue_new",
-    "defaults", "npl_ratio", "recoveries", "guarantor_net_assets",
+    "defaults", "npl_ratio", "recoveries", "guarantor_net_assets", "city_funds_balance",
+    "funds_queue",
 }
 
 
 def report_columns(names: list[str]) -> list[str]:
     return [c for c in names if c in REPORT_COLUMNS or c.startswith(metrics.AGENCY_PREFIX)
-            or c.startswith("paid_") or c.startswith("recovered_")]
+            or c.startswith("paid_") or c.startswith("recovered_") or c.startswith("compensated_")]
 
 
 def write_all(view: Results, out: Path) -> None:
