@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from . import metrics
+from .i18n import cjk_font, tr
 from .config import SimConfig, shock_events, tranche_payer
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -101,7 +102,7 @@ def headline(res: "Results") -> pd.DataFrame:
         add("funds", "claims abandoned", "funds_abandoned", bn, "bn yuan")
         add("funds", "wait for compensation, median", "funds_delay_median", x, "months")
         add("funds", "wait for compensation, 90th percentile", "funds_delay_p90", x, "months")
-        add("funds", "prefecture funds unpaid two years running", "counties_unpaid_two_years", x, "funds")
+        add("funds", "prefecture funds unpaid two years running", "counties_unpaid_two_years", x, "count")
     for p in ["bank"] + [p for p in payers if p != "bank"]:
         add("losses", f"net loss: {PAYER_LABEL[p]}", f"loss_{p}", bn, "bn yuan", tails=True)
     add("losses", "shortfall (unpaid, to the bearer)", "shortfall", bn, "bn yuan", tails=True)
@@ -131,9 +132,11 @@ def _pad(text: str, width: int, left: bool) -> str:
     return f"{text}{fill}" if left else f"{fill}{text}"
 
 
-def format_table(h: pd.DataFrame, title: str | None = None) -> str:
+def format_table(h: pd.DataFrame, title: str | None = None, lang: str = "en") -> str:
+    """The headline table as text; row labels, units and sections in `lang` (en | zh | both)."""
     cols = ["mean", "p5", "p95", "VaR99", "ES99"]
-    body = [[r.metric, r.unit, *(_fmt(getattr(r, c)) for c in cols)] for r in h.itertuples()]
+    body = [[tr(r.metric, lang), tr(r.unit, lang), *(_fmt(getattr(r, c)) for c in cols)]
+            for r in h.itertuples()]
     head = ["metric", "unit", *cols]
     w = [max(_width(x[i]) for x in body + [head]) for i in range(len(head))]
 
@@ -146,14 +149,14 @@ def format_table(h: pd.DataFrame, title: str | None = None) -> str:
     for r, cells in zip(h.itertuples(), body):
         if r.section != sec:
             sec = r.section
-            out.append(f"-- {sec}")
+            out.append(f"-- {tr(sec, lang)}")
         out.append(line(cells))
     return "\n".join(out)
 
 
 def title(res: "Results") -> str:
     c = res.config
-    return (f"Scenario {c.scheme.name}: {c.scheme.description}\n"
+    return (f"Scenario {c.scheme.name}: {_description(c)}\n"
             f"{len(res.replications)} replications x {c.horizon} months, {c.firms.n:,} simulated firms "
             f"standing for {c.province.firms_total:,} ({c.province.name}); seed {c.mc.seed}. "
             f"Mean [5%, 95%] over replications; VaR/ES at 99%.")
@@ -228,16 +231,26 @@ def write_plots(res: "Results", d: Path) -> list[str]:
     ts, cfg = res.timeseries, res.config
     name = cfg.scheme.name
     payers = scheme_payers(cfg)
+    lang = cfg.report.lang
+    if lang != "en":
+        cjk_font()
     files = []
+
+    def T(text):  # noqa: N802  (the one translation call of this function)
+        return tr(text, lang)
 
     def save(fig, fname, caption=BANDS):
         for ax in fig.axes:
             _shade(ax, ts, cfg.firms.overdue_months)
             _calendar(ax, cfg)
-            if ax.get_legend() is not None:  # beside the plot, never on the data
-                ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+            ax.set_title(" - ".join(T(p) for p in ax.get_title().split(" - ")))
+            ax.set_ylabel(T(ax.get_ylabel()))
+            handles, labels = ax.get_legend_handles_labels()
+            if handles:  # beside the plot, never on the data
+                ax.legend(handles, [T(x) for x in labels], frameon=False, fontsize=8,
+                          loc="upper left", bbox_to_anchor=(1.01, 1.0))
         if caption:
-            fig.text(0.01, 0.01, caption, fontsize=8, color="0.3")
+            fig.text(0.01, 0.01, T(caption), fontsize=8, color="0.3")
         fig.tight_layout(rect=(0, 0.04, 1, 1))
         fig.savefig(d / fname, dpi=110)
         plt.close(fig)
@@ -307,11 +320,11 @@ def write_plots(res: "Results", d: Path) -> list[str]:
                     continue
                 c_ts, s_ts = c.assign(footprint=c[fp].sum(axis=1)), ts.assign(footprint=ts[fp].sum(axis=1))
             _fan(ax, c_ts, col, "tab:blue", "without the shock", scale)
-            _fan(ax, s_ts, col, "tab:red", f"with {cfg.shock.name}", scale)
+            _fan(ax, s_ts, col, "tab:red", T("with the shock") + f" ({cfg.shock.name})", scale)
             ax.set(title=title, ylabel=unit)
             ax.set_ylim(bottom=0)  # from zero: a small difference is not blown up
             ax.legend()
-        fig.suptitle(f"{name}: {cfg.shock.name} vs the same seeds without it")
+        fig.suptitle(f"{name}, {cfg.shock.name}: " + T("vs the same seeds without it"))
         save(fig, "shock_vs_counterfactual.png")
     return files
 
@@ -493,6 +506,17 @@ def format_shock(res: "Results") -> str:
     return "\n".join(lines)
 
 
+def _description(c: SimConfig) -> str:
+    """The scheme's plain-words description in the report's language (English when the
+    scenario file gives no Chinese one)."""
+    en, zh = c.scheme.description, c.scheme.description_zh
+    if c.report.lang == "zh" and zh:
+        return zh
+    if c.report.lang == "both" and zh:
+        return f"{en} / {zh}"
+    return en
+
+
 def markdown_report(res: "Results", table: str, plots: list[str], shock_text: str = "") -> str:
     c = res.config
     guarantor = "guarantor" in scheme_payers(c)
@@ -504,13 +528,13 @@ def markdown_report(res: "Results", table: str, plots: list[str], shock_text: st
             return f"{p}, paid first by the guarantor"
         return f"paid by {p}"
 
-    tr = ", ".join(f"{n} {t.share:.0%} ({who(n, t)})" for n, t in c.scheme.tranches.items())
+    tranche_text = ", ".join(f"{n} {t.share:.0%} ({who(n, t)})" for n, t in c.scheme.tranches.items())
     lines = [
-        f"# Scenario {c.scheme.name}",
+        f"# {tr('Scenario', c.report.lang)} {c.scheme.name}",
         "",
-        f"{c.scheme.description}. Source: {c.scheme.source or 'not given'}.",
+        f"{_description(c)}. Source: {c.scheme.source or 'not given'}.",
         "",
-        f"- Tranches: {tr}; shortfall borne by {c.scheme.shortfall_bearer}.",
+        f"- Tranches: {tranche_text}; shortfall borne by {c.scheme.shortfall_bearer}.",
         f"- Guarantee fee {c.scheme.guarantee_fee:.2%} a year; {sum(r.guarantors for r in c.province.regions)} "
         f"government guarantors, mean capital {c.guarantor.capital_mean / 1e9:.2f} bn yuan, leverage cap "
         f"{c.guarantor.leverage_cap:g}x on the liability balance; {c.bank.count} banks.",
@@ -524,7 +548,7 @@ def markdown_report(res: "Results", table: str, plots: list[str], shock_text: st
     ]
     if not res.complete:
         lines.append(f"- **Incomplete**: interrupted after {len(res.replications)} of {c.mc.replications} replications.")
-    lines += ["", "## Headline table", "", "Mean and [5%, 95%] over replications; VaR and ES at 99% "
+    lines += ["", f"## {tr('Headline table', c.report.lang)}", "", "Mean and [5%, 95%] over replications; VaR and ES at 99% "
               "over replications. Definitions of every metric are in `sim/metrics.py`.", "",
               "```", table, "```", ""]
     if shock_text:
@@ -533,7 +557,7 @@ def markdown_report(res: "Results", table: str, plots: list[str], shock_text: st
                   "for the same firm in the same month) without the shock. Shaded bands on every plot "
                   "mark the shock window. Definitions: `sim/metrics.py` (WINDOW_DOC, SUMMARY_DOC); "
                   "the shock model: `docs/shocks.md`.", "", "```", shock_text, "```", ""]
-    lines += ["## Plots", ""]
+    lines += [f"## {tr('Plots', c.report.lang)}", ""]
     lines += [f"![{Path(p).stem}]({p})" for p in plots]
     lines += ["", "## Files", "", "`timeseries.*` one row per replication and month; `replications.*` one "
               "row per replication; `summary.csv` every metric over replications; `config.yaml` the "

@@ -147,6 +147,7 @@ class DynamicSharingConfig:
 class SchemeConfig:
     name: str = ""
     description: str = ""
+    description_zh: str = ""  # the same in Chinese, for report.lang zh or both
     source: str = ""
     tranches: Dict[str, TrancheConfig] = field(default_factory=dict)
     guarantee_fee: float = num(0.01, 0, 0.2)  # yearly, on the guaranteed amount, paid up front to the guarantor
@@ -621,6 +622,18 @@ class ShockConfig(ShockEventConfig):
     downturn: HazardConfig = field(default_factory=downturn_hazard)
 
 
+REPORT_LANGS = ("en", "zh", "both")
+
+
+@dataclass
+class ReportConfig:
+    # Language of what people read: table rows, plot titles, axes and legends, report headings
+    # and the scheme's plain-words description. "both" by default: the users are provincial
+    # policy staff who read Chinese, working with researchers and docs in English; both
+    # languages keep one report for the two (sim/i18n.py).
+    lang: str = one_of("both", REPORT_LANGS)
+
+
 @dataclass
 class McConfig:
     replications: int = whole(200, 1, 100000)
@@ -650,6 +663,7 @@ class SimConfig:
     government: GovernmentConfig = field(default_factory=GovernmentConfig)
     shock: ShockConfig = field(default_factory=ShockConfig)
     mc: McConfig = field(default_factory=McConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
     quiet: bool = False  # no progress line
 
 

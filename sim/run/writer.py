@@ -128,7 +128,7 @@ def write_all(view: Results, out: Path) -> None:
     view.replications.to_parquet(out / "replications.parquet", index=False)
     view.replications.to_csv(out / "replications.csv", index=False)
     view.summary.to_csv(out / "summary.csv")
-    table = report.format_table(report.headline(view))
+    table = report.format_table(report.headline(view), lang=cfg.report.lang)
     shock_text = report.format_shock(view)
     (out / "summary.txt").write_text(table + "\n" + (f"\n{shock_text}\n" if shock_text else ""))
     if view.counterfactual is not None:
