@@ -26,6 +26,7 @@ from . import comparison, report
 from .run import writer
 from .config import ConfigError, SimConfig, files, prepare
 from .config.rules import check_idle_shock_keys, grain, needed_n
+from .metrics import summary_unit
 from .config.compose import compose_config, job_overrides, normalise, register
 from .run.runner import EngineError, run_monte_carlo
 
@@ -131,7 +132,8 @@ class SweepComparison(Callback):
         labels = {k: " ".join(o for o in v if o not in common).replace("'", "") or k
                   for k, v in labels.items()}
         table = pd.DataFrame(cols)
-        table.to_csv(root / "comparison.csv")
+        # machine-readable: raw values, each metric's unit in its name
+        table.rename(index=lambda m: f"{m} ({summary_unit(m)})").to_csv(root / "comparison.csv")
         rows = pd.DataFrame({lab: table.loc[m] * k for m, (lab, k) in SWEEP_TABLE.items()})
         rows.index = [labels[c] for c in rows.index]
         with pd.option_context("display.width", 250, "display.max_columns", None,

@@ -28,7 +28,8 @@ ROWS = (
     ("credit", "new lending covered by the scheme", "new_lending_scheme", 1e-9, "bn yuan"),
     ("credit", "first-time borrowers (首贷户)", "first_time_borrowers", 1e-3, "k firms"),
     ("credit", "applications rationed", "rationed_share", 100.0, "%"),
-    ("who pays", "net loss: banks (direct and scheme loans)", "loss_bank", 1e-9, "bn yuan"),
+    ("who pays", "net loss: banks, direct loans", "loss_bank_direct", 1e-9, "bn yuan"),
+    ("who pays", "net loss: banks, scheme loans", "loss_bank_scheme", 1e-9, "bn yuan"),
     ("who pays", "net loss: guarantors", "loss_guarantor", 1e-9, "bn yuan"),
     ("who pays", "net loss: provincial re-guarantor", "loss_reguarantor", 1e-9, "bn yuan"),
     ("who pays", "net loss: national fund", "loss_national_fund", 1e-9, "bn yuan"),
@@ -44,7 +45,7 @@ ROWS = (
     ("risk", "compensation arrival rate (到位率)", "funds_arrival_rate", 100.0, "%"),
 )
 # the metrics whose paired difference from the first job is shown
-DIFFERENCES = ("new_lending_total", "new_lending_scheme", "first_time_borrowers", "loss_bank",
+DIFFERENCES = ("new_lending_total", "new_lending_scheme", "first_time_borrowers", "loss_bank_scheme",
                "loss_guarantor", "fiscal_cost", "claim_rate", "any_guarantor_suspended")
 Z95 = 1.959964
 

@@ -49,6 +49,7 @@ MONTHLY_DOC = {
                "any reimbursement (yuan)"),
     "released_scheme": "guarantees released: scheme loans repaid or defaulted this month (yuan)",
     "recoveries": "recoveries (追偿) received this month, all payers (yuan)",
+    "recoveries_direct": "of which on direct bank loans (yuan)",
     "fees": "guarantee fees earned this month (yuan)",
     "reguarantee_fees": "fees guarantors paid the re-guarantor and national fund (yuan)",
     "subsidies": "fee and interest subsidies paid by the government (yuan)",
@@ -121,7 +122,7 @@ FLOWS = (
     "rationed_guarantor_risk", "rationed_capacity", "rationed_scheme_closed", "informal_credit",
     "informal_interest", "exits", "exits_refused", "defaults", "default_direct", "default_scheme",
     "loss_direct_bank", *(f"scheme_loss_{p}" for p in PAYERS), "shortfall", "claims",
-    "released_scheme", "recoveries", "fees", "reguarantee_fees", "subsidies", "capital_injections",
+    "released_scheme", "recoveries", "recoveries_direct", "fees", "reguarantee_fees", "subsidies", "capital_injections",
     "receivables_booked", "reimbursed_reguarantors", "reimbursed_funds", "receivables_written_off",
     "funds_due", "funds_filed", "funds_abandoned", "guarantor_income", "guarantor_costs", "interest_income",
     "dynamic_share_loans", "overdue_new", "overdue_cured",
@@ -302,6 +303,8 @@ SUMMARY_DOC = {
     **{f"loss_{p}": (f"{p}'s net loss: gross payments - recoveries - pool compensation received "
                      "within the horizon (yuan)") for p in PAYERS},
     "loss_total": "Σ loss_* over payers (yuan)",
+    "loss_bank_direct": "banks' net loss on direct loans: Σ loss_direct_bank - Σ recoveries_direct (yuan)",
+    "loss_bank_scheme": "banks' net loss on scheme loans (incl. any shortfall they bear): loss_bank - loss_bank_direct (yuan)",
     "loss_scheme_total": "gross loss on defaulted scheme loans = Σ tranche payments + shortfall (yuan)",
     **{f"scheme_share_{p}": f"{p}'s share of gross scheme losses (tranche payments / loss_scheme_total)"
        for p in PAYERS},
@@ -337,6 +340,23 @@ SUMMARY_DOC = {
     "fiscal_cost": ("public money spent within the horizon: loss_pool + loss_government + subsidies + "
                     "capital_injections (yuan)"),
 }
+
+def summary_unit(metric: str) -> str:
+    """The unit of a summary metric, read from its definition in SUMMARY_DOC."""
+    doc = SUMMARY_DOC.get(metric, "")
+    for tag, unit in (("(yuan)", "yuan"), ("(firms)", "firms"), ("(applications", "applications")):
+        if tag in doc:
+            return unit
+    if doc.startswith("1 if"):
+        return "probability"
+    if "month" in metric or metric.startswith("funds_delay"):
+        return "months"
+    if "leverage" in metric:
+        return "x"
+    if metric == "counties_unpaid_two_years":
+        return "funds"
+    return "ratio"
+
 
 FINAL = ("funds_delay_median", "funds_delay_p90", "counties_unpaid_two_years", "pool_size")
 
@@ -398,6 +418,8 @@ def summarise(ts: pd.DataFrame, payers_in_scheme: list[str], bearer: str = "bank
         s[f"loss_{p}"] = (ts[f"paid_{p}"].sum() - ts[f"recovered_{p}"].sum()
                           - ts[f"compensated_{p}"].sum())
     s["loss_total"] = sum(s[f"loss_{p}"] for p in PAYERS)
+    s["loss_bank_direct"] = ts.loss_direct_bank.sum() - ts.recoveries_direct.sum()
+    s["loss_bank_scheme"] = s["loss_bank"] - s["loss_bank_direct"]
     s["loss_scheme_total"] = ts.default_scheme.sum()
     for p in PAYERS:
         s[f"scheme_share_{p}"] = (ts[f"scheme_loss_{p}"].sum() / s["loss_scheme_total"]

@@ -98,6 +98,7 @@ class GuaranteeModel(mesa.Model):
         mesa.Agent._ids.pop(self, None)
         G = self.n_guarantors
         self._recoveries_due = np.zeros((span, len(self.accounts)))
+        self._direct_recoveries_due = np.zeros(span)  # of which on direct loans (the bank's)
         # Receivables: what each claimant (guarantors 0..G-1, the bank G) is owed by the
         # re-guarantors (due by month) and the funds (in their queues).
         self.receivable = np.zeros(G + 1)
@@ -383,7 +384,9 @@ class GuaranteeModel(mesa.Model):
         self.bank.pay(direct_loss)
         m.default_direct += direct_loss
         m.loss_direct_bank += direct_loss
-        np.add.at(self._recoveries_due[:, 0], due[is_direct], recovery_rate[is_direct] * ead[is_direct])
+        direct_rec = recovery_rate[is_direct] * ead[is_direct]
+        np.add.at(self._recoveries_due[:, 0], due[is_direct], direct_rec)
+        np.add.at(self._direct_recoveries_due, due[is_direct], direct_rec)  # the bank's, apart
         if self.cfg.pool.special_size > 0:
             self._claim_special(idx[is_direct], ead[is_direct] * lgd[is_direct])
         # Scheme loans.
@@ -536,6 +539,7 @@ class GuaranteeModel(mesa.Model):
         for a in np.flatnonzero(due):
             self.accounts[a].recover(due[a])
         self.tally.recoveries += due.sum()
+        self.tally.recoveries_direct += self._direct_recoveries_due[self.month]
         # loans reaching their recovery date leave the NPL stock and the pending claims
         self.npl_stock -= self._npl_release[self.month]
         self.claims_pending -= self._pending_due[self.month]
