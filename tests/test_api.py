@@ -40,3 +40,11 @@ def test_bad_overrides_raise_config_error(overrides, needle):
 def test_list_scenarios():
     names = sim.list_scenarios()
     assert "4321" in names and names["bank_only"]
+
+
+def test_results_repr_is_short_and_names_the_headline():
+    res = sim.run("4321", {"firms.n": 2000, "horizon": 6, "mc.replications": 2})
+    r = repr(res)
+    assert len(r) < 300 and "\n" not in r
+    assert r.startswith("Results(scenario='4321', replications=2, complete, scheme credit ")
+    assert "claim rate" in r and "P(any guarantor suspended)" in r

@@ -44,6 +44,17 @@ class Results:
         return self.config.scheme.name
 
     def __repr__(self) -> str:
+        """Short: the scenario, the replications and three headline means (the tables are
+        `summary`, `replications` and `timeseries`)."""
         state = "complete" if self.complete else "incomplete"
-        return (f"Results(scenario={self.scenario!r}, replications={len(self.replications)}, "
-                f"{state}, out_dir={self.out_dir})")
+        m = self.summary["mean"]
+
+        def get(k, scale, fmt, unit):
+            v = m.get(k)
+            return "n/a" if v is None or v != v else format(v * scale, fmt) + unit
+
+        return (f"Results(scenario={self.scenario!r}, replications={len(self.replications)}, {state}, "
+                f"scheme credit {get('new_lending_scheme', 1e-9, ',.1f', ' bn')}, "
+                f"claim rate {get('claim_rate', 100, '.2f', '%')}, "
+                f"P(any guarantor suspended) {get('any_guarantor_suspended', 100, '.0f', '%')}, "
+                f"out_dir={self.out_dir})")
