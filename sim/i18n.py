@@ -88,7 +88,7 @@ ZH = {
     "line: median over replications; bands: middle 50% and 90%": "线:各次模拟的中位数;阴影:中间50%与90%",
     "Overdue ratio": "逾期率",
     "Claims paid by the guarantee system": "担保体系代偿",
-    "Provincial compensation pool balance": "省级补偿资金池余额",
+    "Provincial pool balance": "省级补偿资金池余额",
     "Net assets of the guarantors where the shock hits": "受冲击地区担保机构净资产",
     "without the shock": "无冲击",
     "with the shock": "有冲击",

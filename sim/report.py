@@ -219,6 +219,9 @@ def _calendar(ax, cfg: SimConfig) -> None:
         lambda m, _: f"{cfg.start_year + int(round(m) - 1) // 12}-{(int(round(m)) - 1) % 12 + 1:02d}"))
     ax.set_xlim(0.5, cfg.horizon + 0.5)
     ax.set_xlabel("")
+    for label in ax.get_xticklabels():  # slanted: several years fit a narrow panel
+        label.set_rotation(30)
+        label.set_ha("right")
 
 
 def write_plots(res: "Results", d: Path) -> list[str]:
@@ -302,11 +305,11 @@ def write_plots(res: "Results", d: Path) -> list[str]:
     cf = res.counterfactual
     if cf is not None:
         c = cf.timeseries
-        fig, axes = plt.subplots(2, 2, figsize=(11, 7))
+        fig, axes = plt.subplots(2, 2, figsize=(13, 7.5))
         for ax, col, scale, unit, title in (
                 (axes[0, 0], "overdue_ratio", 100.0, "%", "Overdue ratio"),
                 (axes[0, 1], "claims", 1e-9, "bn yuan / month", "Claims paid by the guarantee system"),
-                (axes[1, 0], "pool_balance", 1e-9, "bn yuan", "Provincial compensation pool balance"),
+                (axes[1, 0], "pool_balance", 1e-9, "bn yuan", "Provincial pool balance"),
                 (axes[1, 1], "footprint", 1e-9, "bn yuan",
                  "Net assets of the guarantors where the shock hits")):
             c_ts, s_ts = c, ts
