@@ -76,6 +76,8 @@ ZH = {
     "claims waiting in the queues": "排队中的补偿申请",
     "Cumulative net losses by party": "各方累计净损失",
     "bank (direct and scheme loans)": "银行(自主与分担贷款)",
+    "banks, direct loans": "银行:自主贷款",
+    "banks, scheme loans": "银行:分担贷款",
     "guarantors": "担保机构",
     "provincial re-guarantor": "省级再担保",
     "national fund": "国家融资担保基金",

@@ -290,10 +290,15 @@ def write_plots(res: "Results", d: Path) -> list[str]:
 
     fig, ax = plt.subplots(figsize=(8.5, 4))
     colors = iter(plt.rcParams["axes.prop_cycle"].by_key()["color"])
+    direct = (ts.loss_direct_bank - ts.recoveries_direct).groupby(ts.replication).cumsum()
     for p in ["bank"] + [p for p in payers if p != "bank"]:
         # net: paid, less recoveries, less reimbursements received (plus those paid out)
         net = (ts[f"paid_{p}"] - ts[f"recovered_{p}"] - ts[f"compensated_{p}"]).groupby(ts.replication).cumsum()
-        label = PAYER_LABEL[p] + (" (direct and scheme loans)" if p == "bank" else "")
+        if p == "bank":  # the banks' own direct loans apart from their share of scheme loans
+            _fan(ax, ts.assign(_net=direct), "_net", next(colors), "banks, direct loans", 1e-9)
+            net, label = net - direct, "banks, scheme loans"
+        else:
+            label = PAYER_LABEL[p]
         _fan(ax, ts.assign(_net=net), "_net", next(colors), label, 1e-9)
     sf = ts.shortfall.groupby(ts.replication).cumsum()
     if sf.abs().max() > 0:

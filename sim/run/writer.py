@@ -111,7 +111,7 @@ REPORT_COLUMNS = {
     "guarantor_leverage_max", "pool_balance", "shortfall", "shock_active", "overdue_ratio",
     "claims", "released_scheme", "new_direct", "new_scheme", "applicants", "overdue_new",
     "defaults", "npl_ratio", "recoveries", "guarantor_net_assets", "city_funds_balance",
-    "funds_queue",
+    "funds_queue", "loss_direct_bank", "recoveries_direct",
 }
 
 
