@@ -75,7 +75,6 @@ ZH = {
     "prefecture funds, together": "市级补偿资金合计",
     "claims waiting in the queues": "排队中的补偿申请",
     "Cumulative net losses by party": "各方累计净损失",
-    "bank (direct and scheme loans)": "银行(自主与分担贷款)",
     "banks, direct loans": "银行:自主贷款",
     "banks, scheme loans": "银行:分担贷款",
     "guarantors": "担保机构",

@@ -221,23 +221,22 @@ class GuaranteeModel(mesa.Model):
         self.tally = metrics.Tally()
 
     # ------------------------------------------------------------------ helpers
-    def claim_rate_12m(self, agency: int | None = None) -> float:
-        """Claims (代偿) / guarantees released over the last 12 months (NaN if nothing released)."""
+    def _last_12m(self) -> tuple[np.ndarray, np.ndarray]:
+        """Claims (代偿) and guarantees released over the last 12 months, by guarantor."""
         lo = max(0, self.month - 11)
-        sl = slice(lo, self.month + 1)
-        c = self._claims_hist[sl].sum(axis=0)
-        r = self._released_hist[sl].sum(axis=0)
-        if agency is not None:
-            c, r = c[agency], r[agency]
-        else:
-            c, r = c.sum(), r.sum()
+        return (self._claims_hist[lo:self.month + 1].sum(axis=0),
+                self._released_hist[lo:self.month + 1].sum(axis=0))
+
+    def claim_rate_12m(self) -> float:
+        """The scheme's claims / guarantees released over the last 12 months (NaN if nothing
+        was released)."""
+        c, r = self._last_12m()
+        c, r = c.sum(), r.sum()
         return c / r if r > 0 else math.nan
 
     def claim_rates_12m(self) -> np.ndarray:
         """Each guarantor's 12-month claim rate (NaN where nothing was released)."""
-        lo = max(0, self.month - 11)
-        c = self._claims_hist[lo:self.month + 1].sum(axis=0)
-        r = self._released_hist[lo:self.month + 1].sum(axis=0)
+        c, r = self._last_12m()
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(r > 0, c / np.where(r > 0, r, 1.0), np.nan)
 
