@@ -1,9 +1,10 @@
 """Firms as a vectorised population: one NumPy array per attribute, one row per firm.
 
 Each firm has its own state (risk, credit file, current loan) and its own decisions
-(apply, repay, default), but they are evaluated for all firms at once, as Covasim and
-Starsim do with people. A firm that defaults leaves and is replaced by a new entrant,
-so the population keeps its size and new entrants have no credit history.
+(apply, repay, default), held as arrays as Covasim and Starsim hold people; the month's
+per-firm work runs over the rows in one compiled loop (sim/kernel.py). A firm that defaults
+or closes leaves and is replaced by a new entrant, so the population keeps its size and new
+entrants have no credit history.
 
 A running loan is PERFORMING or OVERDUE (逾期). Each month the copula's latent value X
 of a performing loan decides, with two thresholds (an ordered probit):
@@ -23,20 +24,20 @@ recognised `overdue_months` later.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import logit, ndtri
-
+from . import kernel
 from .config import FirmsConfig, ProvinceConfig
 from .risk import streams as st
-from .risk.copula import monthly_pd
 from .shocks import MAX_MONTHLY  # the one cap on a monthly probability (default or overdue)
 
-NO_LOAN, DIRECT, SCHEME = 0, 1, 2
-PERFORMING, OVERDUE, DEFAULTED = 0, 1, 2  # state of a running loan (DEFAULTED: this month)
+# channel of the current loan; state of a running loan (DEFAULTED: this month)
+from .kernel import DEFAULTED, DIRECT, NO_LOAN, OVERDUE, PERFORMING, SCHEME  # noqa: E402,F401
 
 
 class FirmPopulation:
     def __init__(self, n: int, province: ProvinceConfig, cfg: FirmsConfig, data_coverage: float,
-                 rng: np.random.Generator, n_banks: int = 1):
+                 key: "int | np.random.Generator", n_banks: int = 1):
+        # Every number a firm draws is keyed by this replication key (sim/risk/streams.py).
+        self.key = int(key.integers(0, 2**63 - 1)) if isinstance(key, np.random.Generator) else int(key)
         self.n = n
         self.n_banks = n_banks
         # Each prefecture's guarantors are numbered consecutively: region r has
@@ -95,76 +96,37 @@ class FirmPopulation:
         self.status = np.zeros(n, np.int8)  # PERFORMING, OVERDUE, DEFAULTED
         self.overdue_start = np.full(n, -1, np.int32)  # month the current overdue spell began
         self.will_default = np.zeros(n, bool)  # how the current overdue spell ends
-        self.respawn(np.arange(n), rng)
+        # What an entrant's draws need, in the order the kernel unpacks it.
+        self.ent = (self._region_cdf, self._region_lo, np.ascontiguousarray(self._sector_cum),
+                    self._region_pd, self._sector_mult, float(cfg.pd_dispersion),
+                    float(self._cure_ratio), float(MAX_MONTHLY), float(cfg.lgd_mean),
+                    float(cfg.lgd_dispersion), float(cfg.credit_file_share), float(data_coverage),
+                    np.asarray(self._insured_p, float), self._guarantor_count, self._guarantor_first,
+                    int(n_banks))
+        self.respawn(np.arange(n), -1, st.RESPAWN_INIT)  # month -1: the initial population
 
-    def respawn(self, idx: np.ndarray, rng: "np.random.Generator | st.KeyedDraws | st.RngDraws",
-                site: int = 0) -> None:
-        """Fill rows `idx` with new firms (initial population, or entrants replacing exits).
+    @property
+    def pop(self) -> tuple:
+        """The firm arrays in the order the compiled kernel (sim/kernel.py) unpacks them."""
+        return (self.region, self.sector, self.group, self.guarantor, self.bank, self.pd,
+                self.logit_pd, self.threshold, self.threshold_overdue, self.lgd, self.has_file,
+                self.on_platform, self.refused, self.health, self.health_falls, self.insured,
+                self.collateral_loss, self.recovery_delay, self.shock_until, self.loans_taken,
+                self.channel, self.amount, self.term, self.age, self.agency, self.status,
+                self.overdue_start, self.will_default)
 
-        `rng`: a Generator (the initial population: draws in sequence) or the month's keyed
-        draws, so an entrant in a given row and month is the same firm in a shocked run and
-        its counterfactual; `site` (streams.RESPAWN_*) tells apart the call sites of a month.
-        """
-        m = idx.shape[0]
-        if m == 0:
-            return
-        c = self.cfg
-        if not getattr(rng, "keyed", False):  # in sequence: region, sector, pd, lgd, ...
-            d = rng if isinstance(rng, st.RngDraws) else st.RngDraws(rng)
-            u = lambda p: d.uniform(p, idx)  # noqa: E731
-            z = lambda p: d.normal(p, idx)  # noqa: E731
-        else:  # keyed: the seven numbers of each entrant in one pass
-            bits = rng.bits53_block([site + p for p in range(st.ENTRANT_INSURED + 1)], idx)
-            u = lambda p: bits[p - site] * 2.0**-53  # noqa: E731  (= st.counter_uniform)
-            z = lambda p: ndtri((bits[p - site] + 0.5) * 2.0**-53)  # noqa: E731  (= st.counter_normal)
-        # = rng.choice(n_regions, size=m, p=region shares), without re-checking p each time
-        u_region = u(site + st.ENTRANT_REGION)
-        region = self._region_cdf.searchsorted(u_region, side="right")
-        cum = self._sector_cum[region]
-        sector = np.minimum((u(site + st.ENTRANT_SECTOR)[:, None] >= cum).sum(axis=1),
-                            cum.shape[1] - 1)
-        mean_pd = self._region_pd[region] * self._sector_mult[sector]
-        # Lognormal spread with mean equal to the region x sector mean.
-        s = c.pd_dispersion
-        pd = mean_pd * np.exp(s * z(site + st.ENTRANT_PD) - 0.5 * s * s)
-        self.region[idx] = region
-        self.sector[idx] = sector
-        self.group[idx] = region * self.n_sectors + sector
-        pd = np.clip(pd, 1e-5, 0.95)
-        self.pd[idx] = pd
-        self.logit_pd[idx] = logit(pd)
-        p_month = monthly_pd(pd)
-        self.threshold[idx] = ndtri(p_month)
-        self.threshold_overdue[idx] = ndtri(np.minimum(p_month * (1.0 + self._cure_ratio), MAX_MONTHLY))
-        self.lgd[idx] = np.clip(c.lgd_mean + c.lgd_dispersion * z(site + st.ENTRANT_LGD),
-                                0.0, 1.0)
-        self.has_file[idx] = u(site + st.ENTRANT_FILE) < c.credit_file_share
-        self.on_platform[idx] = u(site + st.ENTRANT_PLATFORM) < self.data_coverage
-        self.refused[idx] = False
-        self.health[idx] = 0.0
-        self.health_falls[idx] = 0
-        self.insured[idx] = u(site + st.ENTRANT_INSURED) < self._insured_p[sector]
-        # The guarantor (one of the region's, equal shares) and the bank (equal shares) come
-        # from the same uniform as the region: its position within the region's interval is
-        # itself uniform, and so is what is left of it after picking the guarantor.
-        lo = self._region_lo[region]
-        v = np.clip((u_region - lo) / (self._region_cdf[region] - lo), 0.0, 1.0)
-        k = self._guarantor_count[region]
-        g = np.minimum((v * k).astype(np.int64), k - 1)
-        self.guarantor[idx] = self._guarantor_first[region] + g
-        rest = np.clip(v * k - g, 0.0, 1.0)
-        self.bank[idx] = np.minimum((rest * self.n_banks).astype(np.int64), self.n_banks - 1)
-        self.collateral_loss[idx] = 0.0
-        self.recovery_delay[idx] = 0
-        self.shock_until[idx] = 0
-        self.status[idx] = PERFORMING
-        self.overdue_start[idx] = -1
-        self.will_default[idx] = False
-        self.loans_taken[idx] = 0
-        self.channel[idx] = NO_LOAN
-        self.amount[idx] = 0.0
-        self.term[idx] = 0
-        self.age[idx] = 0
+    def entrant_bases(self, month: int, site: int) -> np.ndarray:
+        """The seven keyed bases of entrants at call site `site` of `month` (streams.ENTRANT_*)."""
+        return st.bases(self.key, month, [site + p for p in range(st.ENTRANT_INSURED + 1)])
+
+    def respawn(self, idx: np.ndarray, month: int, site: int) -> None:
+        """Fill rows `idx` with new firms (the initial population at month -1, or entrants
+        replacing exits and defaults). Every number is keyed by (row, month, site), so the
+        entrant in a given row and month is the same firm in a shocked run and its
+        counterfactual; `site` (streams.RESPAWN_*) tells apart the call sites of a month."""
+        if idx.shape[0]:
+            kernel.respawn_rows(np.ascontiguousarray(idx, np.int64), self.entrant_bases(month, site),
+                                self.pop, self.ent)
 
     def draw_requests(self, idx: np.ndarray, draws: "st.KeyedDraws | st.RngDraws") -> tuple[np.ndarray, np.ndarray]:
         """Loan size (log-uniform between loan_min and loan_max) and term for applicants."""
@@ -172,29 +134,6 @@ class FirmPopulation:
         amount = np.exp(draws.uniform(st.LOAN_AMOUNT, idx, np.log(c.loan_min), np.log(c.loan_max)))
         term = draws.integers(st.LOAN_TERM, idx, c.term_min, c.term_max + 1).astype(np.int16)
         return amount, term
-
-    def update_arrears(self, month: int, at_risk: np.ndarray, x: np.ndarray, t_default: np.ndarray,
-                       t_overdue: np.ndarray, months: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """One month of the overdue state machine (see the module docstring).
-
-        at_risk: performing loans drawn this month; x: their latent values; t_default <=
-        t_overdue: their thresholds. First overdue spells that have lasted `months` end
-        (cure or default), then new spells start. Returns (defaulted, new_overdue, cured)
-        firm indices; defaulted loans are marked DEFAULTED (the claims step removes them).
-        """
-        od = np.flatnonzero(self.status == OVERDUE)
-        ending = od[month - self.overdue_start[od] >= months]
-        defaulted = ending[self.will_default[ending]]
-        cured = ending[~self.will_default[ending]]
-        self.status[cured] = PERFORMING
-        self.overdue_start[cured] = -1
-        self.status[defaulted] = DEFAULTED
-        enter = x < t_overdue
-        new = at_risk[enter]
-        self.status[new] = OVERDUE
-        self.overdue_start[new] = month
-        self.will_default[new] = x[enter] < t_default[enter]
-        return defaulted, new, cured
 
     def loss_terms(self, idx: np.ndarray, month: int) -> tuple[np.ndarray, np.ndarray]:
         """(LGD, extra recovery months) of loans idx defaulting in `month`: a shock's

@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 
 from .config import PAYERS
-from .firms import OVERDUE
 
 # ---------------------------------------------------------------------------- monthly
 MONTHLY_DOC = {
@@ -176,7 +175,9 @@ class MonthState(Protocol):
     weight: float  # real firms per simulated firm
     tally: Tally  # this month's flows
     book: np.ndarray  # loan amounts by guarantor (scheme loans), last entry the direct loans
-    firms: Any  # sim.firms.FirmPopulation
+    loans_running: int  # firms with a loan at month end (simulated firms)
+    overdue_count: int  # loans overdue at month end (simulated firms)
+    overdue_amount: float  # and their principal (unweighted yuan)
     accounts: list  # every payer's ledger (sim.agents.Account)
     agencies: Any  # mesa.AgentSet of the GuaranteeAgency agents, in guarantor order
     region_names: list  # prefecture names, in region order
@@ -198,14 +199,14 @@ class MonthState(Protocol):
 
 
 def monthly_row(model: MonthState) -> dict:
-    f, w = model.firms, model.weight
+    w = model.weight
     book = model.book
     row = {k: 0.0 for k in MONTHLY}
     row.update(model.tally.items())
     row["month"] = model.month + 1
     row["outstanding_direct"] = w * book[-1]
     row["outstanding_scheme"] = w * book[:-1].sum()
-    row["firms_with_loan"] = w * np.count_nonzero(f.channel)
+    row["firms_with_loan"] = w * model.loans_running
     by_payer = {p: [] for p in PAYERS}
     for acc in model.accounts:
         by_payer[acc.payer].append(acc)
@@ -257,9 +258,8 @@ def monthly_row(model: MonthState) -> dict:
     npl = model.npl_exposure()
     outstanding = row["outstanding_direct"] + row["outstanding_scheme"]
     row["npl_ratio"] = npl / (outstanding + npl) if outstanding + npl > 0 else 0.0
-    overdue = (f.status == OVERDUE) & (f.channel != 0)
-    row["overdue_loans"] = w * np.count_nonzero(overdue)
-    row["overdue_ratio"] = w * f.amount[overdue].sum() / outstanding if outstanding > 0 else 0.0
+    row["overdue_loans"] = w * model.overdue_count
+    row["overdue_ratio"] = w * model.overdue_amount / outstanding if outstanding > 0 else 0.0
     row["shock_active"] = len(model.shocks.active)
     # each prefecture's guarantors' net assets (not in MONTHLY: one column per prefecture)
     by_region = np.bincount(model.guarantor_region, weights=na_each,

@@ -48,9 +48,10 @@ from .agents import (Bank, BankLedger, BorrowerRecourse, CompensationFunds, Guar
                      Government, Reguarantor)
 from .config import PAYERS, PUBLIC_PAYERS, SimConfig, tranche_payer
 from .config.rules import guarantors
+from . import kernel
 from .firms import DIRECT, NO_LOAN, PERFORMING, SCHEME, FirmPopulation
 from .risk import streams
-from .risk.copula import draw_factors, latent_values
+from .risk.copula import draw_factors
 from .risk.waterfall import split_losses
 from .shocks import ShockEngine
 
@@ -63,13 +64,15 @@ class GuaranteeModel(mesa.Model):
     PLAN = (
         "shocks",  # shock events active this month: onsets, per-firm effects
         "factors",  # draw the systematic macro / region / sector factors
-        "maturities",  # loans at term repay; their guarantees are released
-        "defaults",  # copula draws: performing loans fall overdue; overdue ones cure or default
+        # every firm row once, compiled (sim/kernel.py): loans at term repay and release their
+        # guarantees; performing loans fall overdue, overdue ones cure or default; firms
+        # without a loan close (survival depends on access to credit), entrants take their
+        # place, and they decide whether to apply
+        "firms",
         "claims",  # the guarantor pays the bank (代偿), books receivables, files fund claims
-        "exits",  # firms without a loan close (survival depends on access to credit)
         "recoveries",  # recoveries due; re-guarantors reimburse; the funds pay their queues
         "institutions",  # income and costs, suspension, recapitalisation, yearly budgets
-        "lending",  # decisions, applications, screening, capacity, new loans
+        "lending",  # decisions; banks and guarantors screen the applicants; capacity; new loans
         "metrics",  # this month's row of the time series
     )
 
@@ -78,9 +81,9 @@ class GuaranteeModel(mesa.Model):
         self.cfg = cfg
         self.month = 0  # months completed
         self.weight = cfg.province.firms_total / cfg.firms.n  # real firms per simulated firm
+        self.shocks = ShockEngine(cfg, self.rng)  # owns the replication key and the factor streams
         self.firms = FirmPopulation(cfg.firms.n, cfg.province, cfg.firms, cfg.bank.data_coverage,
-                                    self.rng, n_banks=cfg.bank.count)
-        self.shocks = ShockEngine(cfg, self.rng)  # also owns the copula's random streams
+                                    self.shocks.key, n_banks=cfg.bank.count)
         self.n_regions = len(cfg.province.regions)
         self.n_sectors = len(cfg.province.sectors)
         self.region_names = [r.name for r in cfg.province.regions]
@@ -121,7 +124,19 @@ class GuaranteeModel(mesa.Model):
             model_reporters={k: (lambda m, k=k: m._row[k]) for k in names})
         self._cum_scheme_volume = np.zeros(len(self.accounts))  # covered volume per account
         self.book = np.zeros(G + 1)  # loan book by guarantor + direct (see below)
-        self.defaulted = np.zeros(0, np.intp)
+        # What the firm kernel hands over each month (buffers reused month after month).
+        n = cfg.firms.n
+        self._defaulted_buf = np.zeros(n, np.int64)
+        self._applicants_buf = np.zeros(n, np.int64)
+        self._counts = np.zeros(8, np.int64)
+        self._released = np.zeros(G)  # scheme loans repaid, by guarantor (unweighted)
+        self._repaid = np.zeros(G + 1)  # loans repaid, by book bucket (unweighted)
+        self._no_multiplier = np.zeros(0)
+        self.defaulted = np.zeros(0, np.int64)
+        self.applicants = np.zeros(0, np.int64)
+        self.loans_running = 0  # firms with a loan (after the firm pass, plus new loans)
+        self.overdue_count = 0  # loans overdue at month end, and their amount (unweighted)
+        self.overdue_amount = 0.0
         self._scheme_share_of_new = 0.5  # firms' expectation of being guaranteed (fee)
         self._funds_busy = False  # claims queued at the funds (else their monthly pass is skipped)
         self.running = True
@@ -213,9 +228,13 @@ class GuaranteeModel(mesa.Model):
         mean_term = 0.5 * (c.term_min + c.term_max)
         share = c.apply_rate * mean_term / (1.0 + c.apply_rate * mean_term)
         self.tally = metrics.Tally()
-        # Construction is common to a run and its counterfactual: the sequential generator.
-        self._phase_lending(apply_rate=share, draws=streams.RngDraws(self.rng))
         f = self.firms
+        # Month -1 of the keyed draws: the same book in a run and its counterfactual.
+        d = streams.KeyedDraws(self.shocks.key, -1, f.n)
+        u = streams.counter_uniform(self.shocks.key, -1, streams.NO_LOAN_TESTS, np.arange(f.n))
+        p = self._apply_probabilities(share)
+        apps = np.flatnonzero(u < p[f.has_file.astype(np.intp), (f.loans_taken == 0).astype(np.intp)])
+        self._screen_and_lend(apps, d)
         on = np.flatnonzero(f.channel != NO_LOAN)
         f.age[on] = (self.rng.random(on.shape[0]) * f.term[on]).astype(f.age.dtype)
         self.tally = metrics.Tally()
@@ -324,45 +343,70 @@ class GuaranteeModel(mesa.Model):
         self.shocks.begin_month(self.month, self.firms)
 
     def _phase_factors(self) -> None:
-        # The month's own stream: factors, then one idiosyncratic draw per firm row, so a
-        # shocked run and its counterfactual share them (common random numbers).
+        # The month's own stream, so a shocked run and its counterfactual share the factors.
         g = self.shocks.month_rng(self.month)
-        self._factors = draw_factors(g, self.n_regions, self.n_sectors, self._factors,
-                                     self.cfg.copula.ar1)
-        # float32: half the cost of float64 normals, ample precision for a default threshold
-        self._eps = g.standard_normal(self.firms.n, dtype=np.float32)
-
-    def _phase_maturities(self) -> None:
-        f, w = self.firms, self.weight
-        # Whole-array passes over small dtypes instead of gathers through an index array.
-        active = f.channel != NO_LOAN
-        f.age += active
-        done = np.flatnonzero(active & (f.age >= f.term) & (f.status == PERFORMING))
-        scheme_done = done[f.channel[done] == SCHEME]
-        released = w * f.amount[scheme_done]
-        self._released_hist[self.month] += np.bincount(f.agency[scheme_done], weights=released,
-                                                       minlength=self.n_guarantors)
-        self.tally.released_scheme += released.sum()
-        self.book -= np.bincount(f.agency[done], weights=f.amount[done], minlength=self.n_guarantors + 1)
-        f.channel[done] = NO_LOAN
-        f.amount[done] = 0.0
-
-    def _phase_defaults(self) -> None:
-        f = self.firms
         c = self.cfg.copula
+        self._factors = draw_factors(g, self.n_regions, self.n_sectors, self._factors, c.ar1)
+        macro, zr, zs = self._factors
+        # The systematic part of the latent value of each region x sector cell (row = group).
+        self._shift = (math.sqrt(c.rho_macro) * macro + math.sqrt(c.rho_region) * zr[:, None]
+                       + math.sqrt(c.rho_sector) * zs[None, :]).ravel()
+        self._sigma = math.sqrt(1.0 - c.rho_macro - c.rho_region - c.rho_sector)
+
+    def _thresholds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Copula thresholds (default, overdue) of every row this month: the firms' own, or,
+        while a shock is active, moved for the performing loans."""
+        f = self.firms
+        if self.shocks.effects is None:
+            return f.threshold, f.threshold_overdue
         at_risk = np.flatnonzero((f.channel != NO_LOAN) & (f.status == PERFORMING))
-        x = latent_values(self._factors, f.region[at_risk], f.sector[at_risk], c.rho_macro,
-                          c.rho_region, c.rho_sector, self._eps[at_risk])
-        if self.cfg.scheme.dynamic.enabled:
-            # Health index = latent asset value; count consecutive monthly falls.
-            fell = x < f.health[at_risk]
-            f.health_falls[at_risk] = np.where(fell, f.health_falls[at_risk] + 1, 0)
-            f.health[at_risk] = x
-        t_default, t_overdue = self.shocks.thresholds(f, at_risk)
-        self.defaulted, new, cured = f.update_arrears(self.month, at_risk, x, t_default, t_overdue,
-                                                      self.cfg.firms.overdue_months)
-        self.tally.overdue_new += self.weight * new.shape[0]
-        self.tally.overdue_cured += self.weight * cured.shape[0]
+        t_default, t_overdue = f.threshold.copy(), f.threshold_overdue.copy()
+        t_default[at_risk], t_overdue[at_risk] = self.shocks.thresholds(f, at_risk)
+        return t_default, t_overdue
+
+    def _apply_probabilities(self, rate: float) -> np.ndarray:
+        """Monthly probability that a firm without a loan applies, by [has credit file, first
+        loan]: rate x exp(-cost_elasticity x (all-in cost - reference cost) in percentage
+        points), the all-in cost being its loan rate (by credit file) plus the guarantee fee it
+        expects (the fee x the scheme's share of last month's new loans, less the fee subsidy)
+        less any interest subsidy on a first loan. Shocks scale it per firm (emergency demand,
+        or a drop)."""
+        c = self.cfg
+        gov, fc = c.government, c.firms
+        fee = c.scheme.guarantee_fee * (1.0 - gov.fee_subsidy) * self._scheme_share_of_new
+        base = np.array([c.bank.rate_no_file, c.bank.rate_file]) + fee - fc.reference_cost
+        cost = base[:, None] - np.array([0.0, gov.interest_subsidy / 100.0])[None, :]
+        return np.ascontiguousarray(np.minimum(rate * np.exp(-fc.cost_elasticity * 100.0 * cost), 1.0))
+
+    def _phase_firms(self) -> None:
+        f, c, w, m = self.firms, self.cfg.firms, self.weight, self.tally
+        t_default, t_overdue = self._thresholds()
+        b = streams.bases(self.shocks.key, self.month, [streams.LATENT, streams.NO_LOAN_TESTS])
+        # three-year survival -> monthly exit hazard, for firms refused or not
+        h_refused = 1.0 - c.survival_without_credit ** (1.0 / 36.0)
+        h_other = 1.0 - c.survival_with_credit ** (1.0 / 36.0)
+        eff = self.shocks.effects
+        self._released[:] = 0.0
+        self._repaid[:] = 0.0
+        k = self._counts
+        self.overdue_amount = kernel.month(
+            f.pop, f.ent, self.month, b[0], b[1], f.entrant_bases(self.month, streams.RESPAWN_EXIT),
+            self._shift, self._sigma, t_default, t_overdue, c.overdue_months, h_refused, h_other,
+            self._apply_probabilities(c.apply_rate),
+            self._no_multiplier if eff is None else eff.apply_mult,
+            self.cfg.scheme.dynamic.enabled, kernel.PHI, self._defaulted_buf,
+            self._applicants_buf, self._released, self._repaid, k)
+        self.defaulted = self._defaulted_buf[:k[0]]
+        self.applicants = self._applicants_buf[:k[1]]
+        m.overdue_new += w * k[2]
+        m.overdue_cured += w * k[3]
+        m.exits += w * k[4]
+        m.exits_refused += w * k[5]
+        self.loans_running, self.overdue_count = int(k[6]), int(k[7])
+        released = w * self._released
+        self._released_hist[self.month] += released
+        m.released_scheme += released.sum()
+        self.book -= self._repaid
 
     def _phase_claims(self) -> None:
         f, w, m = self.firms, self.weight, self.tally
@@ -511,27 +555,10 @@ class GuaranteeModel(mesa.Model):
         self.tally.funds_filed += amount[keep].sum()
 
     def _retire(self, idx: np.ndarray, site: int) -> None:
-        """Defaulted or closed firms leave; entrants take their place (keyed draws: the same
-        entrant in the same row and month in a shocked run and its counterfactual)."""
-        self.firms.respawn(idx, self._draws, site)
-
-    def _phase_exits(self) -> None:
-        f, c = self.firms, self.cfg.firms
-        # three-year survival -> monthly exit hazard, for firms refused or not
-        h_refused = 1.0 - c.survival_without_credit ** (1.0 / 36.0)
-        h_other = 1.0 - c.survival_with_credit ** (1.0 / 36.0)
-        # The month's exit draw is one number per row. Only rows below the larger hazard can
-        # exit (about 1.4%), so the other tests run on those alone: the same rows as testing
-        # u < hazard(row) for every firm without a loan.
-        u = self._draws.month_uniform32(streams.EXIT)
-        lo, hi = np.float32(min(h_refused, h_other)), np.float32(max(h_refused, h_other))
-        cand = np.flatnonzero(u < hi)
-        cand = cand[f.channel[cand] == NO_LOAN]
-        h = np.where(f.refused[cand], np.float32(h_refused), np.float32(h_other))
-        gone = cand[u[cand] < h] if lo < hi else cand
-        self.tally.exits += self.weight * gone.shape[0]
-        self.tally.exits_refused += self.weight * np.count_nonzero(f.refused[gone])
-        self._retire(gone, streams.RESPAWN_EXIT)
+        """Defaulted firms leave; entrants take their place (keyed draws: the same entrant in
+        the same row and month in a shocked run and its counterfactual). The firm kernel
+        replaces closing firms itself."""
+        self.firms.respawn(idx, self.month, site)
 
     def _phase_recoveries(self) -> None:
         due = self._recoveries_due[self.month]
@@ -634,47 +661,9 @@ class GuaranteeModel(mesa.Model):
             ag.claims_pending = pend
             ag.receivable = rec
 
-    def _phase_lending(self, apply_rate: float | None = None, draws=None) -> None:
-        f, c = self.firms, self.cfg
-        d = self._draws if draws is None else draws
-        rate = c.firms.apply_rate if apply_rate is None else apply_rate
-        if draws is None:
-            self._decide()
-        self._screen_and_lend(self._applicants(f, d, rate), d)
-
-    def _applicants(self, f, d, rate: float) -> np.ndarray:
-        """Firms without a loan that apply this month. A firm applies with probability
-        rate x exp(-cost_elasticity x (all-in cost - reference cost) in percentage points),
-        the all-in cost being its loan rate (by credit file) plus the guarantee fee it expects
-        (the fee x the scheme's share of last month's new loans, less the fee subsidy) less any
-        interest subsidy on a first loan; shocks scale it (emergency demand, or a drop)."""
-        c = self.cfg
-        gov, fc = c.government, c.firms
-        fee = c.scheme.guarantee_fee * (1.0 - gov.fee_subsidy) * self._scheme_share_of_new
-        base = np.array([c.bank.rate_no_file, c.bank.rate_file]) + fee - fc.reference_cost
-        # p by (has_file, first loan): the interest subsidy lowers a first loan's cost
-        cost = base[:, None] - np.array([0.0, gov.interest_subsidy / 100.0])[None, :]
-        p_cell = np.minimum(rate * np.exp(-fc.cost_elasticity * 100.0 * cost), 1.0)
-        mult = self.shocks.effects is not None
-        if d.keyed:
-            # Rows below the largest possible probability in the month's draw, then those
-            # without a loan, then each row's own probability: the same rows as drawing for
-            # every firm without a loan, in fewer passes.
-            u = d.month_uniform32(streams.APPLY)
-            top = p_cell.max() * (float(self.shocks.effects.apply_mult.max()) if mult else 1.0)
-            cand = np.flatnonzero(u < np.float32(min(top, 1.0)))
-            cand = cand[f.channel[cand] == NO_LOAN]
-            uc = u[cand]
-        else:
-            cand = np.flatnonzero(f.channel == NO_LOAN)
-            uc = d.uniform32_rows(streams.APPLY, cand)
-        if gov.interest_subsidy:
-            p = p_cell[f.has_file[cand].astype(np.intp), (f.loans_taken[cand] == 0).astype(np.intp)]
-        else:  # first loans cost the same: the credit file alone sets the probability
-            p = np.where(f.has_file[cand], p_cell[1, 0], p_cell[0, 0])
-        if mult:
-            p = p * self.shocks.apply_multiplier(cand)
-        return cand[uc < p]
+    def _phase_lending(self) -> None:
+        self._decide()
+        self._screen_and_lend(self.applicants, self._draws)
 
     def _screen_and_lend(self, apps: np.ndarray, d) -> None:
         f, w, m, c = self.firms, self.weight, self.tally, self.cfg
@@ -758,6 +747,7 @@ class GuaranteeModel(mesa.Model):
         f.term[idx] = term
         f.age[idx] = 0
         f.loans_taken[idx] = taken + 1
+        self.loans_running += idx.shape[0]
         if c.scheme.dynamic.enabled:
             f.health_falls[idx] = 0
         if channel == DIRECT:

@@ -312,10 +312,12 @@ class ShockEngine:
         self.effects = month_effects(self.active, t, firms.region, firms.sector, firms.insured)
 
     def thresholds(self, firms, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Copula thresholds (default, overdue) of performing loans idx this month."""
+        """Copula thresholds (default, overdue) of performing loans idx this month, read before
+        the month ages them (the firm kernel ages a loan and draws it in the same step)."""
         if self.effects is None:
             return firms.threshold[idx], firms.threshold_overdue[idx]
-        later = np.clip(firms.term[idx].astype(np.int32) - firms.age[idx] - 1, 0,
+        # months after this one the loan stays at risk: term - (age + 1) - 1
+        later = np.clip(firms.term[idx].astype(np.int32) - firms.age[idx] - 2, 0,
                         self.effects.onset_window[idx])
         p, q = shocked_probabilities(monthly_pd(firms.pd[idx]), self.cfg.firms.overdue_cure_ratio,
                                      self.effects, idx, later)

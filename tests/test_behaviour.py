@@ -46,7 +46,7 @@ def test_bank_share_key_rescales_the_other_tranches():
         sim.load_config("bank_only", {"scheme.bank_share": 0.3})
 
 
-THIN_GUARANTOR = dict(guarantor__capital_mean=5e9 / 37, mc__replications=16, firms__n=12000, guarantor__net_asset_floor=0.0,
+THIN_GUARANTOR = dict(guarantor__capital_mean=5e9 / 37, mc__replications=32, firms__n=12000, guarantor__net_asset_floor=0.0,
                       guarantor__suspend_claims_multiple=100.0, guarantor__suspend_claim_rate=1.0,
                       horizon=36)
 
@@ -81,7 +81,7 @@ def test_pool_payout_delay_and_inefficiency_lower_scheme_lending():
 
 
 def test_pool_stop_rule_closes_the_scheme_when_empty():
-    o = dict(pool__size=5e6, pool__replenish="none", mc__replications=8)
+    o = dict(pool__size=5e6, pool__replenish="none", mc__replications=16)
     r = run("jiangxi_4321", pool__when_empty="stop", **o)
     c = run("jiangxi_4321", pool__when_empty="continue", **o)
     assert r.summary["mean"].pool_depleted > 0

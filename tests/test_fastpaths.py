@@ -10,18 +10,38 @@ import sim
 from sim.model import GuaranteeModel
 
 
-def test_new_firms_draw_regions_as_generator_choice_does():
+def test_entrants_are_drawn_from_their_keyed_numbers():
+    """The kernel's entrants: region by the cumulative shares (= Generator.choice's rule) on
+    the keyed region number; PD, logit and thresholds consistent (the compiled quantile
+    against scipy's); guarantor and bank inside the region's and the banks' ranges."""
+    from scipy.special import ndtri
+
+    from sim.risk import streams as st
+    from sim.risk.copula import monthly_pd
+
     cfg = sim.load_config("4321", {"firms.n": 4000, "horizon": 1})
     f = GuaranteeModel(cfg, rng=np.random.default_rng(2)).firms
     idx = np.arange(4000)
-    f.respawn(idx, np.random.default_rng(8))
-    rng = np.random.default_rng(8)
+    f.respawn(idx, 7, st.RESPAWN_EXIT)
+    u = st.counter_uniform(f.key, 7, st.RESPAWN_EXIT + st.ENTRANT_REGION, idx)
     p_region = np.array([r.firm_share for r in cfg.province.regions])
+    cdf = np.cumsum(p_region) / p_region.sum()
+    assert np.array_equal(f.region, cdf.searchsorted(u, side="right"))
     p_sector = np.array([s.firm_share for s in cfg.province.sectors])
-    assert np.array_equal(f.region, rng.choice(len(p_region), size=4000, p=p_region))
     assert f.sector.min() >= 0 and f.sector.max() < len(p_sector)  # by each region's own mix
     assert np.array_equal(f.group, f.region * len(p_sector) + f.sector)
-    assert np.array_equal(f.logit_pd, logit(f.pd))
+    np.testing.assert_allclose(f.logit_pd, logit(f.pd), rtol=1e-12)
+    np.testing.assert_allclose(f.threshold, ndtri(monthly_pd(f.pd)), rtol=1e-12)
+    counts = np.array([r.guarantors for r in cfg.province.regions])
+    first = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    assert np.all((f.guarantor >= first[f.region]) & (f.guarantor < first[f.region] + counts[f.region]))
+    assert f.bank.min() >= 0 and f.bank.max() < cfg.bank.count
+    # the same rows and month give the same entrants; another month others
+    pd_before = f.pd.copy()
+    f.respawn(idx, 7, st.RESPAWN_EXIT)
+    assert np.array_equal(f.pd, pd_before)
+    f.respawn(idx, 8, st.RESPAWN_EXIT)
+    assert not np.any(f.pd == pd_before)
 
 
 def test_loan_book_kept_incrementally_equals_the_masked_sums_every_month():

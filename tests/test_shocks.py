@@ -142,25 +142,46 @@ def test_shock_window_mask():
 
 
 # --------------------------------------------------------------------------- overdue state
+def _firm_month(f, month, t_default, t_overdue, months=3):
+    """One pass of the compiled firm kernel over population f with given thresholds (no exits,
+    no applications, factors zero). Returns (defaulted rows, counts)."""
+    from sim import kernel
+    from sim.risk import streams as st
+
+    n = f.n
+    defaulted, apps, counts = np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(8, np.int64)
+    b = st.bases(f.key, month, [st.LATENT, st.NO_LOAN_TESTS])
+    kernel.month(f.pop, f.ent, month, b[0], b[1], f.entrant_bases(month, st.RESPAWN_EXIT),
+                 np.zeros(f.group.max() + 1), 1.0, t_default, t_overdue, months, 0.0, 0.0,
+                 np.zeros((2, 2)), np.zeros(0), False, kernel.PHI, defaulted, apps,
+                 np.zeros(f.guarantor.max() + 1), np.zeros(f.guarantor.max() + 2), counts)
+    return defaulted[:counts[0]], counts
+
+
 def test_overdue_spells_resolve_after_their_months():
     cfg = sim.load_config("4321")
     f = FirmPopulation(6, cfg.province, cfg.firms, 0.0, np.random.default_rng(0))
     f.channel[:] = 1
-    at_risk = np.arange(6)
-    x = np.array([-5.0, -5.0, -1.0, -1.0, 3.0, 3.0])
-    t_default, t_overdue = np.full(6, -3.0), np.full(6, 0.0)
-    d, new, cured = f.update_arrears(10, at_risk, x, t_default, t_overdue, months=3)
-    assert new.tolist() == [0, 1, 2, 3] and d.size == 0 and cured.size == 0
+    f.term[:] = 60
+    # thresholds far out of reach decide each row whatever its draw: rows 0-1 fall overdue
+    # and will default, rows 2-3 fall overdue and will cure, rows 4-5 stay performing
+    t_default = np.array([20.0, 20.0, -20.0, -20.0, -20.0, -20.0])
+    t_overdue = np.array([20.0, 20.0, 20.0, 20.0, -20.0, -20.0])
+    d, k = _firm_month(f, 10, t_default, t_overdue)
+    assert k[2] == 4 and d.size == 0 and k[3] == 0
     assert f.will_default.tolist() == [True, True, False, False, False, False]
     assert (f.status[:4] == OVERDUE).all() and (f.status[4:] == PERFORMING).all()
-    for month in (11, 12):  # nothing resolves before 3 months
-        d, new, cured = f.update_arrears(month, np.array([4, 5]), np.zeros(2), np.full(2, -9.0),
-                                         np.full(2, -9.0), months=3)
-        assert d.size == cured.size == new.size == 0
-    d, new, cured = f.update_arrears(13, np.array([4, 5]), np.zeros(2), np.full(2, -9.0),
-                                     np.full(2, -9.0), months=3)
-    assert d.tolist() == [0, 1] and cured.tolist() == [2, 3]
+    assert (f.overdue_start[:4] == 10).all() and k[7] == 4
+    never = np.full(6, -20.0)
+    for month in (11, 12):  # nothing resolves before 3 months, and overdue loans are not drawn
+        d, k = _firm_month(f, month, np.full(6, 20.0), np.full(6, 20.0))
+        assert d.size == 0 and k[3] == 0 and k[2] == 2  # only rows 4-5 can fall overdue
+        f.status[4:] = PERFORMING
+        f.overdue_start[4:] = -1
+    d, k = _firm_month(f, 13, never, never)
+    assert d.tolist() == [0, 1] and k[3] == 2
     assert (f.status[[0, 1]] == DEFAULTED).all() and (f.status[[2, 3]] == PERFORMING).all()
+    assert k[6] == 4  # the two defaulted loans are no longer running
 
 
 def test_overdue_loans_stay_on_the_book_and_resolve_on_time():
@@ -188,12 +209,14 @@ def test_default_and_overdue_marginals_are_what_the_shock_specifies():
                           shock="flood")
     m = build(cfg)
     rec = []
-    original = m._phase_defaults
+    original = m._phase_firms
 
     def wrapped():
         f = m.firms
-        at_risk = np.flatnonzero((f.channel != NO_LOAN) & (f.status == PERFORMING))
-        td, to = m.shocks.thresholds(f, at_risk)
+        # performing loans not at term after this month's ageing are drawn
+        at_risk = np.flatnonzero((f.channel != NO_LOAN) & (f.status == PERFORMING) & (f.age + 1 < f.term))
+        td, to = m._thresholds()
+        td, to = td[at_risk], to[at_risk]
         from scipy.special import ndtr
 
         before = f.overdue_start.copy()
@@ -202,7 +225,7 @@ def test_default_and_overdue_marginals_are_what_the_shock_specifies():
         rec.append((m.month, ndtr(to).sum(), (ndtr(to) * (1 - ndtr(to))).sum(), new.size,
                     ndtr(td).sum(), f.will_default[new].sum()))
 
-    m._phase_defaults = wrapped
+    m._phase_firms = wrapped
     m.run()
     for month, exp_o, var_o, got_o, exp_d, got_d in rec:
         assert abs(got_o - exp_o) < 5 * math.sqrt(var_o) + 1, month

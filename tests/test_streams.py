@@ -12,30 +12,67 @@ KEY = 123456789012345
 
 def test_counter_draws_depend_only_on_key_month_purpose_and_row():
     rows = np.array([5, 17, 99_999, 3, 0])
-    u = st.counter_uniform(KEY, 7, st.APPLY, rows)
+    u = st.counter_uniform(KEY, 7, st.NO_LOAN_TESTS, rows)
     # the same rows drawn among others, in another order, give the same numbers
     more = np.array([0, 1, 2, 3, 4, 5, 17, 40, 99_999])
-    v = st.counter_uniform(KEY, 7, st.APPLY, more)
+    v = st.counter_uniform(KEY, 7, st.NO_LOAN_TESTS, more)
     np.testing.assert_array_equal(u, v[[5, 6, 8, 3, 0]])
     np.testing.assert_array_equal(st.counter_normal(KEY, 7, st.BANK_SIGNAL, rows)[1:],
                                   st.counter_normal(KEY, 7, st.BANK_SIGNAL, rows[1:]))
     # any other key, month or purpose gives other numbers
-    for other in (st.counter_uniform(KEY + 1, 7, st.APPLY, rows), st.counter_uniform(KEY, 8, st.APPLY, rows),
-                  st.counter_uniform(KEY, 7, st.EXIT, rows)):
+    for other in (st.counter_uniform(KEY + 1, 7, st.NO_LOAN_TESTS, rows), st.counter_uniform(KEY, 8, st.NO_LOAN_TESTS, rows),
+                  st.counter_uniform(KEY, 7, st.LATENT, rows)):
         assert not np.any(other == u)
-    assert st.counter_uniform(KEY, 7, st.APPLY, np.array([], np.intp)).shape == (0,)
+    assert st.counter_uniform(KEY, 7, st.NO_LOAN_TESTS, np.array([], np.intp)).shape == (0,)
 
 
-def test_month_stream_is_indexed_by_row_and_keyed():
-    a = st.KeyedDraws(KEY, 4, 1000)
-    rows = np.array([999, 3, 500])
-    np.testing.assert_array_equal(a.uniform32_rows(st.EXIT, rows),
-                                  st.month_uniform32(KEY, 4, st.EXIT, 1000)[rows])
-    assert a.uniform32_rows(st.EXIT, rows).dtype == np.float32
-    assert not np.array_equal(st.month_uniform32(KEY, 4, st.EXIT, 1000),
-                              st.month_uniform32(KEY, 4, st.APPLY, 1000))
-    assert not np.array_equal(st.month_uniform32(KEY, 4, st.EXIT, 1000),
-                              st.month_uniform32(KEY, 5, st.EXIT, 1000))
+def test_kernel_hash_is_the_streams_hash():
+    """The compiled kernel computes the keyed numbers inline: the same bits, uniforms and
+    normals as the NumPy functions for the same (key, month, purpose, row)."""
+    from scipy.special import ndtri
+
+    from sim import kernel
+
+    rows = np.array([0, 1, 17, 99_999, 2_000_000])
+    base = st.base(KEY, 5, st.LATENT)
+    bits = np.array([kernel.bits64(base, int(r)) for r in rows], np.uint64)
+    np.testing.assert_array_equal(bits, st.counter_bits64(KEY, 5, st.LATENT, rows))
+    v = np.array([kernel.uniform_open(base, int(r)) for r in rows])
+    top52 = (st.counter_bits64(KEY, 5, st.LATENT, rows) >> np.uint64(12)).astype(np.int64)
+    np.testing.assert_array_equal(v, (top52 + 0.5) * 2.0**-52)
+    assert 0 < v.min() and v.max() < 1
+    np.testing.assert_allclose([kernel.ndtri(x) for x in v], st.counter_normal(KEY, 5, st.LATENT, rows),
+                               rtol=1e-13)
+
+
+def test_kernel_quantile_and_cdf_match_scipy():
+    from scipy.special import ndtr, ndtri
+
+    from sim import kernel
+
+    p = np.concatenate((np.geomspace(1e-300, 0.5, 400), 1 - np.geomspace(1e-16, 0.5, 200)))
+    got = np.array([kernel.ndtri(x) for x in p])
+    np.testing.assert_allclose(got, ndtri(p), rtol=1e-13, atol=1e-15)
+    z = np.linspace(-12, 12, 2001)
+    np.testing.assert_allclose([kernel.phi(x) for x in z], ndtr(z), rtol=1e-13, atol=1e-300)
+
+
+def test_table_comparison_is_exact():
+    """below(v, z) is v < Phi(z) for every uniform the kernel draws (2^-53 <= v <= 1 - 2^-53)
+    and every z, near the grid points and edges too."""
+    from scipy.special import ndtr
+
+    from sim import kernel
+
+    rng = np.random.default_rng(0)
+    grid = kernel.Z_LO + np.arange(0, 1281, 7) / kernel.Z_STEPS
+    z = np.concatenate((rng.uniform(-11, 11, 3000), grid, np.nextafter(grid, -np.inf),
+                        np.nextafter(grid, np.inf)))
+    for zi in z:
+        ph = kernel.phi(zi)
+        for v in (ph, np.nextafter(ph, 0), np.nextafter(ph, 1), rng.random(), ph * 0.999, ph * 1.001):
+            if 2.0**-53 <= v <= 1 - 2.0**-53:
+                assert kernel.below(v, zi, kernel.PHI) == (v < ph), (zi, v)
 
 
 def test_splitmix64_matches_the_reference_finaliser():
@@ -76,16 +113,6 @@ def test_keyed_integers_and_ranges():
     x = d.uniform(st.LOAN_AMOUNT, rows, 2.0, 5.0)
     assert 2.0 <= x.min() and x.max() < 5.0
     assert abs(x.mean() - 3.5) < 4 * 3 * np.sqrt(1 / 12 / rows.shape[0])
-
-
-@pytest.mark.parametrize("method", ["uniform", "normal", "bits53"])
-def test_rng_draws_take_numbers_in_call_order(method):
-    rows = np.arange(50)
-    a = getattr(st.RngDraws(np.random.default_rng(3)), method)(st.APPLY, rows)
-    g = np.random.default_rng(3)
-    want = {"uniform": lambda: g.random(50), "normal": lambda: g.standard_normal(50),
-            "bits53": lambda: (g.random(50) * 2.0**53).astype(np.int64)}[method]()
-    np.testing.assert_array_equal(a, want)
 
 
 def test_block_of_purposes_equals_one_call_per_purpose():

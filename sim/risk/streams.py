@@ -9,19 +9,13 @@ runs draw independently and the paired differences are noisy. Keying each draw b
 (replication key, month, purpose, firm row) instead of by its place in a sequence keeps
 every draw that the shock did not touch identical in both runs.
 
-Two kinds of keyed draws, both pure functions of their arguments:
-
-- `month_uniform32`: a full-length float32 array for one (month, purpose) from its own
-  NumPy stream (like the copula's `ShockEngine.month_rng`), to be indexed by row. For
-  draws over (nearly) all rows: applications and exits.
-- `counter_uniform` / `counter_bits53` / `counter_normal`: a counter-based hash (the
-  SplitMix64 finaliser in uint64 arithmetic) of (key, month, purpose, row); the top 53
-  bits give a float64 uniform, normals are its exact inverse CDF (scipy.special.ndtri).
-  For draws over small subsets (applicants, guarantor candidates, the capacity order,
-  entrants), where drawing a full array would cost more than hashing the rows.
-
-`KeyedDraws` wraps them for one month; `RngDraws` gives the same interface on a plain
-sequential generator (the model's construction, which is common to both runs anyway).
+Every draw is a counter-based hash (the SplitMix64 finaliser in uint64 arithmetic) of
+(key, month, purpose, row): the top 53 bits give a float64 uniform, normals are its exact
+inverse CDF. The compiled firm kernel (sim/kernel.py) computes the same hash inline for the
+per-row draws of a month (arrears, exits, applications, entrants) from the month's
+per-purpose `base`; `KeyedDraws` gives the same numbers to NumPy code for the small subsets
+(applicants' loan requests and signals, the capacity order, fund appropriations).
+The initial population and loan book are month -1.
 """
 
 from __future__ import annotations
@@ -33,11 +27,15 @@ STREAM_KEYED = 2  # after shocks.STREAM_COPULA (0) and shocks.STREAM_EVENTS (1)
 
 # Purposes. Entrants (respawn) take ENTRANT_* + one of the call sites below, so a row that
 # is refilled twice in a month (defaulted, then closed) gets two different entrants.
-APPLY, EXIT, LOAN_AMOUNT, LOAN_TERM, BANK_SIGNAL, BANK_EXTRA, GUARANTOR_SIGNAL, CAPACITY_ORDER = range(1, 9)
+# NO_LOAN_TESTS: one hash per firm without a loan, its high 32 bits the exit test, its low 32
+# bits the application test. LATENT: the idiosyncratic part of a performing loan's latent value.
+NO_LOAN_TESTS, _UNUSED, LOAN_AMOUNT, LOAN_TERM, BANK_SIGNAL, BANK_EXTRA, GUARANTOR_SIGNAL, \
+    CAPACITY_ORDER = range(1, 9)
 FUND_APPROPRIATION = 9  # whether a prefecture fund's yearly appropriation arrives (row = fund)
+LATENT = 10
 ENTRANT_REGION, ENTRANT_SECTOR, ENTRANT_PD, ENTRANT_LGD, ENTRANT_FILE, ENTRANT_PLATFORM, \
     ENTRANT_INSURED = range(7)  # (the guarantor and the bank come from the region's number)
-RESPAWN_DEFAULT, RESPAWN_EXIT = 0x100, 0x200  # call sites of respawn during the run
+RESPAWN_DEFAULT, RESPAWN_EXIT, RESPAWN_INIT = 0x100, 0x200, 0x300  # call sites of respawn
 
 _MASK = (1 << 64) - 1
 _GAMMA = 0x9E3779B97F4A7C15  # SplitMix64 increment (golden ratio)
@@ -66,6 +64,15 @@ def _base(key: int, month: int, purpose: int) -> int:
     return _mix_int(s ^ (int(purpose) + 2 * _GAMMA))
 
 
+def base(key: int, month: int, purpose: int) -> np.uint64:
+    """The hash state of (key, month, purpose): row r's bits are splitmix64(base + (r+1) gamma)."""
+    return np.uint64(_base(key, month, purpose))
+
+
+def bases(key: int, month: int, purposes: list[int]) -> np.ndarray:
+    return np.array([_base(key, month, p) for p in purposes], np.uint64)
+
+
 def counter_bits64(key: int, month: int, purpose: int, rows: np.ndarray) -> np.ndarray:
     """64 hashed bits per row: SplitMix64 output number row + 1 from a state set by
     (key, month, purpose)."""
@@ -92,15 +99,10 @@ def counter_uniform(key: int, month: int, purpose: int, rows: np.ndarray) -> np.
 
 
 def counter_normal(key: int, month: int, purpose: int, rows: np.ndarray) -> np.ndarray:
-    """Standard normals: ndtri of the uniform moved to the middle of its 2^-53 cell, so
-    never 0 or 1 (finite, |z| < 8.3)."""
-    return ndtri((counter_bits53(key, month, purpose, rows) + 0.5) * 2.0**-53)
-
-
-def month_uniform32(key: int, month: int, purpose: int, n: int) -> np.ndarray:
-    """n float32 uniforms in [0, 1) from the (month, purpose) stream; index it by row."""
-    g = np.random.default_rng([int(key), STREAM_KEYED, int(purpose), int(month)])
-    return g.random(n, dtype=np.float32)
+    """Standard normals: ndtri of a uniform in the middle of its 2^-52 cell (the top 52 bits;
+    exact in float64, so never 0 or 1: finite, |z| < 8.2)."""
+    bits52 = (counter_bits64(key, month, purpose, rows) >> np.uint64(12)).astype(np.int64)
+    return ndtri((bits52 + 0.5) * 2.0**-52)
 
 
 class KeyedDraws:
@@ -110,10 +112,6 @@ class KeyedDraws:
 
     def __init__(self, key: int, month: int, n: int):
         self.key, self.month, self.n = int(key), int(month), n
-
-    def uniform32_rows(self, purpose: int, rows: np.ndarray) -> np.ndarray:
-        """float32 uniforms for rows, from the month's full-length array (rows = most rows)."""
-        return month_uniform32(self.key, self.month, purpose, self.n)[rows]
 
     def uniform(self, purpose: int, rows: np.ndarray, low: float = 0.0, high: float = 1.0) -> np.ndarray:
         u = counter_uniform(self.key, self.month, purpose, rows)
@@ -133,35 +131,3 @@ class KeyedDraws:
 
     def bits53_block(self, purposes: list[int], rows: np.ndarray) -> np.ndarray:
         return counter_bits53_block(self.key, self.month, purposes, rows)
-
-    def month_uniform32(self, purpose: int) -> np.ndarray:
-        """The month's full-length float32 array for `purpose`, one number per row."""
-        return month_uniform32(self.key, self.month, purpose, self.n)
-
-
-class RngDraws:
-    """The same interface on a sequential generator: draws in call order, rows only give
-    the count (purposes are ignored). Used at construction."""
-
-    keyed = False
-
-    def __init__(self, rng: np.random.Generator):
-        self.rng = rng
-
-    def uniform32_rows(self, purpose: int, rows: np.ndarray) -> np.ndarray:
-        return self.rng.random(len(rows), dtype=np.float32)
-
-    def uniform(self, purpose: int, rows: np.ndarray, low: float = 0.0, high: float = 1.0) -> np.ndarray:
-        if (low, high) == (0.0, 1.0):
-            return self.rng.random(len(rows))
-        return self.rng.uniform(low, high, len(rows))
-
-    def normal(self, purpose: int, rows: np.ndarray) -> np.ndarray:
-        return self.rng.standard_normal(len(rows))
-
-    def integers(self, purpose: int, rows: np.ndarray, low: int, high: int) -> np.ndarray:
-        return self.rng.integers(low, high, len(rows))
-
-    def bits53(self, purpose: int, rows: np.ndarray) -> np.ndarray:
-        # = rng.random(k) * 2^53 exactly (random() is a multiple of 2^-53)
-        return (self.rng.random(len(rows)) * 2.0**53).astype(np.int64)

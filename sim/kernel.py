@@ -1,0 +1,298 @@
+"""The firms' month, compiled: one pass over the firm rows does maturities, arrears and
+defaults, exits, entrants and applications.
+
+Why compiled: a month touches every firm, and done as a dozen NumPy passes over the whole
+population (each with its own temporaries) the firm work cost 30x a bare NumPy draw per firm.
+Here each row is read once and every decision about it is taken in the same loop iteration,
+with Numba (`njit`, `cache=True`: compiled on the first run after install, then reused).
+
+Random numbers are keyed: each is the SplitMix64 hash of (replication key, month, purpose,
+row), computed inline (the same function as `sim.risk.streams.counter_bits64`), so a firm's
+numbers do not depend on which other rows are drawn, and a shocked run and its counterfactual
+share every number the shock did not touch (common random numbers). The per-purpose base of a
+month comes from `streams.base` in Python.
+
+The default test is exact without a transcendental per firm. A performing loan falls overdue
+when its latent value X = s_cell + sigma e is below the firm's threshold t, i.e. when
+e < z = (t - s_cell) / sigma. With e = PhiInv(v) for the keyed uniform v, that is v < Phi(z).
+`PHI` tabulates Phi on a fine grid: v at or above the table's value at the grid point above z
+is "no", v below the value at the grid point below z is "yes" (each bound taken one cell
+further out, against rounding in the cell index), and only the few v in between (for a
+monthly PD of 0.1%, 2 in 10,000 at-risk loans) compute Phi(z) itself. So every firm keeps
+its own PD exactly.
+
+Sums are taken row by row in row order, in one thread: results do not depend on the number
+of threads or processes (replications run in parallel, each on one core).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+NO_LOAN, DIRECT, SCHEME = 0, 1, 2
+PERFORMING, OVERDUE, DEFAULTED = 0, 1, 2
+
+_GAMMA = np.uint64(0x9E3779B97F4A7C15)
+_M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+_S30, _S27, _S31, _S11, _S12, _S32 = (np.uint64(k) for k in (30, 27, 31, 11, 12, 32))
+_ONE = np.uint64(1)
+_LOW32 = np.uint64(0xFFFFFFFF)
+_TWO_M53 = 2.0 ** -53
+_TWO_M52 = 2.0 ** -52
+_TWO_M32 = 2.0 ** -32
+
+# Phi on [Z_LO, Z_HI] in steps of 1/Z_STEPS; below Z_LO Phi < 1e-23, under any uniform's
+# resolution (2^-53), above Z_HI 1 - Phi < 1e-23.
+Z_LO, Z_HI, Z_STEPS = -10.0, 10.0, 64
+
+
+@njit(cache=True, inline="always")
+def mix(z):
+    """SplitMix64 finaliser (uint64, wrapping)."""
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    return z ^ (z >> _S31)
+
+
+@njit(cache=True, inline="always")
+def bits64(base, row):
+    """The keyed 64 bits of `row` for a (key, month, purpose) base: = streams.counter_bits64."""
+    return mix(base + (np.uint64(row) + _ONE) * _GAMMA)
+
+
+@njit(cache=True, inline="always")
+def uniform_open(base, row):
+    """A uniform in (0, 1): the top 52 bits moved to the middle of their cell, exact in
+    float64, so never 0 or 1; as `streams.counter_normal` uses before its inverse CDF."""
+    return (float(bits64(base, row) >> _S12) + 0.5) * _TWO_M52
+
+
+@njit(cache=True)
+def phi(x):
+    """Standard normal CDF."""
+    return 0.5 * math.erfc(-x * 0.7071067811865476)
+
+
+@njit(cache=True)
+def ndtri(p):
+    """Standard normal quantile (Wichura's AS241, PPND16: relative error about 1e-16)."""
+    q = p - 0.5
+    if abs(q) <= 0.425:
+        r = 0.180625 - q * q
+        return q * (((((((r * 2509.0809287301226727 + 33430.575583588128105) * r
+                         + 67265.770927008700853) * r + 45921.953931549871457) * r
+                       + 13731.693765509461125) * r + 1971.5909503065514427) * r
+                     + 133.14166789178437745) * r + 3.387132872796366608) / (
+            ((((((r * 5226.495278852545925 + 28729.085735721942674) * r
+                 + 39307.89580009271061) * r + 21213.794301586595867) * r
+               + 5394.1960214247511077) * r + 687.1870074920579083) * r
+             + 42.313330701600911252) * r + 1.0)
+    r = p if q < 0 else 1.0 - p
+    r = math.sqrt(-math.log(r))
+    if r <= 5.0:
+        r -= 1.6
+        val = (((((((r * 7.7454501427834140764e-4 + 0.0227238449892691845833) * r
+                    + 0.24178072517745061177) * r + 1.27045825245236838258) * r
+                  + 3.64784832476320460504) * r + 5.7694972214606914055) * r
+                + 4.6303378461565452959) * r + 1.42343711074968357734) / (
+            ((((((r * 1.05075007164441684324e-9 + 5.475938084995344946e-4) * r
+                 + 0.0151986665636164571966) * r + 0.14810397642748007459) * r
+               + 0.68976733498510000455) * r + 1.6763848301838038494) * r
+             + 2.05319162663775882187) * r + 1.0)
+    else:
+        r -= 5.0
+        val = (((((((r * 2.01033439929228813265e-7 + 2.71155556874348757815e-5) * r
+                    + 0.0012426609473880784386) * r + 0.026532189526576123093) * r
+                  + 0.29656057182850489123) * r + 1.7848265399172913358) * r
+                + 5.4637849111641143699) * r + 6.6579046435011037772) / (
+            ((((((r * 2.04426310338993978564e-15 + 1.4215117583164458887e-7) * r
+                 + 1.8463183175100546818e-5) * r + 7.868691311456132591e-4) * r
+               + 0.0148753612908506148525) * r + 0.13692988092273580531) * r
+             + 0.59983220655588793769) * r + 1.0)
+    return -val if q < 0 else val
+
+
+@njit(cache=True)
+def _phi_table():
+    k = int((Z_HI - Z_LO) * Z_STEPS) + 1
+    out = np.empty(k)
+    for i in range(k):
+        out[i] = phi(Z_LO + i / Z_STEPS)
+    return out
+
+
+PHI = _phi_table()
+
+
+@njit(cache=True, inline="always")
+def below(v, z, table):
+    """v < Phi(z), exactly, looking Phi up in `table` and computing it only near the edge."""
+    if z <= Z_LO:
+        return False
+    if z >= Z_HI:
+        return True
+    # z lies in cell k, or (rounding in the index) a neighbour: bounds one cell wider
+    k = int((z - Z_LO) * Z_STEPS)
+    if v >= table[min(k + 2, table.shape[0] - 1)]:
+        return False
+    if v < table[max(k - 1, 0)]:
+        return True
+    return v < phi(z)
+
+
+@njit(cache=True, inline="always")
+def respawn_row(i, b, pop, ent):
+    """Row i becomes a new firm (an entrant), from its seven keyed numbers (bases `b`):
+    region, sector, PD (lognormal around the region x sector mean), LGD, credit file,
+    platform data, business-interruption insurance; its guarantor and bank come from the
+    region's number (its position inside the region's interval is itself uniform)."""
+    (region, sector, group, guarantor, bank, pd, logit_pd, threshold, threshold_overdue, lgd,
+     has_file, on_platform, refused, health, health_falls, insured, collateral_loss,
+     recovery_delay, shock_until, loans_taken, channel, amount, term, age, agency, status,
+     overdue_start, will_default) = pop
+    (region_cdf, region_lo, sector_cum, region_pd, sector_mult, pd_disp, cure_ratio, max_monthly,
+     lgd_mean, lgd_disp, file_share, coverage, insured_p, g_count, g_first, n_banks) = ent
+    u_region = float(bits64(b[0], i) >> _S11) * _TWO_M53
+    n_regions = region_cdf.shape[0]
+    r = 0
+    while r < n_regions - 1 and u_region >= region_cdf[r]:  # = searchsorted(cdf, u, "right")
+        r += 1
+    u_sector = float(bits64(b[1], i) >> _S11) * _TWO_M53
+    n_sectors = sector_cum.shape[1]
+    s = 0
+    while s < n_sectors - 1 and u_sector >= sector_cum[r, s]:
+        s += 1
+    z_pd = ndtri(uniform_open(b[2], i))
+    p = region_pd[r] * sector_mult[s] * math.exp(pd_disp * z_pd - 0.5 * pd_disp * pd_disp)
+    p = min(max(p, 1e-5), 0.95)
+    region[i] = r
+    sector[i] = s
+    group[i] = r * n_sectors + s
+    pd[i] = p
+    logit_pd[i] = math.log(p / (1.0 - p))
+    p_month = -math.expm1(math.log1p(-p) / 12.0)
+    threshold[i] = ndtri(p_month)
+    threshold_overdue[i] = ndtri(min(p_month * (1.0 + cure_ratio), max_monthly))
+    lgd[i] = min(max(lgd_mean + lgd_disp * ndtri(uniform_open(b[3], i)), 0.0), 1.0)
+    has_file[i] = float(bits64(b[4], i) >> _S11) * _TWO_M53 < file_share
+    on_platform[i] = float(bits64(b[5], i) >> _S11) * _TWO_M53 < coverage
+    insured[i] = float(bits64(b[6], i) >> _S11) * _TWO_M53 < insured_p[s]
+    lo = region_lo[r]
+    v = min(max((u_region - lo) / (region_cdf[r] - lo), 0.0), 1.0)
+    k = g_count[r]
+    g = min(int(v * k), k - 1)
+    guarantor[i] = g_first[r] + g
+    rest = min(max(v * k - g, 0.0), 1.0)
+    bank[i] = min(int(rest * n_banks), n_banks - 1)
+    refused[i] = False
+    health[i] = 0.0
+    health_falls[i] = 0
+    collateral_loss[i] = 0.0
+    recovery_delay[i] = 0
+    shock_until[i] = 0
+    status[i] = PERFORMING
+    overdue_start[i] = -1
+    will_default[i] = False
+    loans_taken[i] = 0
+    channel[i] = NO_LOAN
+    amount[i] = 0.0
+    term[i] = 0
+    age[i] = 0
+
+
+@njit(cache=True, inline="always")
+def respawn_rows(rows, b, pop, ent):
+    for j in range(rows.shape[0]):
+        respawn_row(rows[j], b, pop, ent)
+
+
+@njit(cache=True)
+def month(pop, ent, month_index, base_risk, base_free, b_exit, shift, sigma, t_default, t_overdue,
+          overdue_months, h_refused, h_other, p_apply, apply_mult, dynamic, table,
+          defaulted, applicants, released, repaid, counts):
+    """One month of every firm row, in row order. For a row with a loan: it ages; at term a
+    performing loan is repaid (`repaid[agency]`, scheme loans also in `released[guarantor]`);
+    an overdue spell that has lasted `overdue_months` ends (cure, or default: the row goes to
+    `defaulted` and waits for the claims); a performing loan draws its latent value against
+    its two thresholds (ordered probit: overdue and will default / overdue and will cure /
+    performing). For a row without a loan (repaid this month included): the exit test
+    (hazard by whether its last application was refused), an entrant in its place, then the
+    application test (probability by credit file and first loan, times the shock's demand
+    multiplier) -> `applicants`.
+
+    counts (int64, filled): 0 defaulted, 1 applicants, 2 new overdue, 3 cured, 4 exits,
+    5 exits of refused firms, 6 loans running at the end (defaulted excluded), 7 overdue at
+    the end. Returns the overdue amount at the end.
+    """
+    (region, sector, group, guarantor, bank, pd, logit_pd, threshold, threshold_overdue, lgd,
+     has_file, on_platform, refused, health, health_falls, insured, collateral_loss,
+     recovery_delay, shock_until, loans_taken, channel, amount, term, age, agency, status,
+     overdue_start, will_default) = pop
+    inv_sigma = 1.0 / sigma
+    nd = na = n_new = n_cured = n_exit = n_exit_ref = n_running = n_overdue = 0
+    overdue_amount = 0.0
+    use_mult = apply_mult.shape[0] > 0
+    for i in range(channel.shape[0]):
+        ch = channel[i]
+        if ch != NO_LOAN:
+            st = status[i]
+            a = age[i] + 1
+            age[i] = a
+            if st == PERFORMING and a >= term[i]:
+                g = agency[i]
+                repaid[g] += amount[i]
+                if ch == SCHEME:
+                    released[g] += amount[i]
+                channel[i] = NO_LOAN
+                amount[i] = 0.0
+            else:
+                if st == OVERDUE:
+                    if month_index - overdue_start[i] >= overdue_months:
+                        if will_default[i]:
+                            status[i] = DEFAULTED
+                            defaulted[nd] = i
+                            nd += 1
+                            continue
+                        status[i] = PERFORMING
+                        overdue_start[i] = -1
+                        n_cured += 1
+                else:
+                    v = uniform_open(base_risk, i)
+                    s = shift[group[i]]
+                    if dynamic:  # the health index is the latent value itself
+                        x = s + sigma * ndtri(v)
+                        if x < health[i]:
+                            health_falls[i] += 1
+                        else:
+                            health_falls[i] = 0
+                        health[i] = x
+                    if below(v, (t_overdue[i] - s) * inv_sigma, table):
+                        status[i] = OVERDUE
+                        overdue_start[i] = month_index
+                        will_default[i] = below(v, (t_default[i] - s) * inv_sigma, table)
+                        n_new += 1
+                n_running += 1
+                if status[i] == OVERDUE:
+                    n_overdue += 1
+                    overdue_amount += amount[i]
+                continue
+        # no loan running
+        bits = bits64(base_free, i)
+        h = h_refused if refused[i] else h_other
+        if float(bits >> _S32) * _TWO_M32 < h:
+            n_exit += 1
+            if refused[i]:
+                n_exit_ref += 1
+            respawn_row(i, b_exit, pop, ent)
+        p = p_apply[1 if has_file[i] else 0, 1 if loans_taken[i] == 0 else 0]
+        if use_mult:
+            p *= apply_mult[i]
+        if float(bits & _LOW32) * _TWO_M32 < p:
+            applicants[na] = i
+            na += 1
+    counts[0], counts[1], counts[2], counts[3] = nd, na, n_new, n_cured
+    counts[4], counts[5], counts[6], counts[7] = n_exit, n_exit_ref, n_running, n_overdue
+    return overdue_amount
