@@ -11,11 +11,9 @@ import math
 
 import mesa
 import numpy as np
-from scipy.special import expit
 
-from .config import BankConfig, GovernmentConfig, GuarantorConfig, PoolConfig, ReguarantorConfig
+from .config import GovernmentConfig, GuarantorConfig, PoolConfig, ReguarantorConfig
 from .funds import CompensationFunds as CompensationFundsLedger
-from .risk import streams
 
 
 class Account:
@@ -97,7 +95,9 @@ class Bank(mesa.Agent):
     data-sharing platform, blunt with only a credit file, bluntest without one. It lends
     directly when its expected loss is within its appetite; otherwise, if it has joined the
     scheme, it asks for cover when its expected loss on the share it *effectively* keeps is
-    within appetite. The less it keeps the less carefully it screens (moral hazard).
+    within appetite. The less it keeps the less carefully it screens (moral hazard). The rule
+    runs for all of a month's applicants at once, compiled (`sim.kernel.screen`), with the
+    limits the model computes from each bank's appetite and kept share.
 
     Participation: it joins the scheme while the share it effectively keeps (its tranche,
     plus the funds' share it fronts times what it expects not to receive or to wait for) is
@@ -113,45 +113,6 @@ class Bank(mesa.Agent):
 
     def decide_participation(self, kept_share: float, scheme_active: bool) -> None:
         self.in_scheme = scheme_active and kept_share <= self.tolerance
-
-    @staticmethod
-    def noise(cfg: BankConfig, on_platform: np.ndarray, has_file: np.ndarray) -> np.ndarray:
-        return np.where(on_platform, cfg.noise_shared_data,
-                        np.where(has_file, cfg.noise_file, cfg.noise_no_file))
-
-    @staticmethod
-    def screen(cfg: BankConfig, appetite: np.ndarray, in_scheme: np.ndarray, logit_pd: np.ndarray,
-               on_platform: np.ndarray, has_file: np.ndarray, lgd: float, kept_share: float,
-               draws, rows: np.ndarray, direct_kept: np.ndarray | float = 1.0):
-        """(direct, to_scheme) masks for applicants at firm rows `rows`, each screened by its
-        own bank: `appetite` and `in_scheme` are that bank's, per applicant; `direct_kept` the
-        share of a loss it expects to keep on a direct loan (below 1 where a special pool
-        compensates it).
-
-        The signal is logit_pd + noise x N(0,1); on the scheme route it is noisier the less
-        the bank keeps. `draws` (sim.risk.streams) gives the normals, keyed by row and month.
-        """
-        eps = draws.normal(streams.BANK_SIGNAL, rows)
-        base = Bank.noise(cfg, on_platform, has_file)
-        lp = logit_pd
-        est = expit(lp + base * eps)
-        direct = (est <= cfg.max_pd) & (est * lgd * direct_kept <= appetite)
-        # Less effort = a noisier signal: extra independent noise so that the total sd is
-        # base * (1 + moral_hazard * (1 - effort)), effort = min(1, kept share / full_effort_share).
-        effort = min(1.0, kept_share / cfg.full_effort_share) if cfg.full_effort_share > 0 else 1.0
-        k = 1.0 + cfg.moral_hazard * (1.0 - effort)
-        # Only applicants the bank does not lend to directly go to the scheme. Keyed draws
-        # give each row its own number, so drawing for those alone changes nothing; a
-        # sequential generator (construction) still draws one per applicant.
-        ask = np.flatnonzero(~direct)
-        z = (draws.normal(streams.BANK_EXTRA, rows[ask]) if draws.keyed
-             else draws.normal(streams.BANK_EXTRA, rows)[ask])
-        extra = base[ask] * np.sqrt(k * k - 1.0) * z
-        est_s = expit(lp[ask] + base[ask] * eps[ask] + extra)
-        to_scheme = np.zeros_like(direct)
-        to_scheme[ask] = (in_scheme[ask] & (est_s <= cfg.max_pd)
-                          & (est_s * lgd * kept_share <= appetite[ask]))
-        return direct, to_scheme
 
 
 class GuaranteeAgency(Institution):

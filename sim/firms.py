@@ -30,7 +30,7 @@ from .risk import streams as st
 from .shocks import MAX_MONTHLY  # the one cap on a monthly probability (default or overdue)
 
 # channel of the current loan; state of a running loan (DEFAULTED: this month)
-from .kernel import DEFAULTED, DIRECT, NO_LOAN, OVERDUE, PERFORMING, SCHEME  # noqa: E402,F401
+from .kernel import DEFAULTED, DIRECT, NO_LOAN, OVERDUE, PERFORMING, SCHEME  # noqa: E402,F401  (re-exported)
 
 
 class FirmPopulation:
@@ -127,13 +127,6 @@ class FirmPopulation:
         if idx.shape[0]:
             kernel.respawn_rows(np.ascontiguousarray(idx, np.int64), self.entrant_bases(month, site),
                                 self.pop, self.ent)
-
-    def draw_requests(self, idx: np.ndarray, draws: "st.KeyedDraws | st.RngDraws") -> tuple[np.ndarray, np.ndarray]:
-        """Loan size (log-uniform between loan_min and loan_max) and term for applicants."""
-        c = self.cfg
-        amount = np.exp(draws.uniform(st.LOAN_AMOUNT, idx, np.log(c.loan_min), np.log(c.loan_max)))
-        term = draws.integers(st.LOAN_TERM, idx, c.term_min, c.term_max + 1).astype(np.int16)
-        return amount, term
 
     def loss_terms(self, idx: np.ndarray, month: int) -> tuple[np.ndarray, np.ndarray]:
         """(LGD, extra recovery months) of loans idx defaulting in `month`: a shock's

@@ -235,6 +235,14 @@ def month(pop, ent, month_index, base_risk, base_free, b_exit, shift, sigma, t_d
     nd = na = n_new = n_cured = n_exit = n_exit_ref = n_running = n_overdue = 0
     overdue_amount = 0.0
     use_mult = apply_mult.shape[0] > 0
+    # u < h  <=>  k < ceil(h 2^32) for u = k 2^-32: the tests of a firm without a loan compare
+    # integers, looked up without branches (a random branch costs more than the test)
+    exit_below = np.empty(2, np.int64)
+    exit_below[0], exit_below[1] = math.ceil(h_other * 2.0**32), math.ceil(h_refused * 2.0**32)
+    apply_below = np.empty(4, np.int64)
+    for f in range(2):
+        for first in range(2):
+            apply_below[2 * f + first] = math.ceil(p_apply[f, first] * 2.0**32)
     for i in range(channel.shape[0]):
         ch = channel[i]
         if ch != NO_LOAN:
@@ -281,18 +289,75 @@ def month(pop, ent, month_index, base_risk, base_free, b_exit, shift, sigma, t_d
                 continue
         # no loan running
         bits = bits64(base_free, i)
-        h = h_refused if refused[i] else h_other
-        if float(bits >> _S32) * _TWO_M32 < h:
+        ref = np.int64(refused[i])
+        if np.int64(bits >> _S32) < exit_below[ref]:
             n_exit += 1
-            if refused[i]:
-                n_exit_ref += 1
+            n_exit_ref += ref
             respawn_row(i, b_exit, pop, ent)
-        p = p_apply[1 if has_file[i] else 0, 1 if loans_taken[i] == 0 else 0]
+        cell = 2 * np.int64(has_file[i]) + np.int64(loans_taken[i] == 0)
+        lo = np.int64(bits & _LOW32)
         if use_mult:
-            p *= apply_mult[i]
-        if float(bits & _LOW32) * _TWO_M32 < p:
+            yes = lo * _TWO_M32 < p_apply[cell >> 1, cell & 1] * apply_mult[i]
+        else:
+            yes = lo < apply_below[cell]
+        if yes:
             applicants[na] = i
             na += 1
     counts[0], counts[1], counts[2], counts[3] = nd, na, n_new, n_cured
     counts[4], counts[5], counts[6], counts[7] = n_exit, n_exit_ref, n_running, n_overdue
     return overdue_amount
+
+
+@njit(cache=True, inline="always")
+def _signal_within(v, limit, logit_pd, noise, table):
+    """expit(logit_pd + noise e) <= expit(limit) for e = PhiInv(v), i.e. e <= (limit - logit_pd)
+    / noise: the table test, so no transcendental in the common case."""
+    if noise > 0.0:
+        return below(v, (limit - logit_pd) / noise, table)
+    return logit_pd <= limit
+
+
+@njit(cache=True)
+def screen(apps, b, logit_pd, on_platform, has_file, bank, guarantor, log_min, log_max, term_min,
+           term_span, noise, direct_limit, scheme_limit, in_scheme, extra_scale, max_loan,
+           uses_guarantor, guarantor_noise, guarantor_limit, table, amount, term, outcome):
+    """Loan requests and the banks' and guarantors' risk decisions for applicants `apps`.
+
+    Keyed numbers (bases b: loan amount, term, bank signal, bank's extra noise, guarantor
+    signal). Each applicant asks for a log-uniform amount and a uniform term. Its bank reads
+    logit PD + noise e (noise by platform data / credit file / neither: `noise[0..2]`) and lends
+    directly when the estimate is within `direct_limit[bank, on_platform]` (a logit: the
+    tighter of max_pd and appetite / (LGD x share kept on a direct loan)). Otherwise, if the bank
+    uses the scheme (`in_scheme[bank]`) and the amount is within `max_loan`, it screens with
+    the extra noise of moral hazard (sd `extra_scale` x noise) against `scheme_limit[bank]`;
+    then the firm's guarantor reads its own signal against `guarantor_limit[guarantor]`.
+
+    outcome: 0 refused by the bank, 1 direct loan, 2 for the scheme (the guarantor's capacity
+    decides next), 3 refused by the guarantor on risk.
+    """
+    for j in range(apps.shape[0]):
+        i = apps[j]
+        u = float(bits64(b[0], i) >> _S11) * _TWO_M53
+        amount[j] = math.exp(log_min + (log_max - log_min) * u)
+        u = float(bits64(b[1], i) >> _S11) * _TWO_M53
+        term[j] = term_min + min(int(u * term_span), term_span - 1)
+        k = bank[i]
+        plat = np.int64(on_platform[i])
+        sd = noise[0] if on_platform[i] else (noise[1] if has_file[i] else noise[2])
+        v = uniform_open(b[2], i)
+        lp = logit_pd[i]
+        if _signal_within(v, direct_limit[k, plat], lp, sd, table):
+            outcome[j] = 1
+            continue
+        outcome[j] = 0
+        if not in_scheme[k] or amount[j] > max_loan:
+            continue
+        est = lp + sd * ndtri(v)  # the same signal, now with the extra noise
+        if not _signal_within(uniform_open(b[3], i), scheme_limit[k] - est + lp, lp,
+                              sd * extra_scale, table):
+            continue
+        if uses_guarantor and not _signal_within(uniform_open(b[4], i), guarantor_limit[guarantor[i]],
+                                                 lp, guarantor_noise, table):
+            outcome[j] = 3
+            continue
+        outcome[j] = 2

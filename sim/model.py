@@ -41,7 +41,7 @@ from collections import defaultdict
 import mesa
 import numpy as np
 import pandas as pd
-from scipy.special import expit, ndtri
+from scipy.special import ndtri
 
 from . import metrics
 from .agents import (Bank, BankLedger, BorrowerRecourse, CompensationFunds, GuaranteeAgency,
@@ -57,6 +57,13 @@ from .shocks import ShockEngine
 
 REGUARANTORS = ("reguarantor", "national_fund")  # payers that are Reguarantor agents
 REIMBURSERS = (*REGUARANTORS, "pool")  # shares the claimant pays first and claims back
+
+
+def _logit_limit(p: np.ndarray) -> np.ndarray:
+    """logit of a probability limit, +inf at or above 1 (no limit) and -inf at or below 0."""
+    p = np.clip(np.asarray(p, float), 0.0, 1.0)
+    with np.errstate(divide="ignore"):
+        return np.ascontiguousarray(np.log(p) - np.log1p(-p))
 
 
 class GuaranteeModel(mesa.Model):
@@ -670,30 +677,44 @@ class GuaranteeModel(mesa.Model):
         m.applicants += w * apps.shape[0]
         if apps.shape[0] == 0:
             return
-        amount, term = f.draw_requests(apps, d)
         open_ = self.scheme_active and not (self.uses_pool and self.pool.empty
                                             and c.pool.when_empty == "stop")
-        bank = f.bank[apps]
-        in_scheme = self.bank_in_scheme[bank] & open_
-        direct, to_scheme = Bank.screen(c.bank, self._bank_appetite[bank], in_scheme,
-                                        f.logit_pd[apps], f.on_platform[apps], f.has_file[apps],
-                                        c.firms.lgd_mean, self.bank_kept, d, apps,
-                                        np.where(f.on_platform[apps], self.bank_direct_kept, 1.0))
-        to_scheme &= amount <= c.scheme.max_loan
-        refused = np.count_nonzero(~direct & ~to_scheme)
+        n = apps.shape[0]
+        amount, term, outcome = np.empty(n), np.empty(n, np.int16), np.empty(n, np.int8)
+        bc, fc = c.bank, c.firms
+        # Each bank's limits on its signal, as logits: the tighter of max_pd and appetite /
+        # (LGD x the share it keeps); on a direct loan to a firm on the platform it may keep less.
+        keep_direct = np.array([1.0, self.bank_direct_kept])
+        with np.errstate(divide="ignore"):
+            direct_limit = _logit_limit(np.minimum(bc.max_pd, self._bank_appetite[:, None]
+                                                   / (fc.lgd_mean * keep_direct[None, :])))
+            scheme_limit = _logit_limit(np.minimum(bc.max_pd, self._bank_appetite / (fc.lgd_mean * self.bank_kept)))
+        # Less effort = a noisier signal: extra independent noise so that the total sd is
+        # base x (1 + moral_hazard x (1 - effort)), effort = min(1, kept share / full_effort_share).
+        effort = min(1.0, self.bank_kept / bc.full_effort_share) if bc.full_effort_share > 0 else 1.0
+        k = 1.0 + bc.moral_hazard * (1.0 - effort)
+        gmax = self._guarantor_max_pd if self.uses_guarantor else np.zeros(1)
+        kernel.screen(
+            np.ascontiguousarray(apps, np.int64),
+            streams.bases(d.key, d.month, [streams.LOAN_AMOUNT, streams.LOAN_TERM, streams.BANK_SIGNAL,
+                                           streams.BANK_EXTRA, streams.GUARANTOR_SIGNAL]),
+            f.logit_pd, f.on_platform, f.has_file, f.bank, f.guarantor, math.log(fc.loan_min),
+            math.log(fc.loan_max), fc.term_min, fc.term_max - fc.term_min + 1,
+            np.array([bc.noise_shared_data, bc.noise_file, bc.noise_no_file]), direct_limit,
+            scheme_limit, self.bank_in_scheme & open_, math.sqrt(k * k - 1.0), c.scheme.max_loan,
+            self.uses_guarantor, c.guarantor.noise, _logit_limit(gmax), kernel.PHI,
+            amount, term, outcome)
+        direct = outcome == 1
+        refused = np.count_nonzero(outcome == 0)
         if self.scheme_active and not open_:
             m.rationed_scheme_closed += w * refused  # the pool is empty and the scheme stopped
         else:
             m.rationed_bank_risk += w * refused
-        cand = np.flatnonzero(to_scheme)
+        m.rationed_guarantor_risk += w * np.count_nonzero(outcome == 3)
+        cand = np.flatnonzero(outcome == 2)
         agency = None
         if self.uses_guarantor and cand.shape[0]:
-            rows = apps[cand]
-            agency = f.guarantor[rows].astype(np.intp)
-            est_g = expit(f.logit_pd[rows] + c.guarantor.noise * d.normal(streams.GUARANTOR_SIGNAL, rows))
-            ok = est_g <= self._guarantor_max_pd[agency]
-            m.rationed_guarantor_risk += w * np.count_nonzero(~ok)
-            cand, agency = cand[ok], agency[ok]
+            agency = f.guarantor[apps[cand]].astype(np.intp)
             # Capacity: in random order within each guarantor, accept while room lasts.
             # = np.lexsort((u, agency)) with u a uniform multiple of 2^-53, so
             # agency * 2^53 + u * 2^53 is an exact integer key with the same order.
