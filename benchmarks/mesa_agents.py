@@ -66,14 +66,14 @@ from sim.risk import streams as st
 from sim.risk.streams import _base, _mix_int
 
 _PHI_INV = NormalDist().inv_cdf
+_HALF_CELL = 2.0**-52  # normals: the top 52 bits, in the middle of their cell (as the engine)
 _GAMMA, _MASK = 0x9E3779B97F4A7C15, (1 << 64) - 1  # as sim.risk.streams (SplitMix64)
 _UNIT = 2.0 ** -53
 _MAX_MONTHLY = 0.999  # cap on a monthly probability (sim.shocks.MAX_MONTHLY)
 
 # Purposes the engine draws from NumPy streams rather than the counter hash; any number no
 # engine purpose uses.
-EPS = 0x40  # a performing loan's idiosyncratic normal
-SITE_INITIAL = 0x300  # entrants of the initial population (the engine: a sequential generator)
+SITE_INITIAL = st.RESPAWN_INIT  # entrants of the initial population (month -1 in the engine)
 N_ENTRANT = st.ENTRANT_INSURED + 1  # numbers per entrant (7)
 
 NO_LOAN, DIRECT, SCHEME = 0, 1, 2
@@ -102,7 +102,7 @@ class Firm(mesa.Agent):
         u_sector = (_mix_int(bases[st.ENTRANT_SECTOR] + k) >> 11) * _UNIT
         sector = min(bisect_right(m.sector_cum[region], u_sector), m.n_sectors - 1)
         s = m.pd_dispersion
-        z = _PHI_INV(((_mix_int(bases[st.ENTRANT_PD] + k) >> 11) + 0.5) * _UNIT)
+        z = _PHI_INV(((_mix_int(bases[st.ENTRANT_PD] + k) >> 12) + 0.5) * _HALF_CELL)
         pd = m.region_pd[region] * m.sector_mult[sector] * math.exp(s * z - 0.5 * s * s)
         pd = min(max(pd, 1e-5), 0.95)
         p_month = -math.expm1(math.log1p(-pd) / 12.0)
@@ -110,7 +110,7 @@ class Firm(mesa.Agent):
         self.logit_pd = math.log(pd / (1.0 - pd))
         self.t_default = _PHI_INV(p_month)
         self.t_overdue = _PHI_INV(min(p_month * m.overdue_factor, _MAX_MONTHLY))
-        z = _PHI_INV(((_mix_int(bases[st.ENTRANT_LGD] + k) >> 11) + 0.5) * _UNIT)
+        z = _PHI_INV(((_mix_int(bases[st.ENTRANT_LGD] + k) >> 12) + 0.5) * _HALF_CELL)
         self.lgd = min(max(m.lgd_mean + m.lgd_dispersion * z, 0.0), 1.0)
         self.has_file = (_mix_int(bases[st.ENTRANT_FILE] + k) >> 11) * _UNIT < m.credit_file_share
         self.on_platform = (_mix_int(bases[st.ENTRANT_PLATFORM] + k) >> 11) * _UNIT < m.data_coverage
@@ -147,7 +147,7 @@ class Firm(mesa.Agent):
                         m.outstanding_direct -= self.amount
                     self.close_loan()
                 else:  # the copula draw: stays performing, or falls overdue (cure / default)
-                    eps = _PHI_INV(((_mix_int(m.b_eps + k) >> 11) + 0.5) * _UNIT)
+                    eps = _PHI_INV(((_mix_int(m.b_eps + k) >> 12) + 0.5) * _HALF_CELL)
                     x = m.systematic[self.region][self.sector] + m.idio * eps
                     if x < self.t_overdue:
                         self.status = OVERDUE
@@ -164,12 +164,14 @@ class Firm(mesa.Agent):
                     m.cured += 1
         if self.channel == NO_LOAN:
             # exit: the monthly hazard of closing, by access to credit
-            u = (_mix_int(m.b_exit + k) >> 11) * _UNIT
+            # one hash: high 32 bits the exit test, low 32 bits the application test
+            bits = _mix_int(m.b_free + k)
+            u = (bits >> 32) * 2.0**-32
             if u < (m.hazard_refused if self.refused else m.hazard_other):
                 m.exits += 1
                 self.enter(m.b_entrant[st.RESPAWN_EXIT])
             # application
-            u = (_mix_int(m.b_apply + k) >> 11) * _UNIT
+            u = (bits & 0xFFFFFFFF) * 2.0**-32
             if u < m.p_apply[self.has_file][self.loans_taken == 0]:
                 self.apply()
 
@@ -181,13 +183,13 @@ class Firm(mesa.Agent):
         span = m.term_span
         term = m.term_min + min(int((_mix_int(m.b_term + k) >> 11) * _UNIT * span), span - 1)
         noise = m.noise_platform if self.on_platform else (m.noise_file if self.has_file else m.noise_no_file)
-        z = _PHI_INV(((_mix_int(m.b_bank + k) >> 11) + 0.5) * _UNIT)
+        z = _PHI_INV(((_mix_int(m.b_bank + k) >> 12) + 0.5) * _HALF_CELL)
         est = 1.0 / (1.0 + math.exp(-(self.logit_pd + noise * z)))
         if est <= m.bank_max_pd and est * m.lgd_mean <= m.appetite[self.bank]:
             self.originate(amount, term, DIRECT)
             return
         g = self.guarantor
-        z = _PHI_INV(((_mix_int(m.b_guarantor + k) >> 11) + 0.5) * _UNIT)
+        z = _PHI_INV(((_mix_int(m.b_guarantor + k) >> 12) + 0.5) * _HALF_CELL)
         est = 1.0 / (1.0 + math.exp(-(self.logit_pd + m.noise_g * z)))
         need = amount * m.liability_weight  # liability balance the guarantee adds (province yuan)
         if est <= m.max_pd_g[g] and need <= m.room_g[g]:
@@ -350,8 +352,8 @@ class FirmLoopModel(mesa.Model):
     def _month_keys(self) -> None:
         """This month's hash bases, one per purpose (streams._base)."""
         key, t = self.key, self.month
-        self.b_eps = _base(key, t, EPS)
-        self.b_exit, self.b_apply = _base(key, t, st.EXIT), _base(key, t, st.APPLY)
+        self.b_eps = _base(key, t, st.LATENT)
+        self.b_free = _base(key, t, st.NO_LOAN_TESTS)
         self.b_amount, self.b_term = _base(key, t, st.LOAN_AMOUNT), _base(key, t, st.LOAN_TERM)
         self.b_bank, self.b_guarantor = _base(key, t, st.BANK_SIGNAL), _base(key, t, st.GUARANTOR_SIGNAL)
         self.b_entrant = {site: [_base(key, t, site + j) for j in range(N_ENTRANT)]

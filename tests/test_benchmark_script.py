@@ -41,9 +41,9 @@ def test_mesa_agent_loop_does_the_core_work():
         sys.path.pop(0)
     import sim
 
-    cfg = sim.load_config("4321", {"firms.n": 300, "horizon": 12})
+    cfg = sim.load_config("4321", {"firms.n": 1500, "horizon": 12})
     model = FirmLoopModel(cfg, seed=1)
-    assert len(model.agents) == 300 and all(isinstance(a, Firm) for a in model.agents)
+    assert len(model.agents) == 1500 and all(isinstance(a, Firm) for a in model.agents)
     for _ in range(12):
         model.step()
     df = model.datacollector.get_model_vars_dataframe()

@@ -86,9 +86,9 @@ def test_mesa_loop_draws_the_engines_keyed_numbers(mesa_agents):
     assert mine == streams.counter_bits53(model.key, 5, streams.BANK_SIGNAL, rows).tolist()
     for a in firms:
         a.enter(model.b_entrant[streams.RESPAWN_DEFAULT])
-    pop = FirmPopulation(n, cfg.province, cfg.firms, cfg.bank.data_coverage,
-                         np.random.default_rng(0), n_banks=cfg.bank.count)
-    pop.respawn(rows, streams.KeyedDraws(model.key, 5, n), streams.RESPAWN_DEFAULT)
+    pop = FirmPopulation(n, cfg.province, cfg.firms, cfg.bank.data_coverage, model.key,
+                         n_banks=cfg.bank.count)
+    pop.respawn(rows, 5, streams.RESPAWN_DEFAULT)
     for attr in ("region", "sector", "guarantor", "bank", "has_file", "on_platform", "insured"):
         assert [getattr(a, attr) for a in firms] == getattr(pop, attr).tolist(), attr
     np.testing.assert_allclose([a.pd for a in firms], pop.pd, rtol=1e-12)
