@@ -63,26 +63,35 @@ class FirmPopulation:
         self._sector_cum = np.cumsum(mix / mix.sum(axis=1, keepdims=True), axis=1)
         self._insured_p = np.array([cfg.bi_insurance.get(x, cfg.bi_insurance_other) for x in sectors])
         self._cure_ratio = cfg.overdue_cure_ratio
-        self.region = np.zeros(n, np.int16)
-        self.guarantor = np.zeros(n, np.int16)  # the government guarantor serving the firm's county
-        self.bank = np.zeros(n, np.int16)  # the bank it applies to
-        self.sector = np.zeros(n, np.int16)
+        # Attributes read every month (in the firm kernel's loop) are arrays of their own; those
+        # set when a firm enters and read only now and then (its identity, risk, collateral,
+        # shock marks) share one record per firm, so an entrant is written to one or two cache
+        # lines, not a dozen. The attributes below are views into the records: NumPy code reads
+        # and writes them as arrays.
+        self._records = np.zeros(n, np.dtype([
+            ("pd", "f8"),  # true annual PD
+            ("logit_pd", "f8"),  # logit(pd), cached for the screening signals
+            ("lgd", "f8"),  # loss given default on this firm's loan (collateral)
+            ("health", "f8"),  # operating-health index (latent asset value), last month
+            # Set by shocks at an event's onset, for defaults recognised before `shock_until`:
+            ("collateral_loss", "f8"),  # share of collateral value lost (LGD up)
+            ("shock_until", "i4"),  # first month (0-based) they no longer apply
+            ("recovery_delay", "i2"),  # extra months before recoveries
+            ("health_falls", "i2"),  # consecutive months the index fell
+            ("region", "i2"),
+            ("sector", "i2"),
+            ("guarantor", "i2"),  # the government guarantor serving the firm's county
+            ("bank", "i2"),  # the bank it applies to
+            ("on_platform", "?"),  # data visible on the credit-data sharing platform
+            ("insured", "?"),  # has business-interruption insurance
+        ], align=True))
+        for name in self._records.dtype.names:
+            setattr(self, name, self._records[name])
         self.group = np.zeros(n, np.int16)  # region x n_sectors + sector: one copula lookup
-        self.pd = np.zeros(n)  # true annual PD
-        self.logit_pd = np.zeros(n)  # logit(pd), cached for the screening signals
         self.threshold = np.zeros(n)  # PhiInv(monthly PD), cached for the copula
         self.threshold_overdue = np.zeros(n)  # PhiInv(monthly probability of falling overdue)
-        self.lgd = np.zeros(n)  # loss given default on this firm's loan (collateral)
         self.has_file = np.zeros(n, bool)  # has a credit file (not 征信白户)
-        self.on_platform = np.zeros(n, bool)  # data visible on the credit-data sharing platform
         self.refused = np.zeros(n, bool)  # last application refused: borrows informally
-        self.health = np.zeros(n)  # operating-health index (latent asset value), last month
-        self.health_falls = np.zeros(n, np.int16)  # consecutive months the index fell
-        self.insured = np.zeros(n, bool)  # has business-interruption insurance
-        # Set by shocks at an event's onset, for defaults recognised before `shock_until`:
-        self.collateral_loss = np.zeros(n)  # share of collateral value lost (LGD up)
-        self.recovery_delay = np.zeros(n, np.int16)  # extra months before recoveries
-        self.shock_until = np.zeros(n, np.int32)  # first month (0-based) they no longer apply
         self.loans_taken = np.zeros(n, np.int32)  # credit history: loans repaid or running
         # current loan
         self.channel = np.zeros(n, np.int8)  # NO_LOAN, DIRECT, SCHEME

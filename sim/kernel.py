@@ -143,7 +143,7 @@ def below(v, z, table):
     return v < phi(z)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def respawn_row(i, b, pop, ent):
     """Row i becomes a new firm (an entrant), from its seven keyed numbers (bases `b`):
     region, sector, PD (lognormal around the region x sector mean), LGD, credit file,
@@ -203,16 +203,109 @@ def respawn_row(i, b, pop, ent):
     age[i] = 0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def respawn_rows(rows, b, pop, ent):
     for j in range(rows.shape[0]):
         respawn_row(rows[j], b, pop, ent)
 
 
+@njit(cache=True, inline="always")
+def _signal_within(v, limit, logit_pd, noise, table):
+    """expit(logit_pd + noise e) <= expit(limit) for e = PhiInv(v), i.e. e <= (limit - logit_pd)
+    / noise: the table test, so no transcendental in the common case."""
+    if noise > 0.0:
+        return below(v, (limit - logit_pd) / noise, table)
+    return logit_pd <= limit
+
+
+@njit(cache=True)
+def screen_row(i, b, pop, scr, table):
+    """Loan request and the bank's and the guarantor's risk decisions for applicant row i.
+
+    Keyed numbers (bases b: loan amount, term, bank signal, bank's extra noise, guarantor
+    signal). The firm asks for a log-uniform amount and a uniform term. Its bank reads logit PD
+    + noise e (noise by platform data / credit file / neither: `noise[0..2]`) and lends
+    directly when the estimate is within `direct_limit[bank, on_platform]` (a logit: the
+    tighter of max_pd and appetite / (LGD x share kept on a direct loan)). Otherwise, if the
+    bank uses the scheme (`in_scheme[bank]`) and the amount is within `max_loan`, it screens
+    with the extra noise of moral hazard (sd `extra_scale` x noise) against
+    `scheme_limit[bank]`; then the firm's guarantor reads its own signal against
+    `guarantor_limit[guarantor]`.
+
+    Returns (amount, term, outcome): 0 refused by the bank, 1 direct loan, 2 for the scheme
+    (the guarantor's capacity decides later), 3 refused by the guarantor on risk.
+    """
+    (region, sector, group, guarantor, bank, pd, logit_pd, threshold, threshold_overdue, lgd,
+     has_file, on_platform, refused, health, health_falls, insured, collateral_loss,
+     recovery_delay, shock_until, loans_taken, channel, amount, term, age, agency, status,
+     overdue_start, will_default) = pop
+    (log_min, log_max, term_min, term_span, noise, direct_limit, scheme_limit, in_scheme,
+     extra_scale, max_loan, uses_guarantor, guarantor_noise, guarantor_limit) = scr
+    u = float(bits64(b[0], i) >> _S11) * _TWO_M53
+    amt = math.exp(log_min + (log_max - log_min) * u)
+    u = float(bits64(b[1], i) >> _S11) * _TWO_M53
+    trm = term_min + min(int(u * term_span), term_span - 1)
+    k = bank[i]
+    sd = noise[0] if on_platform[i] else (noise[1] if has_file[i] else noise[2])
+    v = uniform_open(b[2], i)
+    lp = logit_pd[i]
+    if _signal_within(v, direct_limit[k, np.int64(on_platform[i])], lp, sd, table):
+        return amt, trm, 1
+    if not in_scheme[k] or amt > max_loan:
+        return amt, trm, 0
+    est = lp + sd * ndtri(v)  # the same signal, now with the extra noise
+    if not _signal_within(uniform_open(b[3], i), scheme_limit[k] - est + lp, lp,
+                          sd * extra_scale, table):
+        return amt, trm, 0
+    if uses_guarantor and not _signal_within(uniform_open(b[4], i), guarantor_limit[guarantor[i]],
+                                             lp, guarantor_noise, table):
+        return amt, trm, 3
+    return amt, trm, 2
+
+
+@njit(cache=True)
+def lend_direct(i, amt, trm, pop, lend, acc):
+    """Row i takes a direct loan. Sums into acc: 0 amount, 1 interest over the term (at the
+    rate of its credit file), 2 first loans, 3 amount x years of first loans, 4 loans."""
+    (region, sector, group, guarantor, bank, pd, logit_pd, threshold, threshold_overdue, lgd,
+     has_file, on_platform, refused, health, health_falls, insured, collateral_loss,
+     recovery_delay, shock_until, loans_taken, channel, amount, term, age, agency, status,
+     overdue_start, will_default) = pop
+    rate_file, rate_no_file, direct_bucket, dynamic = lend
+    years = trm / 12.0
+    acc[0] += amt
+    acc[1] += amt * (rate_file if has_file[i] else rate_no_file) * years
+    if loans_taken[i] == 0:
+        acc[2] += 1.0
+        acc[3] += amt * years
+    acc[4] += 1.0
+    channel[i] = DIRECT
+    amount[i] = amt
+    term[i] = trm
+    age[i] = 0
+    loans_taken[i] += 1
+    agency[i] = direct_bucket
+    refused[i] = False
+    if dynamic:
+        health_falls[i] = 0
+
+
+@njit(cache=True)
+def screen(apps, b, pop, scr, lend, table, acc, amount, term, outcome):
+    """`screen_row` for rows `apps` (the initial loan book); direct loans are made at once
+    (`lend_direct`), the others are left to the caller with their outcome."""
+    for j in range(apps.shape[0]):
+        amt, trm, out = screen_row(apps[j], b, pop, scr, table)
+        amount[j], term[j], outcome[j] = amt, trm, out
+        if out == 1:
+            lend_direct(apps[j], amt, trm, pop, lend, acc)
+
+
 @njit(cache=True)
 def month(pop, ent, month_index, base_risk, base_free, b_exit, shift, sigma, t_default, t_overdue,
           overdue_months, h_refused, h_other, p_apply, apply_mult, dynamic, table,
-          defaulted, applicants, released, repaid, counts):
+          b_screen, scr, lend, defaulted, applicants, app_amount, app_term, app_outcome,
+          released, repaid, lent, counts):
     """One month of every firm row, in row order. For a row with a loan: it ages; at term a
     performing loan is repaid (`repaid[agency]`, scheme loans also in `released[guarantor]`);
     an overdue spell that has lasted `overdue_months` ends (cure, or default: the row goes to
@@ -221,18 +314,22 @@ def month(pop, ent, month_index, base_risk, base_free, b_exit, shift, sigma, t_d
     performing). For a row without a loan (repaid this month included): the exit test
     (hazard by whether its last application was refused), an entrant in its place, then the
     application test (probability by credit file and first loan, times the shock's demand
-    multiplier) -> `applicants`.
+    multiplier); an applicant is screened (`screen_row`, with the limits the institutions set
+    at the start of the month) and a direct loan made at once (`lend_direct`, summed in
+    `lent`); the others go to `applicants` with their request and outcome, for the
+    guarantors' capacity and the scheme's loans.
 
-    counts (int64, filled): 0 defaulted, 1 applicants, 2 new overdue, 3 cured, 4 exits,
-    5 exits of refused firms, 6 loans running at the end (defaulted excluded), 7 overdue at
-    the end. Returns the overdue amount at the end.
+    counts (int64, filled): 0 defaulted, 1 applicants not lent to directly, 2 new overdue,
+    3 cured, 4 exits, 5 exits of refused firms, 6 loans running at the end (defaulted
+    excluded, direct loans made included), 7 overdue at the end, 8 applicants. Returns the
+    overdue amount at the end.
     """
     (region, sector, group, guarantor, bank, pd, logit_pd, threshold, threshold_overdue, lgd,
      has_file, on_platform, refused, health, health_falls, insured, collateral_loss,
      recovery_delay, shock_until, loans_taken, channel, amount, term, age, agency, status,
      overdue_start, will_default) = pop
     inv_sigma = 1.0 / sigma
-    nd = na = n_new = n_cured = n_exit = n_exit_ref = n_running = n_overdue = 0
+    nd = na = n_apps = n_new = n_cured = n_exit = n_exit_ref = n_running = n_overdue = 0
     overdue_amount = 0.0
     use_mult = apply_mult.shape[0] > 0
     # u < h  <=>  k < ceil(h 2^32) for u = k 2^-32: the tests of a firm without a loan compare
@@ -301,63 +398,16 @@ def month(pop, ent, month_index, base_risk, base_free, b_exit, shift, sigma, t_d
         else:
             yes = lo < apply_below[cell]
         if yes:
-            applicants[na] = i
-            na += 1
+            n_apps += 1
+            amt, trm, out = screen_row(i, b_screen, pop, scr, table)
+            if out == 1:
+                lend_direct(i, amt, trm, pop, lend, lent)
+                n_running += 1
+            else:
+                applicants[na] = i
+                app_amount[na], app_term[na], app_outcome[na] = amt, trm, out
+                na += 1
     counts[0], counts[1], counts[2], counts[3] = nd, na, n_new, n_cured
     counts[4], counts[5], counts[6], counts[7] = n_exit, n_exit_ref, n_running, n_overdue
+    counts[8] = n_apps
     return overdue_amount
-
-
-@njit(cache=True, inline="always")
-def _signal_within(v, limit, logit_pd, noise, table):
-    """expit(logit_pd + noise e) <= expit(limit) for e = PhiInv(v), i.e. e <= (limit - logit_pd)
-    / noise: the table test, so no transcendental in the common case."""
-    if noise > 0.0:
-        return below(v, (limit - logit_pd) / noise, table)
-    return logit_pd <= limit
-
-
-@njit(cache=True)
-def screen(apps, b, logit_pd, on_platform, has_file, bank, guarantor, log_min, log_max, term_min,
-           term_span, noise, direct_limit, scheme_limit, in_scheme, extra_scale, max_loan,
-           uses_guarantor, guarantor_noise, guarantor_limit, table, amount, term, outcome):
-    """Loan requests and the banks' and guarantors' risk decisions for applicants `apps`.
-
-    Keyed numbers (bases b: loan amount, term, bank signal, bank's extra noise, guarantor
-    signal). Each applicant asks for a log-uniform amount and a uniform term. Its bank reads
-    logit PD + noise e (noise by platform data / credit file / neither: `noise[0..2]`) and lends
-    directly when the estimate is within `direct_limit[bank, on_platform]` (a logit: the
-    tighter of max_pd and appetite / (LGD x share kept on a direct loan)). Otherwise, if the bank
-    uses the scheme (`in_scheme[bank]`) and the amount is within `max_loan`, it screens with
-    the extra noise of moral hazard (sd `extra_scale` x noise) against `scheme_limit[bank]`;
-    then the firm's guarantor reads its own signal against `guarantor_limit[guarantor]`.
-
-    outcome: 0 refused by the bank, 1 direct loan, 2 for the scheme (the guarantor's capacity
-    decides next), 3 refused by the guarantor on risk.
-    """
-    for j in range(apps.shape[0]):
-        i = apps[j]
-        u = float(bits64(b[0], i) >> _S11) * _TWO_M53
-        amount[j] = math.exp(log_min + (log_max - log_min) * u)
-        u = float(bits64(b[1], i) >> _S11) * _TWO_M53
-        term[j] = term_min + min(int(u * term_span), term_span - 1)
-        k = bank[i]
-        plat = np.int64(on_platform[i])
-        sd = noise[0] if on_platform[i] else (noise[1] if has_file[i] else noise[2])
-        v = uniform_open(b[2], i)
-        lp = logit_pd[i]
-        if _signal_within(v, direct_limit[k, plat], lp, sd, table):
-            outcome[j] = 1
-            continue
-        outcome[j] = 0
-        if not in_scheme[k] or amount[j] > max_loan:
-            continue
-        est = lp + sd * ndtri(v)  # the same signal, now with the extra noise
-        if not _signal_within(uniform_open(b[3], i), scheme_limit[k] - est + lp, lp,
-                              sd * extra_scale, table):
-            continue
-        if uses_guarantor and not _signal_within(uniform_open(b[4], i), guarantor_limit[guarantor[i]],
-                                                 lp, guarantor_noise, table):
-            outcome[j] = 3
-            continue
-        outcome[j] = 2

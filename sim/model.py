@@ -71,15 +71,20 @@ class GuaranteeModel(mesa.Model):
     PLAN = (
         "shocks",  # shock events active this month: onsets, per-firm effects
         "factors",  # draw the systematic macro / region / sector factors
+        # the institutions set the month's lending policy from what they know: each
+        # guarantor's largest acceptable PD, each bank's use of the scheme (yearly), the limits
+        # each bank screens with
+        "decide",
         # every firm row once, compiled (sim/kernel.py): loans at term repay and release their
         # guarantees; performing loans fall overdue, overdue ones cure or default; firms
         # without a loan close (survival depends on access to credit), entrants take their
-        # place, and they decide whether to apply
+        # place, and they decide whether to apply; banks screen the applicants and lend
+        # directly, or pass them to the scheme with the guarantor's verdict on their risk
         "firms",
         "claims",  # the guarantor pays the bank (代偿), books receivables, files fund claims
         "recoveries",  # recoveries due; re-guarantors reimburse; the funds pay their queues
         "institutions",  # income and costs, suspension, recapitalisation, yearly budgets
-        "lending",  # decisions; banks and guarantors screen the applicants; capacity; new loans
+        "lending",  # the guarantors' capacity; new scheme loans; the refused borrow informally
         "metrics",  # this month's row of the time series
     )
 
@@ -123,19 +128,22 @@ class GuaranteeModel(mesa.Model):
         # claims (代偿) and released guarantees by month and guarantor, for 12-month claim rates
         self._claims_hist = np.zeros((span, G))
         self._released_hist = np.zeros((span, G))
-        # The time series lives in the DataCollector only. The metrics phase computes the
-        # month's row once (the columns share intermediate sums); each reporter reads its column.
-        self._row: dict = {}
-        names = metrics.columns(self.region_names)
-        self.datacollector = mesa.DataCollector(
-            model_reporters={k: (lambda m, k=k: m._row[k]) for k in names})
+        # The time series lives in the DataCollector only, as its table "monthly": the metrics
+        # phase computes the month's row once (the columns share intermediate sums) and adds
+        # it (one reporter per column would call and deep-copy 100 values a month).
+        self.datacollector = mesa.DataCollector(tables={"monthly": list(metrics.columns(self.region_names))})
         self._cum_scheme_volume = np.zeros(len(self.accounts))  # covered volume per account
         self.book = np.zeros(G + 1)  # loan book by guarantor + direct (see below)
         # What the firm kernel hands over each month (buffers reused month after month).
         n = cfg.firms.n
         self._defaulted_buf = np.zeros(n, np.int64)
         self._applicants_buf = np.zeros(n, np.int64)
-        self._counts = np.zeros(8, np.int64)
+        self._app_amount = np.zeros(n)
+        self._app_term = np.zeros(n, np.int16)
+        self._app_outcome = np.zeros(n, np.int8)
+        self._lent = np.zeros(5)  # the month's direct loans (kernel.lend_direct)
+        self._new_direct = 0.0
+        self._counts = np.zeros(9, np.int64)
         self._released = np.zeros(G)  # scheme loans repaid, by guarantor (unweighted)
         self._repaid = np.zeros(G + 1)  # loans repaid, by book bucket (unweighted)
         self._no_multiplier = np.zeros(0)
@@ -147,7 +155,7 @@ class GuaranteeModel(mesa.Model):
         self._scheme_share_of_new = 0.5  # firms' expectation of being guaranteed (fee)
         self._funds_busy = False  # claims queued at the funds (else their monthly pass is skipped)
         self.running = True
-        self._decide()
+        self._phase_decide()
         self._seed_loan_book()
 
     # ------------------------------------------------------------------ construction
@@ -241,7 +249,15 @@ class GuaranteeModel(mesa.Model):
         u = streams.counter_uniform(self.shocks.key, -1, streams.NO_LOAN_TESTS, np.arange(f.n))
         p = self._apply_probabilities(share)
         apps = np.flatnonzero(u < p[f.has_file.astype(np.intp), (f.loans_taken == 0).astype(np.intp)])
-        self._screen_and_lend(apps, d)
+        n = apps.shape[0]
+        amount, term, outcome = np.empty(n), np.empty(n, np.int16), np.empty(n, np.int8)
+        self._lent[:] = 0.0
+        kernel.screen(apps, self._screen_bases(-1), f.pop, self._screening, self._lend_terms(),
+                      kernel.PHI, self._lent, amount, term, outcome)
+        self.loans_running = int(self._lent[4])
+        self._book_direct(self._lent)
+        rest = outcome != 1
+        self._lend_scheme(apps[rest], amount[rest], term[rest], outcome[rest], n, d)
         on = np.flatnonzero(f.channel != NO_LOAN)
         f.age[on] = (self.rng.random(on.shape[0]) * f.term[on]).astype(f.age.dtype)
         self.tally = metrics.Tally()
@@ -395,16 +411,20 @@ class GuaranteeModel(mesa.Model):
         eff = self.shocks.effects
         self._released[:] = 0.0
         self._repaid[:] = 0.0
+        self._lent[:] = 0.0
         k = self._counts
         self.overdue_amount = kernel.month(
             f.pop, f.ent, self.month, b[0], b[1], f.entrant_bases(self.month, streams.RESPAWN_EXIT),
             self._shift, self._sigma, t_default, t_overdue, c.overdue_months, h_refused, h_other,
             self._apply_probabilities(c.apply_rate),
             self._no_multiplier if eff is None else eff.apply_mult,
-            self.cfg.scheme.dynamic.enabled, kernel.PHI, self._defaulted_buf,
-            self._applicants_buf, self._released, self._repaid, k)
+            self.cfg.scheme.dynamic.enabled, kernel.PHI, self._screen_bases(self.month),
+            self._screening, self._lend_terms(), self._defaulted_buf, self._applicants_buf,
+            self._app_amount, self._app_term, self._app_outcome, self._released, self._repaid,
+            self._lent, k)
         self.defaulted = self._defaulted_buf[:k[0]]
         self.applicants = self._applicants_buf[:k[1]]
+        self._book_direct(self._lent)
         m.overdue_new += w * k[2]
         m.overdue_cured += w * k[3]
         m.exits += w * k[4]
@@ -668,22 +688,18 @@ class GuaranteeModel(mesa.Model):
             ag.claims_pending = pend
             ag.receivable = rec
 
-    def _phase_lending(self) -> None:
+    def _phase_decide(self) -> None:
         self._decide()
-        self._screen_and_lend(self.applicants, self._draws)
+        self._set_screening()
 
-    def _screen_and_lend(self, apps: np.ndarray, d) -> None:
-        f, w, m, c = self.firms, self.weight, self.tally, self.cfg
-        m.applicants += w * apps.shape[0]
-        if apps.shape[0] == 0:
-            return
-        open_ = self.scheme_active and not (self.uses_pool and self.pool.empty
-                                            and c.pool.when_empty == "stop")
-        n = apps.shape[0]
-        amount, term, outcome = np.empty(n), np.empty(n, np.int16), np.empty(n, np.int8)
-        bc, fc = c.bank, c.firms
-        # Each bank's limits on its signal, as logits: the tighter of max_pd and appetite /
-        # (LGD x the share it keeps); on a direct loan to a firm on the platform it may keep less.
+    def _set_screening(self) -> None:
+        """What the firm kernel screens applicants with this month (`kernel.screen_row`): each
+        bank's limits on its signal as logits (the tighter of max_pd and appetite / (LGD x the
+        share it keeps); on a direct loan to a firm on the platform it may keep less), its moral
+        hazard, whether it can use the scheme, each guarantor's largest acceptable PD."""
+        c, bc, fc = self.cfg, self.cfg.bank, self.cfg.firms
+        self._scheme_open = self.scheme_active and not (self.uses_pool and self.pool.empty
+                                                        and c.pool.when_empty == "stop")
         keep_direct = np.array([1.0, self.bank_direct_kept])
         with np.errstate(divide="ignore"):
             direct_limit = _logit_limit(np.minimum(bc.max_pd, self._bank_appetite[:, None]
@@ -694,19 +710,52 @@ class GuaranteeModel(mesa.Model):
         effort = min(1.0, self.bank_kept / bc.full_effort_share) if bc.full_effort_share > 0 else 1.0
         k = 1.0 + bc.moral_hazard * (1.0 - effort)
         gmax = self._guarantor_max_pd if self.uses_guarantor else np.zeros(1)
-        kernel.screen(
-            np.ascontiguousarray(apps, np.int64),
-            streams.bases(d.key, d.month, [streams.LOAN_AMOUNT, streams.LOAN_TERM, streams.BANK_SIGNAL,
-                                           streams.BANK_EXTRA, streams.GUARANTOR_SIGNAL]),
-            f.logit_pd, f.on_platform, f.has_file, f.bank, f.guarantor, math.log(fc.loan_min),
-            math.log(fc.loan_max), fc.term_min, fc.term_max - fc.term_min + 1,
+        self._screening = (
+            math.log(fc.loan_min), math.log(fc.loan_max), fc.term_min, fc.term_max - fc.term_min + 1,
             np.array([bc.noise_shared_data, bc.noise_file, bc.noise_no_file]), direct_limit,
-            scheme_limit, self.bank_in_scheme & open_, math.sqrt(k * k - 1.0), c.scheme.max_loan,
-            self.uses_guarantor, c.guarantor.noise, _logit_limit(gmax), kernel.PHI,
-            amount, term, outcome)
-        direct = outcome == 1
+            scheme_limit, self.bank_in_scheme & self._scheme_open, math.sqrt(k * k - 1.0),
+            float(c.scheme.max_loan), self.uses_guarantor, float(c.guarantor.noise), _logit_limit(gmax))
+
+    def _screen_bases(self, month: int) -> np.ndarray:
+        return streams.bases(self.shocks.key, month, [streams.LOAN_AMOUNT, streams.LOAN_TERM,
+                                                      streams.BANK_SIGNAL, streams.BANK_EXTRA,
+                                                      streams.GUARANTOR_SIGNAL])
+
+    def _lend_terms(self) -> tuple:
+        c = self.cfg
+        return (float(c.bank.rate_file), float(c.bank.rate_no_file), self.n_guarantors,
+                bool(c.scheme.dynamic.enabled))
+
+    def _book_direct(self, lent: np.ndarray) -> None:
+        """The month's direct loans, made in the firm kernel (`kernel.lend_direct` sums)."""
+        w, m, gov = self.weight, self.tally, self.cfg.government
+        m.new_direct += w * lent[0]
+        # Interest at the rate of the firm's credit file, earned over the term (booked now).
+        interest = w * lent[1]
+        self.bank.capital += interest
+        self.bank.interest_total += interest
+        m.interest_income += interest
+        m.first_time += w * lent[2]
+        if gov.interest_subsidy > 0:
+            sub = w * gov.interest_subsidy / 100.0 * lent[3]
+            self.government.spend(sub, "subsidy")
+            m.subsidies += sub
+        self.book[-1] += lent[0]  # the direct book's bucket (see _refresh_outstanding)
+        self._new_direct = lent[0]
+
+    def _phase_lending(self) -> None:
+        k = self._counts
+        self._lend_scheme(self.applicants, self._app_amount[:k[1]], self._app_term[:k[1]],
+                          self._app_outcome[:k[1]], int(k[8]), self._draws)
+
+    def _lend_scheme(self, apps: np.ndarray, amount: np.ndarray, term: np.ndarray,
+                     outcome: np.ndarray, n_applicants: int, d) -> None:
+        """After the screening (`kernel.screen_row`; direct loans are made): the guarantors'
+        capacity decides on the scheme's candidates; the refused borrow informally."""
+        f, w, m, c = self.firms, self.weight, self.tally, self.cfg
+        m.applicants += w * n_applicants
         refused = np.count_nonzero(outcome == 0)
-        if self.scheme_active and not open_:
+        if self.scheme_active and not self._scheme_open:
             m.rationed_scheme_closed += w * refused  # the pool is empty and the scheme stopped
         else:
             m.rationed_bank_risk += w * refused
@@ -729,26 +778,25 @@ class GuaranteeModel(mesa.Model):
             m.rationed_capacity += w * np.count_nonzero(~fits)
             cand, agency = cand[fits], agency[fits]
         served = np.zeros(apps.shape[0], bool)
-        served[direct] = True
         served[cand] = True
         f.refused[apps] = ~served
         no = ~served
         m.informal_credit += w * amount[no].sum()
         m.informal_interest += w * (amount[no] * c.firms.informal_rate * term[no] / 12.0).sum()
-        dd = np.flatnonzero(direct)
-        self._originate(apps[dd], amount[dd], term[dd], DIRECT)
-        self._originate(apps[cand], amount[cand], term[cand], SCHEME, agency)
-        new_direct, new_scheme = amount[dd].sum(), amount[cand].sum()
-        if new_direct + new_scheme > 0:
-            self._scheme_share_of_new = new_scheme / (new_direct + new_scheme)
+        self._originate(apps[cand], amount[cand], term[cand], agency)
+        new_scheme = amount[cand].sum()
+        if self._new_direct + new_scheme > 0:
+            self._scheme_share_of_new = new_scheme / (self._new_direct + new_scheme)
 
-    def _originate(self, idx: np.ndarray, amount: np.ndarray, term: np.ndarray, channel: int,
+    def _originate(self, idx: np.ndarray, amount: np.ndarray, term: np.ndarray,
                    agency: np.ndarray | None = None) -> None:
-        """New loans to firms idx; agency = f.guarantor[idx] when the caller has it already."""
+        """New scheme loans to firms idx; agency = f.guarantor[idx] when the caller has it.
+        (Direct loans are made in the firm kernel: `kernel.lend_direct`.)"""
         f, w, m, c = self.firms, self.weight, self.tally, self.cfg
         G = self.n_guarantors
-        name = "direct" if channel == DIRECT else "scheme"
-        m[f"new_{name}"] += w * amount.sum()
+        if not idx.shape[0]:
+            return
+        m.new_scheme += w * amount.sum()
         taken = f.loans_taken[idx]
         first = taken == 0
         m.first_time += w * np.count_nonzero(first)
@@ -763,7 +811,7 @@ class GuaranteeModel(mesa.Model):
             sub = w * (c.government.interest_subsidy / 100.0 * amount[first] * years[first]).sum()
             self.government.spend(sub, "subsidy")
             m.subsidies += sub
-        f.channel[idx] = channel
+        f.channel[idx] = SCHEME
         f.amount[idx] = amount
         f.term[idx] = term
         f.age[idx] = 0
@@ -771,11 +819,6 @@ class GuaranteeModel(mesa.Model):
         self.loans_running += idx.shape[0]
         if c.scheme.dynamic.enabled:
             f.health_falls[idx] = 0
-        if channel == DIRECT:
-            f.agency[idx] = G  # the direct book's bucket (see _refresh_outstanding)
-            self.book[-1] += amount.sum()
-        if channel != SCHEME or not idx.shape[0]:
-            return
         agency = f.guarantor[idx].astype(np.intp) if agency is None else agency
         f.agency[idx] = agency
         by_agency = np.bincount(agency, weights=amount, minlength=G)
@@ -812,13 +855,12 @@ class GuaranteeModel(mesa.Model):
         # The book was counted in full at _phase_institutions (capacity reads it) and has
         # only grown by this month's new loans since: no second pass over all firms.
         self._post_outstanding()
-        self._row = metrics.monthly_row(self)
-        self.datacollector.collect(self)
+        self.datacollector.add_table_row("monthly", metrics.monthly_row(self))
 
     def timeseries(self) -> pd.DataFrame:
         """The monthly time series so far, from the DataCollector: one row per month, columns
         `metrics.columns` (month, the rest of `metrics.MONTHLY`, each guarantor's net assets)."""
-        return self.datacollector.get_model_vars_dataframe()
+        return self.datacollector.get_table_dataframe("monthly")
 
     def run(self) -> None:
         while self.running:

@@ -141,7 +141,7 @@ def test_timeseries_is_the_datacollector_one_row_per_month():
     m = GuaranteeModel(cfg, rng=np.random.default_rng(3))
     m.run()
     ts = m.timeseries()
-    pd.testing.assert_frame_equal(ts, m.datacollector.get_model_vars_dataframe())
+    pd.testing.assert_frame_equal(ts, m.datacollector.get_table_dataframe("monthly"))
     assert ts.month.tolist() == list(range(1, 8))
     assert tuple(ts.columns) == metrics.columns(r.name for r in cfg.province.regions)
     assert ts.columns[0] == "month" and tuple(ts.columns[:len(metrics.MONTHLY)]) == metrics.MONTHLY

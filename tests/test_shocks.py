@@ -148,13 +148,17 @@ def _firm_month(f, month, t_default, t_overdue, months=3):
     from sim import kernel
     from sim.risk import streams as st
 
-    n = f.n
-    defaulted, apps, counts = np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(8, np.int64)
+    n, G = f.n, int(f.guarantor.max()) + 1
+    defaulted, apps, counts = np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(9, np.int64)
     b = st.bases(f.key, month, [st.LATENT, st.NO_LOAN_TESTS])
+    # no firm applies (application probability 0): the screening terms are never read
+    screening = (0.0, 1.0, 3, 10, np.ones(3), np.zeros((1, 2)), np.zeros(1), np.ones(1, bool), 0.0,
+                 1e7, True, 1.0, np.zeros(G))
     kernel.month(f.pop, f.ent, month, b[0], b[1], f.entrant_bases(month, st.RESPAWN_EXIT),
                  np.zeros(f.group.max() + 1), 1.0, t_default, t_overdue, months, 0.0, 0.0,
-                 np.zeros((2, 2)), np.zeros(0), False, kernel.PHI, defaulted, apps,
-                 np.zeros(f.guarantor.max() + 1), np.zeros(f.guarantor.max() + 2), counts)
+                 np.zeros((2, 2)), np.zeros(0), False, kernel.PHI, np.zeros(5, np.uint64), screening,
+                 (0.05, 0.08, G, False), defaulted, apps, np.zeros(n), np.zeros(n, np.int16),
+                 np.zeros(n, np.int8), np.zeros(G), np.zeros(G + 1), np.zeros(5), counts)
     return defaulted[:counts[0]], counts
 
 
