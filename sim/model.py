@@ -138,10 +138,11 @@ class GuaranteeModel(mesa.Model):
         n = cfg.firms.n
         self._defaulted_buf = np.zeros(n, np.int64)
         self._applicants_buf = np.zeros(n, np.int64)
+        self._exits_buf = np.zeros(n, np.int64)
         self._app_amount = np.zeros(n)
         self._app_term = np.zeros(n, np.int16)
         self._app_outcome = np.zeros(n, np.int8)
-        self._lent = np.zeros(5)  # the month's direct loans (kernel.lend_direct)
+        self._lent = np.zeros(5)  # the month's direct loans (kernel.screen)
         self._new_direct = 0.0
         self._counts = np.zeros(9, np.int64)
         self._released = np.zeros(G)  # scheme loans repaid, by guarantor (unweighted)
@@ -252,12 +253,11 @@ class GuaranteeModel(mesa.Model):
         n = apps.shape[0]
         amount, term, outcome = np.empty(n), np.empty(n, np.int16), np.empty(n, np.int8)
         self._lent[:] = 0.0
-        kernel.screen(apps, self._screen_bases(-1), f.pop, self._screening, self._lend_terms(),
-                      kernel.PHI, self._lent, amount, term, outcome)
+        left = kernel.screen(apps, self._screen_bases(-1), f.pop, self._screening, self._lend_terms(),
+                             kernel.PHI, self._lent, amount, term, outcome)
         self.loans_running = int(self._lent[4])
         self._book_direct(self._lent)
-        rest = outcome != 1
-        self._lend_scheme(apps[rest], amount[rest], term[rest], outcome[rest], n, d)
+        self._lend_scheme(apps[:left], amount[:left], term[:left], outcome[:left], n, d)
         on = np.flatnonzero(f.channel != NO_LOAN)
         f.age[on] = (self.rng.random(on.shape[0]) * f.term[on]).astype(f.age.dtype)
         self.tally = metrics.Tally()
@@ -419,7 +419,7 @@ class GuaranteeModel(mesa.Model):
             self._apply_probabilities(c.apply_rate),
             self._no_multiplier if eff is None else eff.apply_mult,
             self.cfg.scheme.dynamic.enabled, kernel.PHI, self._screen_bases(self.month),
-            self._screening, self._lend_terms(), self._defaulted_buf, self._applicants_buf,
+            self._screening, self._lend_terms(), self._defaulted_buf, self._exits_buf, self._applicants_buf,
             self._app_amount, self._app_term, self._app_outcome, self._released, self._repaid,
             self._lent, k)
         self.defaulted = self._defaulted_buf[:k[0]]
@@ -693,7 +693,7 @@ class GuaranteeModel(mesa.Model):
         self._set_screening()
 
     def _set_screening(self) -> None:
-        """What the firm kernel screens applicants with this month (`kernel.screen_row`): each
+        """What the firm kernel screens applicants with this month (`kernel.screen`): each
         bank's limits on its signal as logits (the tighter of max_pd and appetite / (LGD x the
         share it keeps); on a direct loan to a firm on the platform it may keep less), its moral
         hazard, whether it can use the scheme, each guarantor's largest acceptable PD."""
@@ -727,7 +727,7 @@ class GuaranteeModel(mesa.Model):
                 bool(c.scheme.dynamic.enabled))
 
     def _book_direct(self, lent: np.ndarray) -> None:
-        """The month's direct loans, made in the firm kernel (`kernel.lend_direct` sums)."""
+        """The month's direct loans, made in the firm kernel (`kernel.screen` sums them)."""
         w, m, gov = self.weight, self.tally, self.cfg.government
         m.new_direct += w * lent[0]
         # Interest at the rate of the firm's credit file, earned over the term (booked now).
@@ -750,7 +750,7 @@ class GuaranteeModel(mesa.Model):
 
     def _lend_scheme(self, apps: np.ndarray, amount: np.ndarray, term: np.ndarray,
                      outcome: np.ndarray, n_applicants: int, d) -> None:
-        """After the screening (`kernel.screen_row`; direct loans are made): the guarantors'
+        """After the screening (`kernel.screen`; direct loans are made): the guarantors'
         capacity decides on the scheme's candidates; the refused borrow informally."""
         f, w, m, c = self.firms, self.weight, self.tally, self.cfg
         m.applicants += w * n_applicants
@@ -791,7 +791,7 @@ class GuaranteeModel(mesa.Model):
     def _originate(self, idx: np.ndarray, amount: np.ndarray, term: np.ndarray,
                    agency: np.ndarray | None = None) -> None:
         """New scheme loans to firms idx; agency = f.guarantor[idx] when the caller has it.
-        (Direct loans are made in the firm kernel: `kernel.lend_direct`.)"""
+        (Direct loans are made in the firm kernel: `kernel.screen`.)"""
         f, w, m, c = self.firms, self.weight, self.tally, self.cfg
         G = self.n_guarantors
         if not idx.shape[0]:
