@@ -121,3 +121,10 @@ def test_block_of_purposes_equals_one_call_per_purpose():
     block = st.counter_bits53_block(KEY, 9, purposes, rows)
     for j, p in enumerate(purposes):
         np.testing.assert_array_equal(block[j], st.counter_bits53(KEY, 9, p, rows))
+
+
+def test_bases_of_many_purposes_equal_one_base_each():
+    purposes = [st.LATENT, st.NO_LOAN_TESTS, st.RESPAWN_EXIT + st.ENTRANT_INSURED]
+    for month in (-1, 0, 59):
+        assert [int(x) for x in st.bases(KEY, month, purposes)] == \
+            [int(st.base(KEY, month, p)) for p in purposes]

@@ -70,7 +70,9 @@ def base(key: int, month: int, purpose: int) -> np.uint64:
 
 
 def bases(key: int, month: int, purposes: list[int]) -> np.ndarray:
-    return np.array([_base(key, month, p) for p in purposes], np.uint64)
+    """base(key, month, p) for each purpose p (the (key, month) state hashed once)."""
+    s = _mix_int(_mix_int(int(key) + _GAMMA) ^ (int(month) + _GAMMA))
+    return np.array([_mix_int(s ^ (int(p) + 2 * _GAMMA)) for p in purposes], np.uint64)
 
 
 def counter_bits64(key: int, month: int, purpose: int, rows: np.ndarray) -> np.ndarray:
