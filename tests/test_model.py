@@ -220,3 +220,22 @@ def test_recoveries_go_to_who_paid_and_reimbursers_pay_the_net_loss():
     assert ts.scheme_loss_reguarantor.sum() == 0 and ts.scheme_loss_pool.sum() == 0
     assert ts.recovered_reguarantor.sum() == 0 and ts.recovered_pool.sum() == 0
     assert ts.compensated_reguarantor.sum() < 0 and ts.compensated_guarantor.sum() > 0
+
+
+def test_a_finished_replication_holds_no_firm_population():
+    """A finished model lingers in a reference cycle (model <-> agents) until Python's cycle
+    collector runs, which large arrays do not prompt: run_replication drops its population,
+    else a worker grows by a population with every replication (0.2 GB each for Hunan)."""
+    import gc
+
+    from sim.run.runner import run_replication
+
+    cfg = small("4321", horizon=2)
+    gc.disable()
+    try:
+        run_replication(cfg, 0)
+        run_replication(cfg, 1)
+        alive = [o for o in gc.get_objects() if isinstance(o, GuaranteeModel)]
+        assert alive and all(m.firms is None for m in alive)
+    finally:
+        gc.enable()

@@ -72,6 +72,7 @@ def run_replication(cfg: SimConfig, r: int) -> tuple[int, pd.DataFrame, dict, di
     payers = [tranche_payer(n, t) for n, t in cfg.scheme.tranches.items()]
     summary = {"replication": r, **metrics.summarise(ts, payers, cfg.scheme.shortfall_bearer,
                                                      metrics.final_state(model))}
+    model.release()
     return r, ts, summary, dict(model.phase_seconds)
 
 
