@@ -41,6 +41,26 @@ def test_one_and_two_workers_give_identical_results():
     assert list(two.replications.replication) == [0, 1, 2, 3]
 
 
+def test_n_jobs_auto_is_every_available_core_and_gives_the_same_numbers(monkeypatch):
+    import os
+
+    from sim.config import rules
+
+    from conftest import REAL_AVAILABLE_CORES
+
+    monkeypatch.setattr(rules, "available_cores", REAL_AVAILABLE_CORES)
+    auto = cfg()  # auto is the default
+    want = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert auto.mc.n_jobs == want and type(auto.mc.n_jobs) is int and auto.mc.n_jobs_from == "auto"
+    assert cfg(**{"mc.n_jobs": 3}).mc.n_jobs_from == ""
+    monkeypatch.setattr(rules, "available_cores", lambda: 1000)
+    assert cfg().mc.n_jobs == 256  # the field's bound
+    monkeypatch.setattr(rules, "available_cores", lambda: 2)
+    two = run_monte_carlo(cfg(), progress=False)
+    one = run_monte_carlo(cfg(**{"mc.n_jobs": 1}), progress=False)
+    assert_frame_equal(one.timeseries, two.timeseries, check_exact=True)
+
+
 def test_replication_r_does_not_depend_on_how_many_run():
     four = run_monte_carlo(cfg(), progress=False)
     _, ts2, summ2, _ = run_replication(cfg(), 2)
@@ -131,7 +151,7 @@ class CtrlCAt:
 
 
 def test_ctrl_c_in_process_keeps_what_finished(tmp_path, capsys):
-    c = cfg(**{"mc.replications": 6})
+    c = cfg(**{"mc.replications": 6, "mc.n_jobs": 1})  # in process: the task raises it here
     res = run_replications(c, FolderWriter(tmp_path), CtrlCAt(ReplicationTask.for_config(c), 3),
                            progress=False)
     assert not res.complete and list(res.replications.replication) == [0, 1, 2]
@@ -142,7 +162,7 @@ def test_ctrl_c_in_process_keeps_what_finished(tmp_path, capsys):
 
 
 def test_ctrl_c_before_any_replication_marks_the_folder(tmp_path):
-    c = cfg()
+    c = cfg(**{"mc.n_jobs": 1})  # in process, as above
     with pytest.raises(KeyboardInterrupt):
         run_replications(c, FolderWriter(tmp_path), CtrlCAt(ReplicationTask.for_config(c), 0),
                          progress=False)
@@ -208,7 +228,11 @@ def test_progress_disabled_prints_nothing(capsys):
     ({"mc.engine": "ray"}, "mc.engine = 'ray'"),
     ({"mc.dask_address": "tcp://127.0.0.1:8786"}, "mc.dask_address"),
     ({"mc.engine": "dask", "mc.dask_address": "not an address"}, "mc.dask_address = 'not an address'"),
-    ({"mc.n_jobs": 0}, "mc.n_jobs = 0"),
+    ({"mc.n_jobs": 0}, "mc.n_jobs = 0: must be auto or an integer in [1, 256]"),
+    ({"mc.n_jobs": 257}, "mc.n_jobs = 257: must be auto or an integer"),
+    ({"mc.n_jobs": 1.5}, "mc.n_jobs = 1.5: must be auto or an integer"),
+    ({"mc.n_jobs": "all"}, "mc.n_jobs = 'all': must be auto or an integer"),
+    ({"mc.n_jobs_from": "auto"}, "mc.n_jobs_from = 'auto': is set by the program"),
 ])
 def test_bad_mc_values_give_one_line(over, key):
     with pytest.raises(ConfigError) as e:
