@@ -61,6 +61,43 @@ def test_n_jobs_auto_is_every_available_core_and_gives_the_same_numbers(monkeypa
     assert_frame_equal(one.timeseries, two.timeseries, check_exact=True)
 
 
+def test_a_finished_run_lets_its_workers_exit_without_a_signal(monkeypatch):
+    """After the last replication the pool is closed, not terminated: a worker that bypasses
+    SIGTERM (forked from a process that does) still exits."""
+    import multiprocessing.pool
+
+    calls = []
+    real = multiprocessing.pool.Pool.terminate
+    monkeypatch.setattr(multiprocessing.pool.Pool, "terminate",
+                        lambda self: (calls.append(self), real(self))[1])
+    res = run_monte_carlo(cfg(**{"mc.n_jobs": 2}), progress=False)
+    assert res.complete and calls == []
+
+
+def test_workers_stop_even_where_the_parent_bypasses_sigterm(tmp_path):
+    """submitit's job process bypasses SIGTERM, and forked workers inherit its handler; a
+    pool stopped early (Ctrl-C, an error) terminates its workers with SIGTERM, so they must
+    restore its default or the pool waits for them for ever."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = tmp_path / "bypass.py"
+    script.write_text(textwrap.dedent("""
+        import signal, time
+        signal.signal(signal.SIGTERM, lambda *a: print("bypassed", flush=True))
+        from sim.run.executors import PoolExecutor
+        ex = PoolExecutor(2)
+        futures = [ex.submit(time.sleep, 30) for _ in range(2)]
+        time.sleep(1)
+        ex.shutdown(wait=False, cancel_futures=True)
+        print("stopped", flush=True)
+    """))
+    p = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=25)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["stopped"]
+
+
 def test_replication_r_does_not_depend_on_how_many_run():
     four = run_monte_carlo(cfg(), progress=False)
     _, ts2, summ2, _ = run_replication(cfg(), 2)
