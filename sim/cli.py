@@ -44,6 +44,11 @@ def preflight(argv: list[str]) -> int:
 
 
 # ------------------------------------------------------------------ help
+PROGRAM_SET = {"firms": ("n_from",), "mc": ("n_jobs_from",)}  # recorded by the program, not typed
+COUNT_HELP = {"firms.n": "auto: fewest firms within firms.max_grain; all: every firm; or a number",
+              "mc.n_jobs": "auto: every available core; or a number"}
+
+
 def help_text() -> str:
     from .config import PAYERS
 
@@ -83,8 +88,11 @@ def help_text() -> str:
         node = cfg[section]
         if isinstance(node, DictConfig):
             for k, v in node.items():
+                if k in PROGRAM_SET.get(section, ()):
+                    continue
                 if not isinstance(v, (DictConfig, list)) and not OmegaConf.is_list(v):
-                    lines.append(f"  {section}.{k} = {v}")
+                    words = COUNT_HELP.get(f"{section}.{k}")
+                    lines.append(f"  {section}.{k} = {v}" + (f"  ({words})" if words else ""))
         else:
             lines.append(f"  {section} = {node}")
     lines += [
@@ -149,6 +157,22 @@ class SweepComparison(Callback):
 LARGE_OUTPUT_BYTES = 200e6  # above this a run says, before it starts, how much it will write
 
 
+def grain_note(cfg: SimConfig) -> str:
+    """What to tell the user when the sample is coarser than firms.max_grain (a number given
+    as firms.n, or a province whose every firm is still too coarse); empty when it is not."""
+    g, f = grain(cfg), cfg.firms
+    if g <= f.max_grain * (1 + 1e-9):  # auto's own n sits at the bound, up to rounding
+        return ""
+    need = needed_n(cfg)
+    head = (f"a simulated loan is up to {g:.1%} of the smallest guarantor's capacity "
+            f"(firms.n={f.n:,}); above firms.max_grain={f.max_grain:g} a guarantor's failure "
+            "can be a sampling artefact: ")
+    if need > cfg.province.firms_total:
+        return head + (f"even every firm of the province ({cfg.province.firms_total:,}) is "
+                       "too coarse; read guarantor failures with care")
+    return head + f"use firms.n=auto ({need:,} firms here) or a larger number"
+
+
 @hydra.main(version_base="1.3", config_path=str(files.conf_dir()), config_name="config")
 def _task(dcfg: DictConfig) -> None:
     # Mesa logs every step at INFO; Hydra's logging setup would print them all.
@@ -162,12 +186,9 @@ def _task(dcfg: DictConfig) -> None:
         print(f"sim: note: this run will write about {mb} MB to {out} (timeseries.csv "
               "is the largest; fewer mc.replications or a shorter horizon write less)",
               file=sys.stderr)
-    g = grain(cfg)
-    if g > cfg.firms.max_grain:
-        print(f"sim: note: a simulated loan is up to {g:.1%} of the smallest guarantor's capacity "
-              f"(firms.n={cfg.firms.n:,}); above firms.max_grain={cfg.firms.max_grain:g} a "
-              f"guarantor's failure can be a sampling artefact: use firms.n>={needed_n(cfg):,} "
-              "or firms.auto_n=true", file=sys.stderr)
+    note = grain_note(cfg)
+    if note:
+        print(f"sim: note: {note}", file=sys.stderr)
     try:
         res = run_monte_carlo(cfg, out, progress=not cfg.quiet)
     except KeyboardInterrupt:

@@ -157,7 +157,7 @@ def format_table(h: pd.DataFrame, title: str | None = None, lang: str = "en") ->
 def title(res: "Results") -> str:
     c = res.config
     return (f"Scenario {c.scheme.name}: {_description(c)}\n"
-            f"{len(res.replications)} replications x {c.horizon} months, {c.firms.n:,} simulated firms "
+            f"{len(res.replications)} replications x {c.horizon} months, {firms_text(c)} "
             f"standing for {c.province.firms_total:,} ({c.province.name}); seed {c.mc.seed}. "
             f"Mean [5%, 95%] over replications; VaR/ES at 99%.")
 
@@ -514,6 +514,12 @@ def format_shock(res: "Results") -> str:
     return "\n".join(lines)
 
 
+def firms_text(c: SimConfig) -> str:
+    """'49,601 simulated firms (firms.n=auto)': the number, and the word it came from if any."""
+    how = f" (firms.n={c.firms.n_from})" if c.firms.n_from else ""
+    return f"{c.firms.n:,} simulated firms{how}"
+
+
 def _description(c: SimConfig) -> str:
     """The scheme's plain-words description in the report's language (English when the
     scenario file gives no Chinese one)."""
@@ -550,7 +556,7 @@ def markdown_report(res: "Results", table: str, plots: list[str], shock_text: st
         f"{c.pool.size / 1e9:.2f} bn (replenishment `{c.pool.replenish}`) and prefecture funds "
         f"{c.pool.city_size / 1e9:.2f} bn; payout delay {c.pool.payout_delay} months"
         + (f"; special pool {c.pool.special_size / 1e9:.2f} bn" if c.pool.special_size else "") + ".",
-        f"- {len(res.replications)} replications x {c.horizon} months; {c.firms.n:,} simulated firms "
+        f"- {len(res.replications)} replications x {c.horizon} months; {firms_text(c)} "
         f"standing for {c.province.firms_total:,} in {c.province.name}; seed {c.mc.seed}; "
         f"wall time {res.wall_seconds:.1f} s.",
     ]

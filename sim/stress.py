@@ -56,10 +56,12 @@ def exposed_extra(cfg: SimConfig, ts: pd.DataFrame) -> dict:
             else math.nan, "floods": int(onsets)}
 
 
-def _run(cfg: SimConfig, jobs: int) -> Results:
+def _run(cfg: SimConfig, jobs: int | None) -> Results:
     """The runner with a writer that keeps only the summaries; Results.complete is False after
-    Ctrl-C (KeyboardInterrupt if none finished)."""
-    cfg = replace(cfg, mc=replace(cfg.mc, n_jobs=jobs))
+    Ctrl-C (KeyboardInterrupt if none finished). jobs: worker processes, None = the config's
+    mc.n_jobs (auto: every available core)."""
+    if jobs is not None:
+        cfg = replace(cfg, mc=replace(cfg.mc, n_jobs=jobs, n_jobs_from=""))
     return run_replications(cfg, MemoryWriter(keep_timeseries=False),
                             ReplicationTask(cfg, counterfactual=False, extra=exposed_extra),
                             progress=False)
@@ -74,10 +76,11 @@ FUNDS = [("pool", "pool_depleted", "P(pool dry)"),
 
 def depletion_by_return_period(scenarios=("4321", "2:8"), return_periods=(10, 20, 50, 100, 200),
                                province: str = "hunan", replications: int = 200,
-                               overrides=None, jobs: int = 1, modes=("stress", "drawn"),
+                               overrides=None, jobs: int | None = None, modes=("stress", "drawn"),
                                progress: bool = False) -> pd.DataFrame:
     """One row per (scenario, mode, return period): each fund's depletion probability (%)
-    and its standard error, the claim rate and the lowest pool balance. T = None: no flood."""
+    and its standard error, the claim rate and the lowest pool balance. T = None: no flood.
+    jobs: worker processes; None = mc.n_jobs (auto, every available core, unless overridden)."""
     rows = []
     for sc in scenarios:
         base = load_config(sc, {"mc.replications": replications, **dict(overrides or {})},
@@ -187,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--return-periods", nargs="+", type=float, default=[10, 20, 50, 100, 200])
     ap.add_argument("--province", default="hunan")
     ap.add_argument("--replications", type=int, default=200)
-    ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--jobs", type=int, default=None,
+                    help="worker processes (default: mc.n_jobs, auto = every available core)")
     ap.add_argument("--modes", nargs="+", default=["stress", "drawn"], choices=["stress", "drawn"])
     ap.add_argument("--out", default=None, help="write the Markdown table here (else print it)")
     ap.add_argument("--append", action="store_true", help="append a section to --out instead of a new page")
@@ -206,8 +210,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sim.stress: error: {e}", file=sys.stderr)
         return 2
     cmd = "python -m sim.stress " + " ".join(f"'{x}'" if " " in x else x for x in args)
-    seed = load_config(a.scenarios[0], over, shock="flood", province=a.province).mc.seed  # as the rows ran
-    note = (f"province {a.province}, {a.replications} replications per row, seed {seed}"
+    ran = load_config(a.scenarios[0], over, shock="flood", province=a.province)  # as the rows ran
+    note = (f"province {a.province}, {ran.firms.n:,} simulated firms"
+            + (f" (firms.n={ran.firms.n_from})" if ran.firms.n_from else "")
+            + f", {a.replications} replications per row, seed {ran.mc.seed}"
             + (f", overrides {over}" if over else ""))
     complete = table.attrs.get("complete", True)
     if not complete:

@@ -9,10 +9,23 @@ from pathlib import Path
 import pytest
 
 import sim
+from sim.config import rules
 
 ROOT = Path(__file__).resolve().parent.parent
 
 SMALL = {"firms.n": 2000, "horizon": 24, "mc.replications": 3, "mc.seed": 7}
+
+REAL_AVAILABLE_CORES = rules.available_cores
+
+
+@pytest.fixture(autouse=True)
+def one_core_per_test(monkeypatch):
+    """`pytest -n auto` already runs a test on every core; mc.n_jobs=auto (the default) would
+    start a pool of workers inside each test on top of that, oversubscribed and slower for
+    these small runs. In this process auto therefore means one core: a test that is about
+    the workers sets mc.n_jobs, or puts REAL_AVAILABLE_CORES back. `python -m sim`
+    subprocesses are not affected."""
+    monkeypatch.setattr(rules, "available_cores", lambda: 1)
 
 
 def small(scenario="4321", **overrides):

@@ -25,10 +25,15 @@ def test_overrides_as_list_or_mapping_agree():
     a = sim.load_config("2:8", {"firms.n": 3000, "pool.size": 5e8})
     b = sim.load_config("2:8", ["firms.n=3000", "pool.size=5e8"])
     assert a == b and a.firms.n == 3000 and a.pool.size == 5e8
+    # text of a number, as `python -m sim.stress` passes its overrides, is that number
+    c = sim.load_config("2:8", {"firms.n": "3000", "pool.size": "5e8", "mc.n_jobs": "2"})
+    assert c.firms.n == 3000 and type(c.firms.n) is int and c.mc.n_jobs == 2
 
 
 @pytest.mark.parametrize("overrides,needle", [
     ({"firms.n": -5}, "firms.n = -5"),
+    ({"firms.n": "lots"}, "firms.n = 'lots': must be auto, all or an integer"),
+    ({"firms.auto_n": True}, "unknown key 'firms.auto_n'"),
     ({"nope": 1}, "unknown key 'nope'"),
     (["horizon"], "expected key=value"),
 ])

@@ -71,7 +71,7 @@ def test_pool_payout_delay_and_inefficiency_lower_scheme_lending():
     """Under 4321 the guarantor pays the bank first and claims the funds' share: a late or
     partial payout raises the share it expects to keep, so it guarantees fewer firms, and
     the funds pay less within the horizon."""
-    o = dict(firms__n=50000, mc__replications=8)  # the default grain
+    o = dict(firms__n=50000, mc__replications=8)  # about Hunan's grain (auto: 49,601)
     now = run("4321", **o)
     late = run("4321", pool__payout_delay=11, **o)
     partial = run("4321", pool__payout_efficiency=0.463, **o)
@@ -132,7 +132,7 @@ def test_data_sharing_sharpens_lending():
 
 def test_moral_hazard_makes_full_cover_screening_worse():
     # persistent factors (copula.ar1) cluster defaults in time, and the guarantor screens too:
-    # the default grain and more replications
+    # about Hunan's grain (auto: 49,601) and more replications
     o = dict(firms__n=50000, mc__replications=32)
     careful = run("full_guarantee", bank__moral_hazard=0.0, **o)
     careless = run("full_guarantee", bank__moral_hazard=3.0, **o)

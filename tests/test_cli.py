@@ -5,7 +5,9 @@ import json
 import pandas as pd
 import pytest
 
+import sim
 from sim import cli
+from sim.config.rules import needed_n
 
 FAST = ["mc.replications=2", "firms.n=1500", "horizon=12"]
 OUTPUT_FILES = ["status.json", "config.yaml", "timeseries.parquet", "timeseries.csv",
@@ -84,6 +86,15 @@ def test_multirun_sweep_as_typed(run_cli):
     (["horizon=0"], "horizon = 0: must be an integer"),
     (["horizon=abc"], "horizon = 'abc': must be an integer"),
     (["mc.replications=0"], "mc.replications = 0"),
+    (["firms.n=0"], "firms.n = 0: must be auto, all or an integer in [1, 50000000]"),
+    (["firms.n=-3"], "firms.n = -3: must be auto, all or an integer in [1, 50000000]"),
+    (["firms.n=lots"], "firms.n = 'lots': must be auto, all or an integer in [1, 50000000]"),
+    (["firms.n=1.5"], "firms.n = 1.5: must be auto, all or an integer in [1, 50000000]"),
+    (["firms.n=2000000"], "firms.n = 2000000: must be <= province.firms_total (1864000)"),
+    (["firms.auto_n=true"], "unknown key 'firms.auto_n'"),
+    (["firms.n_from=auto"], "firms.n_from = 'auto': is set by the program"),
+    (["mc.n_jobs=0"], "mc.n_jobs = 0: must be auto or an integer in [1, 256]"),
+    (["mc.n_jobs=many"], "mc.n_jobs = 'many': must be auto or an integer in [1, 256]"),
     (["no_such_key=1"], "unknown key 'no_such_key'"),
     (["scenario=9999"], "unknown scenario; available: 2_8 (2:8), 4321"),
     (["-m", "scenario=4321,nope"], "scenario = 'nope': unknown scenario"),
@@ -109,6 +120,8 @@ def test_bad_input_one_line_no_output(tmp_path, monkeypatch, capsys, args, needl
 @pytest.mark.parametrize("args,needle", [
     (["scheme.tranches.bank.share=1.5"], "scheme.tranches.bank.share = 1.5: must be a number in [0, 1]"),
     (["-m", "scenario=4321,2:8", "pool.size=-1"], "pool.size = -1"),
+    (["firms.n=lots"], "firms.n = 'lots': must be auto, all or an integer in [1, 50000000]"),
+    (["firms.auto_n=true"], "unknown key 'firms.auto_n'"),
 ])
 def test_bad_input_real_command_line(run_cli, args, needle):
     """The real command line: exit code 2, one line, no traceback, no output folder."""
@@ -143,3 +156,42 @@ def test_help_lists_scenarios_and_keys(capsys):
         assert s in out
     for k in ("mc.replications", "guarantor.leverage_cap", "pool.size", "scheme.tranches"):
         assert k in out
+
+
+def test_a_coarse_firms_n_gets_a_note_and_auto_none(tmp_path, monkeypatch, capsys):
+    """A number too coarse for firms.max_grain runs with a note that advises firms.n=auto;
+    firms.n=auto (the default) passes the grain check, so no note. The header names the
+    number of firms and the word it was resolved from."""
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(FAST) == 0
+    out, err = capsys.readouterr()
+    need = f"{needed_n(sim.load_config('4321')):,}"
+    assert f"use firms.n=auto ({need} firms here) or a larger number" in err
+    assert "auto_n" not in err
+    assert "1,500 simulated firms standing for" in out
+    assert cli.main(["mc.replications=1", "horizon=1", "quiet=true"]) == 0
+    out, err = capsys.readouterr()
+    assert "sim: note" not in err
+    assert f"{need} simulated firms (firms.n=auto) standing for 1,864,000 (hunan)" in out
+    thin = sim.load_config("4321", {"firms.n": "all", "guarantor.capital_mean": 1e6})
+    assert "even every firm of the province (1,864,000) is too coarse" in cli.grain_note(thin)
+
+
+def test_config_yaml_records_the_resolved_numbers_and_reloads_to_the_same_config(tmp_path, monkeypatch):
+    """config.yaml holds firms.n and mc.n_jobs as the numbers the run used, with the words
+    they came from; composing it back (a merge onto the schema, then prepare) gives the same
+    config, so a run can be reproduced from its folder."""
+    from omegaconf import OmegaConf
+
+    from sim.config import SimConfig, prepare
+
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["mc.replications=2", "horizon=2", "quiet=true", "firms.n=all",
+                     "province.firms_total=60000", "hydra.run.dir=run"]) == 0
+    text = (tmp_path / "run" / "config.yaml").read_text()
+    assert "  'n': 60000\n  n_from: all\n" in text and "  n_jobs_from: auto\n" in text
+    ran = OmegaConf.load(tmp_path / "run" / "config.yaml")
+    assert isinstance(ran.firms.n, int) and isinstance(ran.mc.n_jobs, int)
+    again = prepare(OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(SimConfig), ran)))
+    assert again == sim.load_config("4321", {"mc.replications": 2, "horizon": 2, "quiet": True,
+                                             "firms.n": "all", "province.firms_total": 60000})

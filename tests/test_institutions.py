@@ -6,19 +6,21 @@ paired difference beyond K standard errors of that difference; "does not depend 
 asserted on independent runs, with the same test showing that a coarse sample does differ.
 """
 
+import copy
 import math
 
 import numpy as np
 import pytest
 
 import sim
-from sim.config.rules import grain, needed_n
+from sim.config.rules import grain, needed_n, prepare
 from sim.model import GuaranteeModel
 from sim.run.runner import replication_seed
 
 from conftest import K, assert_differ, assert_down, assert_up
 
-# the default grain (firms.n 50,000): per-guarantor rules and screening differences need it
+# about Hunan's grain (firms.n=auto gives 49,601): per-guarantor rules and screening
+# differences need it; a fixed number keeps these paired runs as they were measured
 BASE = {"firms.n": 50000, "horizon": 24, "mc.replications": 16, "mc.seed": 11}
 
 
@@ -163,12 +165,55 @@ def test_results_do_not_depend_on_the_sample_size_where_caps_bind():
     assert max(_gap(coarse, finer, m) for m in ("new_lending_scheme", "any_guarantor_suspended")) > K
 
 
-def test_the_grain_is_checked_and_auto_n_raises_the_sample():
-    cfg = sim.load_config("4321", {"firms.n": 20000})
-    assert grain(cfg) > cfg.firms.max_grain
-    auto = sim.load_config("4321", {"firms.n": 20000, "firms.auto_n": True})
-    assert auto.firms.n == needed_n(cfg) and grain(auto) <= auto.firms.max_grain
-    assert grain(sim.load_config("4321")) <= 0.02  # the default size is within the grain
+def test_firms_n_auto_is_the_fewest_firms_within_the_grain():
+    coarse = sim.load_config("4321", {"firms.n": 20000})
+    assert grain(coarse) > coarse.firms.max_grain and coarse.firms.n_from == ""
+    auto = sim.load_config("4321")  # auto is the default
+    assert auto.firms.n == needed_n(coarse) and auto.firms.n_from == "auto"
+    assert type(auto.firms.n) is int and 40000 < auto.firms.n < 60000  # Hunan: 49,601
+    assert grain(auto) <= auto.firms.max_grain
+    one_fewer = sim.load_config("4321", {"firms.n": auto.firms.n - 1})
+    assert grain(one_fewer) > one_fewer.firms.max_grain  # the fewest, not just enough
+    assert sim.load_config("4321", {"firms.n": "auto"}) == auto
+
+
+@pytest.mark.parametrize("over", [{"guarantor.capital_mean": 0.16e9},
+                                  {"guarantor.leverage_cap": 20.0},
+                                  {"firms.max_grain": 0.05},
+                                  {"firms.loan_max": 1e6},
+                                  {"province.firms_total": 1_000_000}])
+def test_firms_n_auto_follows_the_settings_it_depends_on(over):
+    base = sim.load_config("4321")
+    cfg = sim.load_config("4321", over)
+    assert cfg.firms.n == needed_n(cfg) != base.firms.n and cfg.firms.n_from == "auto"
+    assert grain(cfg) <= cfg.firms.max_grain
+
+
+def test_firms_n_auto_follows_the_province_and_all_is_every_firm():
+    for p in sim.list_provinces():
+        cfg = sim.load_config("4321", province=p)
+        assert cfg.firms.n == min(cfg.province.firms_total, needed_n(cfg)), p
+        every = sim.load_config("4321", {"firms.n": "all"}, province=p)
+        assert every.firms.n == every.province.firms_total and every.firms.n_from == "all"
+    # guarantors so thin that even every firm is too coarse: auto stops at every firm
+    thin = sim.load_config("4321", {"guarantor.capital_mean": 1e6})
+    assert needed_n(thin) > thin.province.firms_total == thin.firms.n
+    assert thin.firms.n_from == "auto"
+
+
+def test_a_resolved_config_stays_resolved():
+    """prepare is idempotent; a number set after loading stands, and the word it no longer
+    comes from is dropped (the report would otherwise call it auto)."""
+    cfg = sim.load_config("4321", {"firms.n": "all"})
+    again = prepare(copy.deepcopy(cfg))
+    assert again == cfg and again.firms.n_from == "all"
+    cfg.firms.n = 3000
+    prepare(cfg)
+    assert cfg.firms.n == 3000 and cfg.firms.n_from == ""
+    with pytest.raises(sim.ConfigError, match=r"^firms.n = 'all': would be 60,000,000 firms"):
+        sim.load_config("4321", {"firms.n": "all", "province.firms_total": 60_000_000})
+    with pytest.raises(sim.ConfigError, match=r"^firms.n = 2000000: must be <= province.firms_total"):
+        sim.load_config("4321", {"firms.n": 2_000_000})
 
 
 def test_a_special_pool_for_data_lending_draws_out_direct_loans_to_platform_firms():

@@ -41,6 +41,63 @@ def test_one_and_two_workers_give_identical_results():
     assert list(two.replications.replication) == [0, 1, 2, 3]
 
 
+def test_n_jobs_auto_is_every_available_core_and_gives_the_same_numbers(monkeypatch):
+    import os
+
+    from sim.config import rules
+
+    from conftest import REAL_AVAILABLE_CORES
+
+    monkeypatch.setattr(rules, "available_cores", REAL_AVAILABLE_CORES)
+    auto = cfg()  # auto is the default
+    want = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert auto.mc.n_jobs == want and type(auto.mc.n_jobs) is int and auto.mc.n_jobs_from == "auto"
+    assert cfg(**{"mc.n_jobs": 3}).mc.n_jobs_from == ""
+    monkeypatch.setattr(rules, "available_cores", lambda: 1000)
+    assert cfg().mc.n_jobs == 256  # the field's bound
+    monkeypatch.setattr(rules, "available_cores", lambda: 2)
+    two = run_monte_carlo(cfg(), progress=False)
+    one = run_monte_carlo(cfg(**{"mc.n_jobs": 1}), progress=False)
+    assert_frame_equal(one.timeseries, two.timeseries, check_exact=True)
+
+
+def test_a_finished_run_lets_its_workers_exit_without_a_signal(monkeypatch):
+    """After the last replication the pool is closed, not terminated: a worker that bypasses
+    SIGTERM (forked from a process that does) still exits."""
+    import multiprocessing.pool
+
+    calls = []
+    real = multiprocessing.pool.Pool.terminate
+    monkeypatch.setattr(multiprocessing.pool.Pool, "terminate",
+                        lambda self: (calls.append(self), real(self))[1])
+    res = run_monte_carlo(cfg(**{"mc.n_jobs": 2}), progress=False)
+    assert res.complete and calls == []
+
+
+def test_workers_stop_even_where_the_parent_bypasses_sigterm(tmp_path):
+    """submitit's job process bypasses SIGTERM, and forked workers inherit its handler; a
+    pool stopped early (Ctrl-C, an error) terminates its workers with SIGTERM, so they must
+    restore its default or the pool waits for them for ever."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = tmp_path / "bypass.py"
+    script.write_text(textwrap.dedent("""
+        import signal, time
+        signal.signal(signal.SIGTERM, lambda *a: print("bypassed", flush=True))
+        from sim.run.executors import PoolExecutor
+        ex = PoolExecutor(2)
+        futures = [ex.submit(time.sleep, 30) for _ in range(2)]
+        time.sleep(1)
+        ex.shutdown(wait=False, cancel_futures=True)
+        print("stopped", flush=True)
+    """))
+    p = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=25)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["stopped"]
+
+
 def test_replication_r_does_not_depend_on_how_many_run():
     four = run_monte_carlo(cfg(), progress=False)
     _, ts2, summ2, _ = run_replication(cfg(), 2)
@@ -131,7 +188,7 @@ class CtrlCAt:
 
 
 def test_ctrl_c_in_process_keeps_what_finished(tmp_path, capsys):
-    c = cfg(**{"mc.replications": 6})
+    c = cfg(**{"mc.replications": 6, "mc.n_jobs": 1})  # in process: the task raises it here
     res = run_replications(c, FolderWriter(tmp_path), CtrlCAt(ReplicationTask.for_config(c), 3),
                            progress=False)
     assert not res.complete and list(res.replications.replication) == [0, 1, 2]
@@ -142,7 +199,7 @@ def test_ctrl_c_in_process_keeps_what_finished(tmp_path, capsys):
 
 
 def test_ctrl_c_before_any_replication_marks_the_folder(tmp_path):
-    c = cfg()
+    c = cfg(**{"mc.n_jobs": 1})  # in process, as above
     with pytest.raises(KeyboardInterrupt):
         run_replications(c, FolderWriter(tmp_path), CtrlCAt(ReplicationTask.for_config(c), 0),
                          progress=False)
@@ -208,7 +265,11 @@ def test_progress_disabled_prints_nothing(capsys):
     ({"mc.engine": "ray"}, "mc.engine = 'ray'"),
     ({"mc.dask_address": "tcp://127.0.0.1:8786"}, "mc.dask_address"),
     ({"mc.engine": "dask", "mc.dask_address": "not an address"}, "mc.dask_address = 'not an address'"),
-    ({"mc.n_jobs": 0}, "mc.n_jobs = 0"),
+    ({"mc.n_jobs": 0}, "mc.n_jobs = 0: must be auto or an integer in [1, 256]"),
+    ({"mc.n_jobs": 257}, "mc.n_jobs = 257: must be auto or an integer"),
+    ({"mc.n_jobs": 1.5}, "mc.n_jobs = 1.5: must be auto or an integer"),
+    ({"mc.n_jobs": "all"}, "mc.n_jobs = 'all': must be auto or an integer"),
+    ({"mc.n_jobs_from": "auto"}, "mc.n_jobs_from = 'auto': is set by the program"),
 ])
 def test_bad_mc_values_give_one_line(over, key):
     with pytest.raises(ConfigError) as e:

@@ -29,6 +29,7 @@ def test_cli_writes_markdown(tmp_path):
                         *(f"{k}={v}" for k, v in TOY.items())]) == 0
     text = out.read_text()
     assert "python -m sim.stress --scenarios 2:8" in text and "| none | - |" in text
+    assert "province hunan, 1,500 simulated firms, 2 replications per row" in text
 
 
 def test_cli_bad_override_is_one_line(capsys):

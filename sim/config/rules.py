@@ -7,13 +7,14 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import math
+import os
 import re
 from typing import Any, Collection, Dict, List
 
 import numpy as np
 from scipy.special import ndtri
 
-from .schema import (PAYERS, RULE, HazardConfig, ProvinceConfig, ShockConfig, ShockEventConfig,
+from .schema import (PAYERS, RULE, Count, HazardConfig, ProvinceConfig, ShockConfig, ShockEventConfig,
                      SimConfig, TrancheConfig, fail, tranche_payer)
 
 
@@ -35,8 +36,8 @@ def check_fields(obj: Any, prefix: str = "") -> None:
                     check_fields(v, sub + ".")
                 elif rule is not None:
                     rule.check(sub, v)
-        elif rule is not None and value is not None:
-            rule.check(key, value)
+        elif rule is not None and (value is not None or isinstance(rule, Count)):
+            rule.check(key, value)  # a Count field (typed Any) never means "not set" by None
 
 
 def rule_of(cls: type, name: str):
@@ -62,7 +63,7 @@ def validate(cfg: SimConfig, typed: Collection[str] = (), idle_keys: bool = True
     if idle_keys:
         check_idle_shock_keys(cfg.shock)
     validate_shock(cfg)
-    _check_engine(cfg)
+    _check_engine(cfg, set(typed))
 
 
 def _check_scheme(cfg: SimConfig) -> None:
@@ -117,16 +118,23 @@ def ordered(lo_key: str, lo, hi_key: str, hi, typed: set) -> None:
 
 def _check_firms(cfg: SimConfig, typed: set) -> None:
     f, p = cfg.firms, cfg.province
-    if f.n > p.firms_total:
-        fail("firms.n", f.n, f"must be <= province.firms_total ({p.firms_total})")
+    if "firms.n_from" in typed:
+        fail("firms.n_from", f.n_from, "is set by the program (the word firms.n was resolved "
+             "from); set firms.n instead")
+    if isinstance(f.n, int) and f.n > p.firms_total:
+        fail("firms.n", f.n, f"must be <= province.firms_total ({p.firms_total}); "
+             "firms.n=all simulates every firm")
     ordered("firms.loan_min", f.loan_min, "firms.loan_max", f.loan_max, typed)
     ordered("firms.term_min", f.term_min, "firms.term_max", f.term_max, typed)
     _check_shares("firms.bi_insurance", f.bi_insurance, [x.name for x in p.sectors],
                   must_sum_to_one=False)
 
 
-def _check_engine(cfg: SimConfig) -> None:
+def _check_engine(cfg: SimConfig, typed: set) -> None:
     m = cfg.mc
+    if "mc.n_jobs_from" in typed:
+        fail("mc.n_jobs_from", m.n_jobs_from, "is set by the program (auto when mc.n_jobs was "
+             "resolved from it); set mc.n_jobs instead")
     if m.dask_address:
         if m.engine != "dask":
             fail("mc.dask_address", m.dask_address, "is used only with mc.engine=dask")
@@ -138,8 +146,9 @@ def _check_engine(cfg: SimConfig) -> None:
 
 
 def prepare(cfg: SimConfig, typed: Collection[str] = (), idle_keys: bool = True) -> SimConfig:
-    """Apply derived settings (scheme.bank_share), then validate (see `validate` for typed
-    and idle_keys). Idempotent."""
+    """Apply derived settings (scheme.bank_share), validate (see `validate` for typed and
+    idle_keys), then turn the words of firms.n and mc.n_jobs (auto, all) into the numbers
+    they stand for (`resolve_counts`). Idempotent: a resolved config stays as it is."""
     s = cfg.scheme
     if s.bank_share is not None:
         rule_of(type(s), "bank_share").check("scheme.bank_share", s.bank_share)
@@ -155,11 +164,69 @@ def prepare(cfg: SimConfig, typed: Collection[str] = (), idle_keys: bool = True)
         s.tranches[bank[0]].share = s.bank_share
         for n in others:
             s.tranches[n].share = s.tranches[n].share * (1.0 - s.bank_share) / rest if rest else 0.0
+    _counts_from_text(cfg)
     validate(cfg, typed, idle_keys)
-    f = cfg.firms
-    if f.auto_n and grain(cfg) > f.max_grain:
-        f.n = min(cfg.province.firms_total, needed_n(cfg))
+    resolve_counts(cfg)
     return cfg
+
+
+COUNT_FIELDS = (("firms", "n"), ("mc", "n_jobs"))  # the fields whose rule is a Count
+
+
+def _counts_from_text(cfg: SimConfig) -> None:
+    """A count given as the text of an integer ('1500': the Python API quotes strings, a YAML
+    file may too) is that integer, as OmegaConf reads text for a field typed int."""
+    for section, name in COUNT_FIELDS:
+        obj = getattr(cfg, section)
+        value = getattr(obj, name)
+        if isinstance(value, str) and value not in rule_of(type(obj), name).words:
+            try:
+                setattr(obj, name, int(value))
+            except ValueError:
+                pass  # refused by the field's rule, with the text as given
+
+
+def available_cores() -> int:
+    """The cores this process may run on: its CPU affinity where the system has one (Linux:
+    what taskset, cgroups cpusets or SLURM allow), else every core of the machine."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def auto_n(cfg: SimConfig) -> int:
+    """firms.n=auto: the fewest simulated firms that pass the grain check, at most every firm
+    of the province. Reads the province, guarantor and firms settings as they are now."""
+    return min(cfg.province.firms_total, needed_n(cfg))
+
+
+def auto_jobs(cfg: SimConfig) -> int:
+    """mc.n_jobs=auto: every available core, within the field's bound (256)."""
+    return min(available_cores(), rule_of(type(cfg.mc), "n_jobs").hi)
+
+
+def resolve_counts(cfg: SimConfig) -> None:
+    """Replace firms.n = auto | all and mc.n_jobs = auto by integers (after validation: the
+    grain needs valid guarantor and province settings), and record the word in firms.n_from /
+    mc.n_jobs_from. A number stays as given; a recorded word that no longer matches its number
+    (the number was changed since) is cleared, so the report never names a rule that did not
+    give the number."""
+    f, m = cfg.firms, cfg.mc
+    if isinstance(f.n, str):
+        word = f.n
+        n = auto_n(cfg) if word == "auto" else cfg.province.firms_total
+        hi = rule_of(type(f), "n").hi
+        if n > hi:
+            fail("firms.n", word, f"would be {n:,} firms, above the most firms.n allows "
+                 f"({hi:,}); give a number")
+        f.n, f.n_from = n, word
+    elif f.n_from and f.n != (auto_n(cfg) if f.n_from == "auto" else cfg.province.firms_total):
+        f.n_from = ""
+    if isinstance(m.n_jobs, str):
+        m.n_jobs, m.n_jobs_from = auto_jobs(cfg), m.n_jobs
+    elif m.n_jobs_from and m.n_jobs != auto_jobs(cfg):
+        m.n_jobs_from = ""
 
 
 def guarantors(cfg: SimConfig) -> tuple[list[str], np.ndarray, np.ndarray]:

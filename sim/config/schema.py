@@ -2,8 +2,8 @@
 
 Hydra composes these dataclasses (a structured config) with the YAML files of `conf/` and
 `scenarios/` and the command line; OmegaConf checks types and refuses unknown keys while it
-merges. What a value may be is declared on its field (`num`, `whole`, `one_of`): the rule sits
-beside the default and the source, so adding a key is one edit. Rules that tie several fields
+merges. What a value may be is declared on its field (`num`, `whole`, `one_of`, `count`): the
+rule sits beside the default and the source, so adding a key is one edit. Rules that tie several fields
 together (shares that sum to 1, known prefectures) are in `sim.config.rules`.
 
 Money is in yuan at **province scale**: the simulated firms are a representative sample of
@@ -92,6 +92,32 @@ def whole(default, lo=None, hi=None):
 def one_of(default: str, options: tuple):
     """A field that takes one of `options`."""
     return field(default=default, metadata={RULE: OneOf(tuple(options))})
+
+
+@dataclass(frozen=True)
+class Count:
+    """A word the program resolves (`auto`, `all`) or a whole number within [lo, hi]. Such a
+    field is typed Any so that OmegaConf lets the word through; `sim.config.rules.prepare`
+    replaces the word by the number it stands for before anything runs."""
+
+    words: tuple
+    lo: int
+    hi: int
+
+    def check(self, key: str, value: Any) -> None:
+        if isinstance(value, str) and value in self.words:
+            return
+        if isinstance(value, int) and not isinstance(value, bool) and self.lo <= value <= self.hi:
+            return
+        fail(key, value, f"must be {self.describe()}")
+
+    def describe(self) -> str:
+        return f"{', '.join(self.words)} or an integer in [{self.lo}, {self.hi}]"
+
+
+def count(default: Any, words: tuple, lo: int, hi: int):
+    """A field that takes one of `words` (resolved by the program) or an integer in [lo, hi]."""
+    return field(default=default, metadata={RULE: Count(tuple(words), lo, hi)})
 
 
 # Who can pay a tranche. A tranche's payer defaults to the tranche's own name when
@@ -211,9 +237,17 @@ class ProvinceConfig:
 
 @dataclass
 class FirmsConfig:
-    # simulated firms (a sample of province.firms_total): 50,000 keeps a simulated loan within
-    # 2% of the smallest Hunan guarantor's capacity (firms.max_grain)
-    n: int = whole(50_000, 1, 50000000)
+    # Simulated firms (a sample of province.firms_total): `auto`, the fewest that keep a
+    # simulated loan within firms.max_grain of the smallest guarantor's capacity
+    # (min(province.firms_total, rules.needed_n); Hunan 49,601); `all`, every firm of the
+    # province (calibration, fund sizing); or a number (quick looks; the CLI notes a number
+    # too coarse for the grain). `prepare` turns the word into the number before anything
+    # runs, so the model always reads an integer here.
+    n: Any = count("auto", ("auto", "all"), 1, 50_000_000)
+    # Set by the program, not by users: the word firms.n was resolved from (auto or all),
+    # empty when firms.n was given as a number. Recorded in config.yaml; the report's header
+    # names it.
+    n_from: str = one_of("", ("", "auto", "all"))
     # sd of log PD around the region x sector mean. 1.5 is what makes the Hunan report's AUCs
     # reachable: with perfect information the AUC over this population is 0.87 (assumption).
     pd_dispersion: float = num(1.5, 0, 5)
@@ -247,9 +281,8 @@ class FirmsConfig:
     reference_cost: float = num(0.0523, 0, 1)
     # Grain: the largest simulated loan (weight x loan_max) as a share of the smallest
     # guarantor's capacity (leverage_cap x capital). Above `max_grain` a guarantor's failure can
-    # be a sampling artefact: the run says so, or with auto_n raises firms.n to fit.
+    # be a sampling artefact: firms.n=auto fits it; a number that does not, the run notes.
     max_grain: float = num(0.02, 0, 1, lo_open=True)
-    auto_n: bool = False
     # Overdue (逾期) state between performing and default. A loan that misses a payment is
     # overdue for `overdue_months`, then either cures (back to performing) or defaults and
     # the scheme pays. 3 months = the 90-days-past-due line at which banks classify a loan
@@ -638,7 +671,12 @@ class ReportConfig:
 class McConfig:
     replications: int = whole(200, 1, 100000)
     seed: int = whole(20260101, 0)
-    n_jobs: int = whole(1, 1, 256)  # worker processes for replications (local engine, or a local Dask cluster)
+    # Worker processes for replications (local engine, or a local Dask cluster): `auto`, every
+    # core this process may use (os.sched_getaffinity where there is one, else os.cpu_count(),
+    # at most 256), or a number. Results do not depend on it (tests/test_parallel.py).
+    n_jobs: Any = count("auto", ("auto",), 1, 256)
+    # Set by the program: "auto" when n_jobs was resolved from it, else empty (config.yaml).
+    n_jobs_from: str = one_of("", ("", "auto"))
     engine: str = one_of("local", ENGINES)  # local | dask (see ENGINES); results do not depend on it
     # Dask scheduler to connect to, e.g. "tcp://10.0.0.5:8786"; empty with engine=dask starts
     # a LocalCluster of n_jobs workers on 127.0.0.1 for this run.

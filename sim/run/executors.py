@@ -7,7 +7,8 @@
 - Dask: `distributed.Client.get_executor()`, on a running scheduler (`mc.dask_address`) or
   on a LocalCluster of `n_jobs` single-threaded workers on 127.0.0.1 started for the run.
 
-`engine(cfg)` is a context manager yielding (executor, number of task slots). Worker
+`engine(cfg)` is a context manager yielding (executor, number of task slots); after a run
+the local workers exit on their own, after an error or Ctrl-C they are terminated. Worker
 processes ignore SIGINT: Ctrl-C on a terminal reaches the whole process group, and only the
 parent decides what happens (cancel, stop the workers, write what finished).
 """
@@ -33,8 +34,14 @@ class EngineError(RuntimeError):
 TASKS_PER_WORKER = 100
 
 
-def _ignore_sigint() -> None:
+def _worker_signals() -> None:
+    """In a worker: ignore SIGINT (the parent decides what Ctrl-C does), and die on SIGTERM,
+    which is how Pool.terminate() stops workers. A forked worker inherits the parent's
+    handlers, and a parent may bypass SIGTERM (submitit's job process does, to survive
+    preemption): its workers would then outlive terminate() and the pool's join would wait
+    for ever."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 class SerialExecutor(cf.Executor):
@@ -61,7 +68,7 @@ class PoolExecutor(cf.Executor):
         # A fresh worker every TASKS_PER_WORKER tasks, so nothing a library keeps per model
         # (Mesa 3.3's Agent._ids did: worked around in GuaranteeModel) grows a worker without
         # bound; forking a worker costs far less than 100 replications.
-        self._pool = ctx.Pool(workers, initializer=_ignore_sigint,
+        self._pool = ctx.Pool(workers, initializer=_worker_signals,
                               maxtasksperchild=TASKS_PER_WORKER)
         self._closed = False
 
@@ -158,5 +165,8 @@ def engine(cfg: SimConfig) -> Iterator[tuple[cf.Executor, int]]:
     ex: cf.Executor = SerialExecutor() if jobs <= 1 else PoolExecutor(jobs)
     try:
         yield ex, jobs
-    finally:
-        ex.shutdown(wait=False, cancel_futures=True)
+    except BaseException:
+        ex.shutdown(wait=False, cancel_futures=True)  # stop the workers now
+        raise
+    # Every task has finished: let the workers exit on their own (no signal needed).
+    ex.shutdown(wait=True)
