@@ -307,8 +307,9 @@ def _applies(bits, cell, p_apply, apply_mult, apply_below, i):
 def month(pop, ent, month_index, base_risk, base_free, b_exit, shift, sigma, t_default, t_overdue,
           overdue_months, h_refused, h_other, p_apply, apply_mult, dynamic, table,
           b_screen, scr, lend, defaulted, exits, applicants, app_amount, app_term, app_outcome,
-          released, repaid, lent, counts):
-    """One month of every firm row, in row order. For a row with a loan: it ages; at term a
+          released, repaid, lent, counts, work):
+    """One month of every firm row, in row order (`work`: two rows of scratch, int64, as long
+    as the population). For a row with a loan: it ages; at term a
     performing loan is repaid (`repaid[agency]`, scheme loans also in `released[guarantor]`);
     an overdue spell that has lasted `overdue_months` ends (cure, or default: the row goes to
     `defaulted` and waits for the claims); a performing loan draws its latent value against
@@ -341,51 +342,78 @@ def month(pop, ent, month_index, base_risk, base_free, b_exit, shift, sigma, t_d
     for f in range(2):
         for first in range(2):
             apply_below[2 * f + first] = math.ceil(p_apply[f, first] * 2.0**32)
-    for i in range(channel.shape[0]):
-        ch = channel[i]
-        if ch != NO_LOAN:
-            st = status[i]
-            a = age[i] + 1
-            age[i] = a
-            if st == PERFORMING and a >= term[i]:
-                g = agency[i]
-                repaid[g] += amount[i]
-                if ch == SCHEME:
-                    released[g] += amount[i]
-                channel[i] = NO_LOAN
-                amount[i] = 0.0
-            else:
-                if st == OVERDUE:
-                    if month_index - overdue_start[i] >= overdue_months:
-                        if will_default[i]:
-                            status[i] = DEFAULTED
-                            defaulted[nd] = i
-                            nd += 1
-                            continue
-                        status[i] = PERFORMING
-                        overdue_start[i] = -1
-                        n_cured += 1
+    # Pass 1, without branches: list the rows with a loan, and the rows without one whose
+    # number could make them close or apply (a superset: the highest application probability;
+    # with a shock's demand multiplier every row without a loan). Branching on a random
+    # attribute row by row costs more than the work itself.
+    loan_rows, free_rows = work[0], work[1]
+    n = channel.shape[0]
+    any_apply = apply_below.max() if apply_mult.shape[0] == 0 else np.int64(1) << 33
+    k_loan = k_free = 0
+    for i in range(n):
+        has_loan = channel[i] != NO_LOAN
+        loan_rows[k_loan] = i
+        k_loan += has_loan
+        bits = bits64(base_free, i)
+        maybe = (np.int64(bits >> _S32) < exit_below[np.int64(refused[i])]) | (np.int64(bits & _LOW32) < any_apply)
+        free_rows[k_free] = i
+        k_free += maybe & (not has_loan)
+    # Pass 2: the loans, in row order. Loans repaid this month join the rows without a loan.
+    k_repaid = 0
+    for j in range(k_loan):
+        i = loan_rows[j]
+        st = status[i]
+        a = age[i] + 1
+        age[i] = a
+        if st == PERFORMING and a >= term[i]:
+            g = agency[i]
+            repaid[g] += amount[i]
+            if channel[i] == SCHEME:
+                released[g] += amount[i]
+            channel[i] = NO_LOAN
+            amount[i] = 0.0
+            loan_rows[k_repaid] = i  # (k_repaid <= j: the list is reused for them)
+            k_repaid += 1
+            continue
+        if st == OVERDUE:
+            if month_index - overdue_start[i] >= overdue_months:
+                if will_default[i]:
+                    status[i] = DEFAULTED
+                    defaulted[nd] = i
+                    nd += 1
+                    continue
+                status[i] = PERFORMING
+                overdue_start[i] = -1
+                n_cured += 1
+        else:
+            v = uniform_open(base_risk, i)
+            s = shift[group[i]]
+            if dynamic:  # the health index is the latent value itself
+                x = s + sigma * ndtri(v)
+                if x < health[i]:
+                    health_falls[i] += 1
                 else:
-                    v = uniform_open(base_risk, i)
-                    s = shift[group[i]]
-                    if dynamic:  # the health index is the latent value itself
-                        x = s + sigma * ndtri(v)
-                        if x < health[i]:
-                            health_falls[i] += 1
-                        else:
-                            health_falls[i] = 0
-                        health[i] = x
-                    if below(v, (t_overdue[i] - s) * inv_sigma, table):
-                        status[i] = OVERDUE
-                        overdue_start[i] = month_index
-                        will_default[i] = below(v, (t_default[i] - s) * inv_sigma, table)
-                        n_new += 1
-                n_running += 1
-                if status[i] == OVERDUE:
-                    n_overdue += 1
-                    overdue_amount += amount[i]
-                continue
-        # no loan running
+                    health_falls[i] = 0
+                health[i] = x
+            if below(v, (t_overdue[i] - s) * inv_sigma, table):
+                status[i] = OVERDUE
+                overdue_start[i] = month_index
+                will_default[i] = below(v, (t_default[i] - s) * inv_sigma, table)
+                n_new += 1
+        n_running += 1
+        if status[i] == OVERDUE:
+            n_overdue += 1
+            overdue_amount += amount[i]
+    # Pass 3: rows without a loan (the listed ones and those repaid this month, merged in row
+    # order): exit test, else application test.
+    p = q = 0
+    while p < k_free or q < k_repaid:
+        if q >= k_repaid or (p < k_free and free_rows[p] < loan_rows[q]):
+            i = free_rows[p]
+            p += 1
+        else:
+            i = loan_rows[q]
+            q += 1
         bits = bits64(base_free, i)
         ref = np.int64(refused[i])
         if np.int64(bits >> _S32) < exit_below[ref]:

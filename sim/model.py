@@ -139,6 +139,7 @@ class GuaranteeModel(mesa.Model):
         self._defaulted_buf = np.zeros(n, np.int64)
         self._applicants_buf = np.zeros(n, np.int64)
         self._exits_buf = np.zeros(n, np.int64)
+        self._work = np.zeros((2, n), np.int64)
         self._app_amount = np.zeros(n)
         self._app_term = np.zeros(n, np.int16)
         self._app_outcome = np.zeros(n, np.int8)
@@ -421,7 +422,7 @@ class GuaranteeModel(mesa.Model):
             self.cfg.scheme.dynamic.enabled, kernel.PHI, self._screen_bases(self.month),
             self._screening, self._lend_terms(), self._defaulted_buf, self._exits_buf, self._applicants_buf,
             self._app_amount, self._app_term, self._app_outcome, self._released, self._repaid,
-            self._lent, k)
+            self._lent, k, self._work)
         self.defaulted = self._defaulted_buf[:k[0]]
         self.applicants = self._applicants_buf[:k[1]]
         self._book_direct(self._lent)
@@ -875,4 +876,5 @@ class GuaranteeModel(mesa.Model):
         (0.2 GB for Hunan) with each one."""
         self.firms = None
         self._defaulted_buf = self._applicants_buf = self.defaulted = self.applicants = None
+        self._exits_buf = self._work = None
         self._app_amount = self._app_term = self._app_outcome = None

@@ -159,7 +159,8 @@ def _firm_month(f, month, t_default, t_overdue, months=3):
                  np.zeros((2, 2)), np.zeros(0), False, kernel.PHI, np.zeros(5, np.uint64), screening,
                  (0.05, 0.08, G, False), defaulted, np.zeros(n, np.int64), apps, np.zeros(n),
                  np.zeros(n, np.int16),
-                 np.zeros(n, np.int8), np.zeros(G), np.zeros(G + 1), np.zeros(5), counts)
+                 np.zeros(n, np.int8), np.zeros(G), np.zeros(G + 1), np.zeros(5), counts,
+                 np.zeros((2, n), np.int64))
     return defaulted[:counts[0]], counts
 
 
