@@ -247,7 +247,6 @@ class GuaranteeModel(mesa.Model):
         self.tally = metrics.Tally()
         f = self.firms
         # Month -1 of the keyed draws: the same book in a run and its counterfactual.
-        d = streams.KeyedDraws(self.shocks.key, -1, f.n)
         u = streams.counter_uniform(self.shocks.key, -1, streams.NO_LOAN_TESTS, np.arange(f.n))
         p = self._apply_probabilities(share)
         apps = np.flatnonzero(u < p[f.has_file.astype(np.intp), (f.loans_taken == 0).astype(np.intp)])
@@ -258,7 +257,7 @@ class GuaranteeModel(mesa.Model):
                              kernel.PHI, self._lent, amount, term, outcome)
         self.loans_running = int(self._lent[4])
         self._book_direct(self._lent)
-        self._lend_scheme(apps[:left], amount[:left], term[:left], outcome[:left], n, d)
+        self._lend_scheme(apps[:left], amount[:left], term[:left], outcome[:left], n, -1)
         on = np.flatnonzero(f.channel != NO_LOAN)
         f.age[on] = (self.rng.random(on.shape[0]) * f.term[on]).astype(f.age.dtype)
         self.tally = metrics.Tally()
@@ -352,9 +351,6 @@ class GuaranteeModel(mesa.Model):
         for acc in self.accounts:  # every payer's monthly ledger back to zero
             acc.new_month()
         self.tally = metrics.Tally()  # this month's flows
-        # Every draw of the month past the copula's is keyed by (month, purpose, firm row),
-        # so a shocked run and its counterfactual share them (sim/risk/streams.py).
-        self._draws = streams.KeyedDraws(self.shocks.key, self.month, self.firms.n)
         for phase in self.PLAN:
             t0 = time.perf_counter()
             getattr(self, f"_phase_{phase}")()
@@ -747,10 +743,10 @@ class GuaranteeModel(mesa.Model):
     def _phase_lending(self) -> None:
         k = self._counts
         self._lend_scheme(self.applicants, self._app_amount[:k[1]], self._app_term[:k[1]],
-                          self._app_outcome[:k[1]], int(k[8]), self._draws)
+                          self._app_outcome[:k[1]], int(k[8]), self.month)
 
     def _lend_scheme(self, apps: np.ndarray, amount: np.ndarray, term: np.ndarray,
-                     outcome: np.ndarray, n_applicants: int, d) -> None:
+                     outcome: np.ndarray, n_applicants: int, month: int) -> None:
         """After the screening (`kernel.screen`; direct loans are made): the guarantors'
         capacity decides on the scheme's candidates; the refused borrow informally."""
         f, w, m, c = self.firms, self.weight, self.tally, self.cfg
@@ -768,7 +764,7 @@ class GuaranteeModel(mesa.Model):
             # Capacity: in random order within each guarantor, accept while room lasts.
             # = np.lexsort((u, agency)) with u a uniform multiple of 2^-53, so
             # agency * 2^53 + u * 2^53 is an exact integer key with the same order.
-            u53 = d.bits53(streams.CAPACITY_ORDER, apps[cand])
+            u53 = streams.counter_bits53(self.shocks.key, month, streams.CAPACITY_ORDER, apps[cand])
             order = np.argsort(agency.astype(np.int64) * 2**53 + u53, kind="stable")
             cand, agency = cand[order], agency[order]
             csum = np.cumsum(w * amount[cand] * self.liability_share)

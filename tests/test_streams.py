@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from sim.risk import streams as st
 
@@ -29,8 +28,6 @@ def test_counter_draws_depend_only_on_key_month_purpose_and_row():
 def test_kernel_hash_is_the_streams_hash():
     """The compiled kernel computes the keyed numbers inline: the same bits, uniforms and
     normals as the NumPy functions for the same (key, month, purpose, row)."""
-    from scipy.special import ndtri
-
     from sim import kernel
 
     rows = np.array([0, 1, 17, 99_999, 2_000_000])
@@ -60,8 +57,6 @@ def test_kernel_quantile_and_cdf_match_scipy():
 def test_table_comparison_is_exact():
     """below(v, z) is v < Phi(z) for every uniform the kernel draws (2^-53 <= v <= 1 - 2^-53)
     and every z, near the grid points and edges too."""
-    from scipy.special import ndtr
-
     from sim import kernel
 
     rng = np.random.default_rng(0)
@@ -100,27 +95,6 @@ def test_uniforms_and_normals_have_the_right_moments():
     b = st.counter_bits53(KEY, 11, st.CAPACITY_ORDER, rows)
     np.testing.assert_array_equal(b * 2.0**-53, u)
     assert b.min() >= 0 and b.max() < 2**53
-
-
-def test_keyed_integers_and_ranges():
-    d = st.KeyedDraws(KEY, 2, 10)
-    rows = np.arange(200_000)
-    k = d.integers(st.LOAN_TERM, rows, 6, 37)
-    assert k.min() == 6 and k.max() == 36
-    counts = np.bincount(k - 6, minlength=31)
-    expected = rows.shape[0] / 31
-    assert np.all(np.abs(counts - expected) < 5 * np.sqrt(expected))
-    x = d.uniform(st.LOAN_AMOUNT, rows, 2.0, 5.0)
-    assert 2.0 <= x.min() and x.max() < 5.0
-    assert abs(x.mean() - 3.5) < 4 * 3 * np.sqrt(1 / 12 / rows.shape[0])
-
-
-def test_block_of_purposes_equals_one_call_per_purpose():
-    rows = np.array([7, 0, 123_456, 42])
-    purposes = [st.RESPAWN_EXIT + p for p in range(st.ENTRANT_INSURED + 1)]
-    block = st.counter_bits53_block(KEY, 9, purposes, rows)
-    for j, p in enumerate(purposes):
-        np.testing.assert_array_equal(block[j], st.counter_bits53(KEY, 9, p, rows))
 
 
 def test_bases_of_many_purposes_equal_one_base_each():

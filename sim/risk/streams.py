@@ -12,18 +12,16 @@ every draw that the shock did not touch identical in both runs.
 Every draw is a counter-based hash (the SplitMix64 finaliser in uint64 arithmetic) of
 (key, month, purpose, row): the top 53 bits give a float64 uniform, normals are its exact
 inverse CDF. The compiled firm kernel (sim/kernel.py) computes the same hash inline for the
-per-row draws of a month (arrears, exits, applications, entrants) from the month's
-per-purpose `base`; `KeyedDraws` gives the same numbers to NumPy code for the small subsets
-(applicants' loan requests and signals, the capacity order, fund appropriations).
-The initial population and loan book are month -1.
+per-row draws of a month (arrears, exits, applications, entrants, loan requests, the banks'
+and guarantors' signals) from the month's per-purpose `base`; the NumPy functions here give
+the same numbers for the rest (the guarantors' capacity order, fund appropriations). The
+initial population and loan book are month -1.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from scipy.special import ndtri
-
-STREAM_KEYED = 2  # after shocks.STREAM_COPULA (0) and shocks.STREAM_EVENTS (1)
 
 # Purposes. Entrants (respawn) take ENTRANT_* + one of the call sites below, so a row that
 # is refilled twice in a month (defaulted, then closed) gets two different entrants.
@@ -82,14 +80,6 @@ def counter_bits64(key: int, month: int, purpose: int, rows: np.ndarray) -> np.n
     return splitmix64(np.uint64(_base(key, month, purpose)) + (rows + np.uint64(1)) * np.uint64(_GAMMA))
 
 
-def counter_bits53_block(key: int, month: int, purposes: list[int], rows: np.ndarray) -> np.ndarray:
-    """(len(purposes), len(rows)): row j of the result = counter_bits53(..., purposes[j], rows),
-    in one pass (fewer NumPy calls for many purposes over few rows)."""
-    bases = np.array([_base(key, month, p) for p in purposes], np.uint64)
-    steps = (np.asarray(rows).astype(np.uint64) + np.uint64(1)) * np.uint64(_GAMMA)
-    return (splitmix64(bases[:, None] + steps[None, :]) >> np.uint64(11)).astype(np.int64)
-
-
 def counter_bits53(key: int, month: int, purpose: int, rows: np.ndarray) -> np.ndarray:
     """Top 53 hashed bits per row, as int64 in [0, 2^53)."""
     return (counter_bits64(key, month, purpose, rows) >> np.uint64(11)).astype(np.int64)
@@ -105,31 +95,3 @@ def counter_normal(key: int, month: int, purpose: int, rows: np.ndarray) -> np.n
     exact in float64, so never 0 or 1: finite, |z| < 8.2)."""
     bits52 = (counter_bits64(key, month, purpose, rows) >> np.uint64(12)).astype(np.int64)
     return ndtri((bits52 + 0.5) * 2.0**-52)
-
-
-class KeyedDraws:
-    """One month's keyed draws for one replication (see the module docstring)."""
-
-    keyed = True
-
-    def __init__(self, key: int, month: int, n: int):
-        self.key, self.month, self.n = int(key), int(month), n
-
-    def uniform(self, purpose: int, rows: np.ndarray, low: float = 0.0, high: float = 1.0) -> np.ndarray:
-        u = counter_uniform(self.key, self.month, purpose, rows)
-        return u if (low, high) == (0.0, 1.0) else low + (high - low) * u
-
-    def normal(self, purpose: int, rows: np.ndarray) -> np.ndarray:
-        return counter_normal(self.key, self.month, purpose, rows)
-
-    def integers(self, purpose: int, rows: np.ndarray, low: int, high: int) -> np.ndarray:
-        """Integers in [low, high)."""
-        span = high - low
-        k = (counter_uniform(self.key, self.month, purpose, rows) * span).astype(np.int64)
-        return low + np.minimum(k, span - 1)
-
-    def bits53(self, purpose: int, rows: np.ndarray) -> np.ndarray:
-        return counter_bits53(self.key, self.month, purpose, rows)
-
-    def bits53_block(self, purposes: list[int], rows: np.ndarray) -> np.ndarray:
-        return counter_bits53_block(self.key, self.month, purposes, rows)
