@@ -1,9 +1,10 @@
-"""The firms' month, compiled: one pass over the firm rows does maturities, arrears and
-defaults, exits, entrants and applications.
+"""The firms' month, compiled (`month`): maturities, arrears and defaults, exits and entrants,
+applications, the banks' and guarantors' screening and direct loans.
 
 Why compiled: a month touches every firm, and done as a dozen NumPy passes over the whole
 population (each with its own temporaries) the firm work cost 30x a bare NumPy draw per firm.
-Here each row is read once and every decision about it is taken in the same loop iteration,
+Here a few loops go over the rows (a branch-free pass listing the loans and the rows that may
+close or apply, the loans, the rows without a loan, then the entrants and the applicants),
 with Numba (`njit`, `cache=True`: compiled on the first run after install, then reused).
 
 Random numbers are keyed: each is the SplitMix64 hash of (replication key, month, purpose,
