@@ -75,7 +75,7 @@ class GuaranteeModel(mesa.Model):
         # guarantor's largest acceptable PD, each bank's use of the scheme (yearly), the limits
         # each bank screens with
         "decide",
-        # every firm row once, compiled (sim/kernel.py): loans at term repay and release their
+        # every firm row, compiled (sim/kernel.py): loans at term repay and release their
         # guarantees; performing loans fall overdue, overdue ones cure or default; firms
         # without a loan close (survival depends on access to credit), entrants take their
         # place, and they decide whether to apply; banks screen the applicants and lend
