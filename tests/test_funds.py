@@ -214,25 +214,24 @@ def test_counties_unpaid_two_years_running():
     assert cf.counties_unpaid_two_years(funds=np.array([True, False, False, False])) == 1
 
 
-def test_a_paid_year_breaks_the_run():
-    cf = CompensationFunds(1, 1, 48)
+def _one_paid_year(months: int) -> CompensationFunds:
+    """A fund owed 1 m yuan from month 0 that receives a little cash in month 12 only."""
+    cf = CompensationFunds(1, 1, months)
     cf.file(0, [0], [0], [1e6])
-    for month in range(48):
+    for month in range(months):
         if month == 12:
             cf.appropriate(5.0)
         cf.pay(month)
         if month % 12 == 11:
             cf.close_year(month)
+    return cf
+
+
+def test_a_paid_year_breaks_the_run():
+    cf = _one_paid_year(48)
     # unpaid, paid, unpaid, unpaid
     assert cf.longest_unpaid_run[0] == 2 and cf.unpaid_run[0] == 2
-    cf2 = CompensationFunds(1, 1, 36)
-    cf2.file(0, [0], [0], [1e6])
-    for month in range(36):
-        if month == 12:
-            cf2.appropriate(5.0)
-        cf2.pay(month)
-        if month % 12 == 11:
-            cf2.close_year(month)
+    cf2 = _one_paid_year(36)
     assert cf2.longest_unpaid_run[0] == 1 and cf2.counties_unpaid_two_years() == 0
 
 
