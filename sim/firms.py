@@ -145,7 +145,3 @@ class FirmPopulation:
         lgd = self.lgd[idx]
         return (np.where(loss > 0, 1.0 - (1.0 - lgd) * (1.0 - loss), lgd),
                 np.where(on, self.recovery_delay[idx], 0))
-
-    @property
-    def active(self) -> np.ndarray:
-        return self.channel != NO_LOAN
