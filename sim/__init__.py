@@ -2,7 +2,7 @@
 
 Public API:
     run(scenario, overrides)      -> Results (summary, replications, timeseries DataFrames)
-    compare(scenarios, overrides) -> DataFrame, one column per scenario
+    compare(scenarios or folders, overrides, baseline=) -> tidy DataFrame: intervals, paired differences
     load_config(scenario, overrides, shock=, province=) -> SimConfig (validated)
     list_scenarios(), list_shocks(), list_provinces() -> {name: description}
     GuaranteeModel                -> the mesa.Model of one replication

@@ -3,7 +3,7 @@
     import sim
     res = sim.run("4321", {"mc.replications": 20})
     res.summary, res.replications, res.timeseries      # pandas DataFrames
-    sim.compare(["4321", "2:8", "bank_only"])           # headline metrics side by side
+    sim.compare(["4321", "2:8", "bank_only"])           # intervals and paired differences
     sim.run("4321", {"shock.month": 7}, shock="flood", province="hunan")
     res.counterfactual                                  # the same seeds without the shock
 """
@@ -35,17 +35,44 @@ def run(scenario: str | SimConfig = "4321", overrides: Overrides = None,
     return run_monte_carlo(cfg, Path(out_dir) if out_dir else None, progress=progress)
 
 
-def compare(scenario_names: Iterable[str], overrides: Overrides = None,
+def compare(items: Iterable[str | Path | Results], overrides: Overrides = None,
             metrics: Iterable[str] | None = None, shock: str | None = None,
-            province: str | None = None) -> pd.DataFrame:
-    """Run several scenarios under the same seed and overrides; one column per scenario,
-    one row per summary metric (mean over replications)."""
-    cols = {}
-    for name in scenario_names:
-        res = run(name, overrides, shock=shock, province=province)
-        cols[res.scenario] = res.summary["mean"]
-    table = pd.DataFrame(cols)
-    return table.loc[list(metrics)] if metrics is not None else table
+            province: str | None = None, baseline: str | int | None = None,
+            plots_dir: str | Path | None = None, progress: bool = False,
+            labels: Iterable[str] | None = None) -> pd.DataFrame:
+    """Compare schemes; one tidy DataFrame (`sim.comparison.table`): a row per job, metric and
+    kind, "level" (mean with its 95% interval) or "difference" from the baseline (paired over
+    common random numbers, with the unpaired standard error and how much narrower the paired
+    interval is).
+
+    items: scenario names (run here, all under the same seed and overrides), finished run or
+    sweep folders (read, nothing is run), or Results already in memory; not mixed with folders.
+    baseline: a job's label or position (default the first). labels: the jobs' labels (default
+    the scenario, with the shock if any; a folder's overrides). plots_dir: also write the three
+    comparison plots and `comparison.md` there.
+    """
+    from . import comparison
+
+    items = list(items)
+    if not items:
+        raise ValueError("compare: nothing to compare")
+    folders = [i for i in items if isinstance(i, (str, Path)) and Path(i).is_dir()]
+    if folders and len(folders) < len(items):
+        raise ValueError("compare: give either run folders or scenarios/Results, not both")
+    if folders:
+        jobs = comparison.load_folders(folders)
+        if labels is not None:
+            for j, lab in zip(jobs, labels, strict=True):
+                j.label = lab
+    else:
+        results = [i if isinstance(i, Results) else
+                   run(i, overrides, shock=shock, province=province, progress=progress)
+                   for i in items]
+        jobs = comparison.from_results(results, labels)
+    table = comparison.table(jobs, baseline, metrics)
+    if plots_dir is not None:
+        comparison.report(jobs, Path(plots_dir), baseline)
+    return table
 
 
 def list_scenarios() -> dict[str, str]:

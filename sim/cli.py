@@ -128,17 +128,11 @@ class SweepComparison(Callback):
         import pandas as pd
 
         root = Path(config.hydra.sweep.dir)
-        cols, labels = {}, {}
-        for d in sorted((p for p in root.iterdir() if (p / "summary.csv").exists()),
-                        key=lambda p: int(p.name.split("_")[0]) if p.name.split("_")[0].isdigit() else 0):
-            cols[d.name] = pd.read_csv(d / "summary.csv", index_col="metric")["mean"]
-            ov = d / ".hydra" / "overrides.yaml"
-            labels[d.name] = list(OmegaConf.load(ov)) if ov.exists() else [d.name]
-        if len(cols) < 2:
+        folders = [d for d in comparison.job_folders(root) if (d / "summary.csv").exists()]
+        if len(folders) < 2:
             return
-        common = set.intersection(*(set(v) for v in labels.values()))  # label by what differs
-        labels = {k: " ".join(o for o in v if o not in common).replace("'", "") or k
-                  for k, v in labels.items()}
+        cols = {d.name: pd.read_csv(d / "summary.csv", index_col="metric")["mean"] for d in folders}
+        labels = comparison.job_labels(folders)
         table = pd.DataFrame(cols)
         # machine-readable: raw values, each metric's unit in its name
         table.rename(index=lambda m: f"{m} ({summary_unit(m)})").to_csv(root / "comparison.csv")

@@ -15,10 +15,14 @@ def test_two_lines_give_dataframes(tmp_path):
     assert (tmp_path / "run" / "report.md").exists()
 
 
-def test_compare_puts_schemes_side_by_side():
+def test_compare_gives_a_tidy_table_with_intervals():
     t = sim.compare(["4321", "2:8", "bank_only"], SMALL, metrics=["new_lending_total", "loss_bank"])
-    assert list(t.columns) == ["4321", "2:8", "bank_only"]
-    assert t.loc["new_lending_total", "4321"] > t.loc["new_lending_total", "bank_only"]
+    lv = t[t.kind == "level"].set_index(["job", "metric"])
+    assert list(dict.fromkeys(t.job)) == ["4321", "2:8", "bank_only"]
+    assert lv.loc[("4321", "new_lending_total"), "mean"] > lv.loc[("bank_only", "new_lending_total"), "mean"]
+    assert (lv.ci_low <= lv["mean"]).all() and (lv["mean"] <= lv.ci_high).all()
+    diff = t[t.kind == "difference"]
+    assert set(diff.job) == {"2:8", "bank_only"} and diff.paired.all() and (diff.baseline == "4321").all()
 
 
 def test_overrides_as_list_or_mapping_agree():

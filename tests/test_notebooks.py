@@ -24,11 +24,11 @@ def text_outputs(nb) -> list[str]:
 
 
 def test_compare_schemes_notebook(monkeypatch):
-    """Runs without error (its loss-share claim is an assert inside it) and its comparison
-    table has one column per scheme."""
+    """Runs without error (its claims on credit, pairing, who pays and the flood are asserts
+    inside it) and its comparison table has one column per scheme."""
     nb = execute(Path(NOTEBOOKS[0]).parent / "compare_schemes.ipynb", monkeypatch)
     table = next(t for t in text_outputs(nb) if "new_lending_scheme" in t)
-    for scheme in ("4321", "2:8", "full_guarantee", "bank_only"):
+    for scheme in ("4321", "2:8", "3:7", "full_guarantee", "bank_only"):
         assert scheme in table, table[:300]
     tranche = next(t for t in text_outputs(nb) if t.startswith("{'guarantor'"))
     assert "'reguarantor': 0.3" in tranche

@@ -162,6 +162,8 @@ def test_cli_sweep_runs_as_typed(tmp_path):
     assert "## Difference from `scenario=4321 shock=none`" in cmp and "common random numbers" in cmp
     assert "P(any guarantor suspended) | % [95% Wilson]" in cmp
     assert "scenario=2_8 shock=flood" in cmp
-    for name in ("comparison_credit.png", "comparison_losses.png"):
+    assert "x narrower)" in cmp  # the paired interval against the unpaired one
+    assert (root / "comparison_table.csv").exists()
+    for name in ("comparison_credit_vs_risk.png", "comparison_loss_shares.png", "comparison_leverage.png"):
         assert (root / "plots" / name).stat().st_size > 10_000
     assert "comparison report:" in p.stdout
