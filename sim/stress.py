@@ -34,9 +34,7 @@ import pandas as pd
 from . import metrics
 from .api import load_config
 from .config import SimConfig, tranche_payer
-from .run.runner import ReplicationTask, run_replications
-from .run.results import Results
-from .run.writer import MemoryWriter
+from .run.runner import run_summaries
 
 EXPOSED = 0.5  # prefectures with flood_exposure >= this count as "exposed" in the table
 
@@ -54,17 +52,6 @@ def exposed_extra(cfg: SimConfig, ts: pd.DataFrame) -> dict:
     onsets = np.diff(np.concatenate([[0], active])).clip(min=0).sum()
     return {"exposed_guarantor_depleted": float(low <= 1e-6) if "guarantor" in payers and cols
             else math.nan, "floods": int(onsets)}
-
-
-def _run(cfg: SimConfig, jobs: int | None) -> Results:
-    """The runner with a writer that keeps only the summaries; Results.complete is False after
-    Ctrl-C (KeyboardInterrupt if none finished). jobs: worker processes, None = the config's
-    mc.n_jobs (auto: every available core)."""
-    if jobs is not None:
-        cfg = replace(cfg, mc=replace(cfg.mc, n_jobs=jobs, n_jobs_from=""))
-    return run_replications(cfg, MemoryWriter(keep_timeseries=False),
-                            ReplicationTask(cfg, counterfactual=False, extra=exposed_extra),
-                            progress=False)
 
 
 FUNDS = [("pool", "pool_depleted", "P(pool dry)"),
@@ -96,7 +83,7 @@ def depletion_by_return_period(scenarios=("4321", "2:8"), return_periods=(10, 20
                 timing = "scheduled" if mode == "stress" else "drawn"
                 cfg = replace(base, shock=replace(base.shock, timing=timing, return_period=float(t)))
             try:
-                res = _run(cfg, jobs)
+                res = run_summaries(cfg, jobs, extra=exposed_extra)
             except KeyboardInterrupt:  # Ctrl-C before any replication of this row finished
                 return _interrupted(rows)
             reps = res.replications

@@ -264,3 +264,20 @@ def run_monte_carlo(cfg: SimConfig, out_dir: Path | None = None, progress: bool 
 
     writer = FolderWriter(Path(out_dir)) if out_dir is not None else MemoryWriter()
     return run_replications(cfg, writer, progress=progress)
+
+
+def run_summaries(cfg: SimConfig, jobs: int | None = None, extra: Extra | None = None,
+                  progress: bool = False) -> Results:
+    """Run cfg's replications keeping only their summaries (no time series, no counterfactual):
+    what studies that run many configurations need (sim.stress, sim.sizing). jobs: worker
+    processes, None = the config's mc.n_jobs. Results.complete is False after Ctrl-C
+    (KeyboardInterrupt if none finished)."""
+    from dataclasses import replace
+
+    from .writer import MemoryWriter
+
+    if jobs is not None:
+        cfg = replace(cfg, mc=replace(cfg.mc, n_jobs=jobs, n_jobs_from=""))
+    return run_replications(cfg, MemoryWriter(keep_timeseries=False),
+                            ReplicationTask(cfg, counterfactual=False, extra=extra), progress=progress)
+
