@@ -4,6 +4,7 @@ Public API:
     run(scenario, overrides)      -> Results (summary, replications, timeseries DataFrames)
     compare(scenarios or folders, overrides, baseline=) -> tidy DataFrame: intervals, paired differences
     load_config(scenario, overrides, shock=, province=) -> SimConfig (validated)
+    size_fund(scenario, lever=, target=, risk=) -> Sizing: smallest fund meeting a risk target
     list_scenarios(), list_shocks(), list_provinces() -> {name: description}
     GuaranteeModel                -> the mesa.Model of one replication
     SimConfig, ConfigError, Results
@@ -13,7 +14,8 @@ from .api import compare, list_provinces, list_scenarios, list_shocks, load_conf
 from .config import ConfigError, SimConfig
 from .model import GuaranteeModel
 from .run.results import Results
+from .sizing import size_fund
 
-__all__ = ["run", "compare", "load_config", "list_scenarios", "list_shocks", "list_provinces",
+__all__ = ["run", "compare", "size_fund", "load_config", "list_scenarios", "list_shocks", "list_provinces",
            "GuaranteeModel", "SimConfig", "ConfigError", "Results"]
 __version__ = "0.1.0"
