@@ -387,10 +387,20 @@ def plots(jobs: list[Job], out: Path) -> list[Path]:
 
 
 # ------------------------------------------------------------------------ the Markdown report
-def _num(v: float) -> str:
+def _num(v: float, digits: int | None = None) -> str:
     if v is None or not np.isfinite(v):
         return "–"
-    return f"{v:,.2f}" if abs(v) < 100 else f"{v:,.1f}"
+    if digits is None:
+        digits = 2 if abs(v) < 100 else 1
+    return f"{v:,.{digits}f}"
+
+
+def _digits(halfwidth: float) -> int:
+    """Decimals that show an interval's half-width to two significant figures (at least 2), so
+    a small but clear difference does not print as 0.00 ± 0.00."""
+    if not np.isfinite(halfwidth) or halfwidth <= 0:
+        return 2
+    return int(min(6, max(2, 1 - math.floor(math.log10(halfwidth)))))
 
 
 def _display(t: pd.DataFrame) -> pd.DataFrame:
@@ -423,7 +433,8 @@ def markdown(t: pd.DataFrame) -> tuple[str, str]:
             elif u == "%P":
                 cells[r.job] = f"{_num(r['mean'])} [{_num(r.ci_low)}, {_num(r.ci_high)}]"
             elif r.n > 1:
-                cells[r.job] = f"{_num(r['mean'])} ± {_num(Z95 * r.se)}"
+                k = _digits(Z95 * r.se) if abs(r["mean"]) < 100 else 1
+                cells[r.job] = f"{_num(r['mean'], k)} ± {_num(Z95 * r.se, k)}"
             else:
                 cells[r.job] = _num(r["mean"])
         unit = "% [95% Wilson]" if u == "%P" else ("% (± 95%)" if u == "%" else f"{u} (± 95%)")
@@ -438,9 +449,10 @@ def markdown(t: pd.DataFrame) -> tuple[str, str]:
             if not np.isfinite(r["mean"]):
                 cells[r.job] = "–"
                 continue
-            s = f"{r['mean']:+,.2f}"
+            k = _digits(Z95 * r.se)
+            s = f"{r['mean']:+,.{k}f}"
             if np.isfinite(r.se):
-                s += f" ± {Z95 * r.se:,.2f}"
+                s += f" ± {Z95 * r.se:,.{k}f}"
             if r.paired and np.isfinite(r.narrowing):
                 s += f" ({r.narrowing:.1f}x narrower)"
             cells[r.job] = s
