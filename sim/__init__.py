@@ -10,11 +10,10 @@ Public API:
     SimConfig, ConfigError, Results
 """
 
-from .api import compare, list_provinces, list_scenarios, list_shocks, load_config, run
+from .api import compare, list_provinces, list_scenarios, list_shocks, load_config, run, size_fund
 from .config import ConfigError, SimConfig
 from .model import GuaranteeModel
 from .run.results import Results
-from .sizing import size_fund
 
 __all__ = ["run", "compare", "size_fund", "load_config", "list_scenarios", "list_shocks", "list_provinces",
            "GuaranteeModel", "SimConfig", "ConfigError", "Results"]

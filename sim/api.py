@@ -75,6 +75,14 @@ def compare(items: Iterable[str | Path | Results], overrides: Overrides = None,
     return table
 
 
+def size_fund(scenario: str = "4321", **kwargs):
+    """The smallest fund that keeps a risk at or below a target: `sim.sizing.size_fund` (its
+    docstring has the arguments); imported on call so that `python -m sim.sizing` runs cleanly."""
+    from .sizing import size_fund as _size_fund
+
+    return _size_fund(scenario, **kwargs)
+
+
 def list_scenarios() -> dict[str, str]:
     """{name: description} of every scenario file."""
     return files.available("scenario")
