@@ -69,10 +69,10 @@ def test_app_in_a_browser_offline(chromium):
         assert len(tiles0) == 14  # Hunan's prefectures
         assert all(float(npl) == 0 for npl, _, _ in tiles0) and not any(f == "1" for _, f, _ in tiles0)
 
-        # a control: the leverage cap slider, by keyboard, from 10x to 15x
+        # a control: the leverage cap slider, by keyboard (0.5 a press), from 10x to 15x
         slider = page.locator(".v-input", has_text="leverage cap").locator("[role=slider]")
         slider.focus()
-        for _ in range(5):
+        for _ in range(10):
             slider.press("ArrowRight")
         page.wait_for_function("() => document.body.innerText.includes('放大倍数上限: 15 x')")
         page.get_by_text("of 15x its net assets", exact=False).wait_for()
@@ -93,10 +93,28 @@ def test_app_in_a_browser_offline(chromium):
         assert any(f == "1" for _, f, _ in tiles5), "no flooded prefecture marked"
 
         # side by side: a second map and a second scheme panel, replayed to month 5
-        page.get_by_text("side by side").click()
+        page.locator(".zyd-compare").click()
+        page.locator(".v-menu__content .v-list-item", has_text="2:8").click()
         page.wait_for_function("() => document.querySelectorAll('.zyd-map').length == 2")
         assert month(page) == 5
         assert page.locator(".zyd-explain").count() == 2
+
+        # run plays month after month until paused
+        page.locator(".zyd-run").click()
+        page.wait_for_function("() => Number(document.querySelector('.zyd-month')?.textContent) >= 7")
+        page.locator(".zyd-run").click()  # pause
+        page.wait_for_function("() => document.querySelector('.zyd-run')?.innerText.includes('RUN')")
+        paused = month(page)
+        page.wait_for_timeout(1500)
+        assert month(page) == paused
+
+        # a value the model refuses: the loader's message in the page, and the model stays
+        seed = page.get_by_label("seed 随机种子")
+        seed.fill("-1")
+        seed.press("Enter")
+        page.wait_for_selector(".zyd-error")
+        assert "mc.seed = -1: must be an integer >= 0" in page.inner_text(".zyd-error")
+        assert month(page) == paused and page.locator(".zyd-map").count() == 2
         page.close()
     assert blocked == [], f"the page asked for files off this machine: {blocked}"
     assert failed == [], f"requests failed: {failed}"

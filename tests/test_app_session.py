@@ -69,7 +69,7 @@ def test_a_refused_lever_leaves_the_session_as_it_was():
 
 
 def test_side_by_side_steps_two_models_on_the_same_seed_and_shocks():
-    lv = small(replace(Levers.for_scheme("4321"), compare=True, flood=True, flood_month=4, seed=7))
+    lv = small(replace(Levers.for_scheme("4321"), compare="2:8", flood=True, flood_month=4, seed=7))
     pair = Session(lv)
     assert pair.names == ["4321", "2:8"]
     assert pair.seeds == [7, 7]
@@ -94,9 +94,14 @@ def test_side_by_side_steps_two_models_on_the_same_seed_and_shocks():
                                                                     right.shock)
 
 
-def test_side_by_side_needs_a_paired_scheme():
-    with pytest.raises(ConfigError, match="side by side"):
-        small(replace(Levers.for_scheme("bank_only"), compare=True)).configs()
+def test_side_by_side_with_an_unknown_preset_is_refused():
+    with pytest.raises(ConfigError, match="side by side with 'hebei_9999'"):
+        small(replace(Levers.for_scheme("4321"), compare="hebei_9999")).configs()
+
+
+def test_moved_tranches_are_named_beside_the_preset():
+    lv = small(replace(Levers.for_scheme("2:8"), tranches={"bank": 0.0, "guarantor": 1.0}, compare="2:8"))
+    assert Session(lv).names == ["2:8 (bank 0 / guarantor 100)", "2:8"]
 
 
 def test_flood_now_replays_the_months_before_unchanged():
@@ -146,7 +151,8 @@ def test_query_string_sets_levers_and_refuses_unknown_keys():
     lv, months = from_query("?scenario=2:8&compare=1&pool.size=0.5&flood=1&return_period=50&months=12"
                             "&tranche.bank=30&tranche.guarantor=70&seed=3")
     assert (lv.scenario, lv.compare, lv.flood, lv.flood_return_period, lv.seed, months) == \
-        ("2:8", True, True, 50.0, 3, 12)
+        ("2:8", "4321", True, 50.0, 3, 12)
+    assert from_query("scenario=2:8&compare=full_guarantee")[0].compare == "full_guarantee"
     assert lv.values["pool.size"] == 0.5 and lv.tranches == {"bank": 0.3, "guarantor": 0.7}
     with pytest.raises(ConfigError, match="pool.sise"):
         from_query("pool.sise=1")

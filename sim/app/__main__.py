@@ -18,9 +18,10 @@ def environment() -> dict[str, str]:
 
 
 def command(host: str, port: int, open_browser: bool) -> list[str]:
-    """The `solara run` command for the page (production mode: no auto-reload, no dev tools)."""
+    """The `solara run` command for the page (production mode: no auto-reload, no dev tools; no
+    check of PyPI for a newer Solara, which would be a call off the machine)."""
     cmd = [sys.executable, "-m", "solara", "run", "sim.app.page", "--host", host, "--port", str(port),
-           "--production"]
+           "--production", "--no-check-version"]
     return cmd if open_browser else [*cmd, "--no-open"]
 
 

@@ -9,12 +9,14 @@ refuse is refused here with the same one-line message (`sim.ConfigError`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from urllib.parse import parse_qsl
 
 from ..config import ConfigError, SimConfig, load_config
 
-# The two schemes the side-by-side mode compares (issue 15: 4321 against 2:8).
-PAIR = {"4321": "2:8", "2:8": "4321"}
+# The scheme the side-by-side mode puts beside a preset when the page turns it on (issue 15:
+# 4321 against 2:8); any other preset can be chosen instead.
+PAIR = {"4321": "2:8", "2:8": "4321", "3:7": "2:8", "full_guarantee": "2:8", "bank_only": "4321"}
 # Scheme presets offered in the app: scenario name as typed -> (English, Chinese).
 PRESETS = {
     "4321": ("4321: guarantor 40 / re-guarantor 30 / bank 20 / local government 10",
@@ -48,7 +50,7 @@ class Control:
 # handled apart). Ranges are the workshop's, inside what the schema allows.
 CONTROLS = (
     Control("scheme.guarantee_fee", "guarantee fee", "担保费率", 0.0, 3.0, 0.1, 0.01, "% a year"),
-    Control("guarantor.leverage_cap", "leverage cap", "放大倍数上限", 1.0, 30.0, 1.0, 1.0, "x net assets"),
+    Control("guarantor.leverage_cap", "leverage cap", "放大倍数上限", 0.5, 30.0, 0.5, 1.0, "x net assets"),
     Control("pool.size", "provincial pool", "省级风险补偿资金池", 0.0, 5.0, 0.1, 1e9, "bn yuan"),
     Control("pool.city_size", "prefecture funds, together", "市级风险补偿资金", 0.0, 6.0, 0.1, 1e9, "bn yuan"),
     Control("pool.annual_amount", "provincial pool, yearly appropriation", "省级资金年度补充", 0.0, 2.0, 0.05,
@@ -81,8 +83,9 @@ def rebalance(shares: dict[str, float], name: str, value: float) -> dict[str, fl
     return {k: out[k] for k in shares}
 
 
+@lru_cache(maxsize=None)
 def preset(scenario: str) -> SimConfig:
-    """The preset's config with every other key at its default."""
+    """The preset's config with every other key at its default (read only: shared)."""
     return load_config(scenario)
 
 
@@ -98,7 +101,7 @@ def control_values(cfg: SimConfig) -> dict[str, float]:
 @dataclass(frozen=True)
 class Levers:
     """Everything the page sets. `values` are page values (see Control.scale); `tranches` the
-    scheme's shares (fractions); `compare` runs the paired scheme beside it (PAIR)."""
+    scheme's shares (fractions); `compare`, a preset to run beside it ("" for none)."""
 
     scenario: str = "4321"
     tranches: dict[str, float] = field(default_factory=dict)
@@ -109,7 +112,7 @@ class Levers:
     flood_severity: float = 1.0  # 1 = the 2024 Dongting Lake flood
     flood_return_period: float | None = None
     seed: int = 20260101
-    compare: bool = False
+    compare: str = ""
     # any other config overrides, passed on as they are (the tests use a small firms.n)
     extra: dict = field(default_factory=dict)
 
@@ -149,32 +152,34 @@ class Levers:
             out["shock.return_period"] = self.flood_return_period
         return {**out, **self.extra}
 
-    def paired_scenario(self) -> str | None:
-        return PAIR.get(self.scenario) if self.compare else None
+    def edited(self) -> bool:
+        """The tranches differ from the preset's."""
+        base = {k: t.share for k, t in preset(self.scenario).scheme.tranches.items()}
+        return any(abs(base[k] - v) > 1e-9 for k, v in self.tranches.items())
 
     def configs(self) -> list[SimConfig]:
-        """One validated config, or two for the side-by-side mode (this scheme, then the paired
-        preset with every lever but the scheme the same). Raises ConfigError."""
+        """One validated config, or two side by side (this scheme, then the `compare` preset as
+        written, with every other lever the same). Raises ConfigError."""
         cfgs = [load_config(self.scenario, self.overrides())]
-        other = self.paired_scenario()
-        if self.compare and other is None:
-            raise ConfigError(f"side by side = on with scheme {self.scenario!r}: the comparison "
-                              f"runs {' or '.join(PAIR)} against the other; choose one of them")
-        if other is not None:
-            cfgs.append(load_config(other, self.overrides(scheme=False)))
+        if self.compare:
+            if self.compare not in PRESETS:
+                raise ConfigError(f"side by side with {self.compare!r}: not a preset of the app; "
+                                  f"choose one of {', '.join(PRESETS)}")
+            cfgs.append(load_config(self.compare, self.overrides(scheme=False)))
         return cfgs
 
 
 def from_query(search: str) -> tuple[Levers, int]:
     """Levers and a number of months to run from a page's query string, e.g.
     `scenario=4321&pool.size=0.5&flood=1&return_period=50&months=60`: `scenario`, `compare`
-    (0/1), `seed`, `replenish`, `flood` (0/1), `flood_month`, `severity`, `return_period`,
+    (a preset to run beside it, or 1 for the usual pair), `seed`, `replenish`, `flood` (0/1), `flood_month`, `severity`, `return_period`,
     `tranche.NAME` (percent), any slider's config key (in the slider's unit) and `months`.
     Raises ConfigError naming a key it does not know or a value it cannot read."""
     q = dict(parse_qsl(search.lstrip("?")))
     lv = Levers.for_scheme(q.pop("scenario", "4321"))
     months, values, tranches = 0, dict(lv.values), dict(lv.tranches)
-    fields = {"compare": ("compare", lambda x: x == "1"), "seed": ("seed", int),
+    fields = {"compare": ("compare", lambda x: PAIR.get(lv.scenario, "") if x == "1" else x),
+              "seed": ("seed", int),
               "replenish": ("replenish", str), "flood": ("flood", lambda x: x == "1"),
               "flood_month": ("flood_month", int), "severity": ("flood_severity", float),
               "return_period": ("flood_return_period", float)}

@@ -12,6 +12,7 @@ A query string sets the starting levers, for a prepared exercise or the screensh
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
 import time
@@ -22,7 +23,7 @@ import solara
 
 from ..config import ConfigError
 from . import charts, explain
-from .levers import CONTROLS, PAIR, PRESETS, REPLENISH, RETURN_PERIODS, Levers, from_query, rebalance
+from .levers import CONTROLS, PRESETS, REPLENISH, RETURN_PERIODS, Levers, from_query, rebalance
 from .session import Session
 
 PLAY_SECONDS = 0.4  # pause between months while playing: long enough to watch each one
@@ -167,10 +168,12 @@ def Controls():
     md("Run 运行", tag="h3")
     solara.InputInt("seed 随机种子", value=lv.seed, on_value=lambda v: apply(replace(lv, seed=v)),
                     disabled=busy)
-    pair = PAIR.get(lv.scenario)
-    solara.Checkbox(label=f"side by side 对比: {lv.scenario} vs {pair}" if pair else "side by side 对比 (4321 or 2:8)",
-                    value=lv.compare, on_value=lambda v: apply(replace(lv, compare=v)),
-                    disabled=busy or pair is None)
+    off = "off 关"
+    solara.Select("side by side with 对比模式", values=[off, *PRESETS],
+                  value=lv.compare or off, on_value=lambda v: apply(replace(lv, compare="" if v == off else v)),
+                  disabled=busy, classes=["zyd-compare"])
+    solara.Text("Two models, the same seed and the same shocks; only the scheme differs (right: the "
+                "preset as written). 两个模型:相同随机种子与冲击,仅分担模式不同。")
 
 
 @solara.component
@@ -191,16 +194,17 @@ def Page():
 
     solara.use_effect(start, [])
 
-    def play():
+    async def play():
+        # on the server's event loop, as Mesa's SolaraViz plays (no thread: a month takes
+        # milliseconds, the chart a fraction of a second)
         while playing.value and session.value is not None and not session.value.finished:
             t0 = time.perf_counter()
             _step()
-            time.sleep(max(0.0, PLAY_SECONDS - (time.perf_counter() - t0)))
+            await asyncio.sleep(max(0.05, PLAY_SECONDS - (time.perf_counter() - t0)))
         playing.value = False
 
-    solara.use_thread(play, dependencies=[playing.value])
+    solara.lab.use_task(play, dependencies=[playing.value], prefer_threaded=False)
 
-    s = session.value
     solara.Title("政银担 workshop")
     solara.Style(".zyd-page, .zyd-page * { font-family: 'Noto Sans', 'Noto Sans CJK SC', sans-serif; }")
     with solara.Sidebar():
@@ -209,31 +213,41 @@ def Page():
     with solara.Column(classes=["zyd-page"]):
         if error.value:
             solara.Error(error.value, classes=["zyd-error"])
-        if s is None:
-            solara.Text("Building the model…")
-            return
-        year, month = divmod(s.configs[0].start_year * 12 + max(s.month, 1) - 1, 12)
-        with solara.Row():
-            solara.Button("Step 1 month 单步", on_click=_step, disabled=playing.value or s.finished,
-                          classes=["zyd-step"])
-            solara.Button("Pause 暂停" if playing.value else "Run 运行",
-                          on_click=lambda: playing.set(not playing.value), disabled=s.finished,
-                          classes=["zyd-run"])
-            solara.Button("Run to end 运行到底", on_click=lambda: _step(s.horizon), classes=["zyd-run-to-end"],
-                          disabled=playing.value or s.finished)
-            solara.Button("Reset 重置", on_click=_reset, classes=["zyd-reset"])
-            solara.HTML(tag="div", unsafe_innerHTML=f"<b>Month 月份 <span class='zyd-month'>{s.month}</span> / "
-                        f"{s.horizon}</b> ({year}-{month + 1:02d})", style="padding-top:6px")
-        runs = list(zip(s.names, s.timeseries(), s.configs))
-        png = solara.use_memo(lambda: charts.png(runs, s.horizon), [id(s), s.month, tick.value])
-        with solara.Div(classes=["zyd-charts"]):
-            ipywidgets.Image.element(value=png, format="png", layout={"max_width": "100%"})
-        prefs = s.prefectures()
-        with solara.Columns([1] * len(runs)):
-            for (name, _, cfg), p in zip(runs, prefs):
-                with solara.Column():
-                    solara.HTML(tag="div", unsafe_innerHTML=map_html(p, f"{name}: prefectures 地级市"),
-                                classes=["zyd-map"])
-                    with solara.Card(f"Scheme {name} in plain words 模式说明", classes=["zyd-explain"]):
-                        for line in explain.scheme_lines(cfg):
-                            md(line)
+        Month()
+
+
+@solara.component
+def Month():
+    """The month's buttons, charts, maps and scheme panels: the one part redrawn each month
+    (it alone reads `tick`, so the controls are not re-rendered while the model plays)."""
+    s = session.value
+    tick.value  # noqa: B018  (read to subscribe: redraw after each step)
+    # hooks before any early return (Solara's rules of hooks): the month's chart, drawn once
+    runs = list(zip(s.names, s.timeseries(), s.configs)) if s is not None else []
+    png = solara.use_memo(lambda: charts.png(runs, s.horizon) if s is not None else b"",
+                          [id(s), s.month if s is not None else -1, tick.value])
+    if s is None:
+        solara.Text("Building the model…")
+        return
+    year, month = divmod(s.configs[0].start_year * 12 + max(s.month, 1) - 1, 12)
+    with solara.Row():
+        solara.Button("Step 1 month 单步", on_click=_step, disabled=playing.value or s.finished,
+                      classes=["zyd-step"])
+        solara.Button("Pause 暂停" if playing.value else "Run 运行",
+                      on_click=lambda: playing.set(not playing.value), disabled=s.finished,
+                      classes=["zyd-run"])
+        solara.Button("Run to end 运行到底", on_click=lambda: _step(s.horizon), classes=["zyd-run-to-end"],
+                      disabled=playing.value or s.finished)
+        solara.Button("Reset 重置", on_click=_reset, classes=["zyd-reset"])
+        solara.HTML(tag="div", unsafe_innerHTML=f"<b>Month 月份 <span class='zyd-month'>{s.month}</span> / "
+                    f"{s.horizon}</b> ({year}-{month + 1:02d})", style="padding-top:6px")
+    with solara.Div(classes=["zyd-charts"]):
+        ipywidgets.Image.element(value=png, format="png", layout={"max_width": "100%"})
+    with solara.Columns([1] * len(runs)):
+        for (name, _, cfg), p in zip(runs, s.prefectures()):
+            with solara.Column():
+                solara.HTML(tag="div", unsafe_innerHTML=map_html(p, f"{name}: prefectures 地级市"),
+                            classes=["zyd-map"])
+                with solara.Card(f"Scheme {name} in plain words 模式说明", classes=["zyd-explain"]):
+                    for line in explain.scheme_lines(cfg):
+                        md(line)

@@ -83,7 +83,11 @@ class Session:
     # ------------------------------------------------------------------ what the page shows
     @property
     def names(self) -> list[str]:
-        return [c.scheme.name for c in self.configs]
+        """Each model's scheme; the first says so when its tranches were moved off the preset."""
+        names = [c.scheme.name for c in self.configs]
+        if self.levers.edited():
+            names[0] += " (" + " / ".join(f"{k} {100 * v:.0f}" for k, v in self.levers.tranches.items()) + ")"
+        return names
 
     def timeseries(self) -> list[pd.DataFrame]:
         """Each model's monthly rows so far (its DataCollector table "monthly")."""
