@@ -38,36 +38,51 @@ def net_losses(ts: pd.DataFrame, cfg: SimConfig) -> dict[str, pd.Series]:
     return out
 
 
+def fonts() -> dict:
+    """matplotlib settings with Noto Sans CJK (from mplfonts) after the default font, for a
+    `rc_context`: set per drawing, because the Solara server configures matplotlib's inline
+    backend after `cjk_font()` has set the global default, and the Chinese came out as boxes."""
+    path = cjk_font()
+    if path is None:
+        return {}
+    from matplotlib import font_manager
+
+    return {"font.family": ["DejaVu Sans", font_manager.FontProperties(fname=str(path)).get_name()]}
+
+
 def figure(runs: list[tuple[str, pd.DataFrame, SimConfig]], horizon: int) -> Figure:
-    """Four panels; `runs` is (scheme name, monthly rows, config) per model."""
-    cjk_font()
+    """Four panels; `runs` is (scheme name, monthly rows, config) per model. Draw it (savefig)
+    inside `matplotlib.rc_context(fonts())` too, as `png` does."""
     T = lambda s: tr(s, "both")  # noqa: E731  English with the Chinese beside it
     fig, axes = plt.subplots(2, 2, figsize=(11, 6.6), dpi=80)
     (credit, lev), (funds, loss) = axes
     for (name, ts, cfg), ls in zip(runs, STYLES):
-        # side by side, the colours name the series once (a label starting with "_" stays
+        # side by side, the colours name each series once (a label starting with "_" stays
         # out of the legend) and the line style names the scheme (the figure's title)
-        lab = T if ls == STYLES[0] else (lambda s: "_" + s)
-        lev.axhline(cfg.guarantor.leverage_cap, color="k", ls=ls, lw=1, label=lab("leverage cap"))
+        def lab(ax, text):
+            return "_" + text if T(text) in ax.get_legend_handles_labels()[1] else T(text)
+        lev.axhline(cfg.guarantor.leverage_cap, color="k", ls=ls, lw=1, label=lab(lev, "leverage cap"))
         if cfg.shock.kind != "none":
             for ax in axes.flat:
                 ax.axvline(cfg.shock.month, color="tab:blue", lw=6, alpha=0.15)
         if len(ts) == 0:  # month 0: empty axes
             continue
         m = ts["month"]
-        credit.plot(m, ts["outstanding_direct"] / 1e9, ls, color="tab:blue", label=lab("direct bank loans"))
+        credit.plot(m, ts["outstanding_direct"] / 1e9, ls, color="tab:blue", label=lab(credit, "direct bank loans"))
         credit.plot(m, ts["outstanding_scheme"] / 1e9, ls, color="tab:orange",
-                    label=lab("covered by the scheme"))
-        lev.plot(m, ts["guarantor_leverage"], ls, color="tab:green", label=lab("all guarantors"))
+                    label=lab(credit, "covered by the scheme"))
+        lev.plot(m, ts["guarantor_leverage"], ls, color="tab:green", label=lab(lev, "all guarantors"))
         lev.plot(m, ts["guarantor_leverage_max"], ls, color="tab:red",
-                 label=lab("highest single guarantor"))
-        funds.plot(m, ts["pool_balance"] / 1e9, ls, color="tab:purple", label=lab("provincial pool"))
-        funds.plot(m, ts["city_funds_balance"] / 1e9, ls, color="tab:brown",
-                   label=lab("prefecture funds, together"))
-        funds.plot(m, ts["funds_queue"] / 1e9, ls, color="tab:red",
-                   label=lab("claims waiting in the queues"))
+                 label=lab(lev, "highest single guarantor"))
+        if "pool" in {tranche_payer(k, t) for k, t in cfg.scheme.tranches.items()}:
+            # only a scheme the funds pay into (as the report's plots): others leave them idle
+            funds.plot(m, ts["pool_balance"] / 1e9, ls, color="tab:purple", label=lab(funds, "provincial pool"))
+            funds.plot(m, ts["city_funds_balance"] / 1e9, ls, color="tab:brown",
+                       label=lab(funds, "prefecture funds, together"))
+            funds.plot(m, ts["funds_queue"] / 1e9, ls, color="tab:red",
+                       label=lab(funds, "claims waiting in the queues"))
         for party, net in net_losses(ts, cfg).items():
-            loss.plot(m, net / 1e9, ls, color=COLOR[party], label=lab(party))
+            loss.plot(m, net / 1e9, ls, color=COLOR[party], label=lab(loss, party))
     for ax, title, unit in ((credit, "Outstanding credit by channel", "bn yuan"),
                             (lev, "Guarantor leverage vs cap", "x net assets"),
                             (funds, "Compensation funds: balances and queue", "bn yuan"),
@@ -94,8 +109,9 @@ def png(runs: list[tuple[str, pd.DataFrame, SimConfig]], horizon: int) -> bytes:
     """The figure as PNG bytes (closed after drawing: a page redraws it every month)."""
     import io
 
-    fig = figure(runs, horizon)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
+    with matplotlib.rc_context(fonts()):
+        fig = figure(runs, horizon)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
     plt.close(fig)
     return buf.getvalue()
