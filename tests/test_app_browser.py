@@ -31,7 +31,7 @@ def chromium():
                         f"apt-get install {' '.join(APT_PACKAGES)}")
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run(["apt-get", "update", "-q"], check=True, env=env, stdout=subprocess.DEVNULL)
-        subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *APT_PACKAGES],
+        subprocess.run(["apt-get", "install", "-y", "-q", *APT_PACKAGES],
                        check=True, env=env, stdout=subprocess.DEVNULL)
     assert Path(CHROMIUM).exists()
     return CHROMIUM
