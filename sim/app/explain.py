@@ -84,6 +84,8 @@ def scheme_lines(cfg: SimConfig) -> list[str]:
     if ev.kind == "flood":
         size = (f"a 1-in-{ev.return_period:g}-year flood" if ev.return_period
                 else f"a flood {ev.severity:g}x the 2024 Dongting Lake flood")
+        if ev.return_period and ev.severity != 1.0:
+            size += f" at {ev.severity:g}x its usual damage"
         year, month = divmod(cfg.start_year * 12 + ev.month - 1, 12)
         lines.append(f"**Flood (洪水)**: {size} strikes in month {ev.month} ({year}-{month + 1:02d}) "
                      "the prefectures around Dongting Lake (洞庭湖); their farm loans fall overdue "
