@@ -167,3 +167,23 @@ def test_scheme_panel_in_plain_words_with_chinese_terms():
         assert words in text
     alone = " ".join(explain.scheme_lines(load_config("bank_only")))
     assert "No guarantee (无担保)" in alone and "leverage cap" not in alone
+
+
+def test_the_map_marks_halted_guarantors_and_floods():
+    from sim.app.page import map_html  # the page module builds its HTML from the model's public numbers
+
+    lv = small(replace(Levers.for_scheme("4321"), flood=True, flood_month=2,
+                       extra={**FAST, "guarantor.suspend_claims_multiple": 0.05}))
+    s = Session(lv)
+    while not s.finished and not (s.prefectures()[0].guarantors_suspended > 0).any():
+        s.step()
+    (p,) = s.prefectures()
+    halted = p[p.guarantors_suspended > 0]
+    assert len(halted) > 0, "a low suspension line should halt some guarantor"
+    assert halted.guarantors_suspended.sum() == s.timeseries()[0].guarantors_suspended.iloc[-1]
+    html = map_html(p, "4321")
+    for row in halted.itertuples():
+        assert f'data-prefecture="{row.prefecture}"' in html
+        assert f"{row.guarantors_suspended}/{row.guarantors} guarantors halted" in html
+    assert html.count('data-flooded="1"') == int((p.flood > 0).sum()) > 0
+    assert html.count("zyd-tile") == len(p)
