@@ -70,7 +70,7 @@ def test_app_in_a_browser_offline(chromium):
         assert all(float(npl) == 0 for npl, _, _ in tiles0) and not any(f == "1" for _, f, _ in tiles0)
 
         # a control: the leverage cap slider, by keyboard (0.5 a press), from 10x to 15x
-        slider = page.locator(".v-input", has_text="leverage cap").locator("[role=slider]")
+        slider = page.locator(".zyd-lever", has_text="leverage cap").locator("[role=slider]")
         slider.focus()
         for _ in range(10):
             slider.press("ArrowRight")

@@ -187,3 +187,16 @@ def test_the_map_marks_halted_guarantors_and_floods():
         assert f"{row.guarantors_suspended}/{row.guarantors} guarantors halted" in html
     assert html.count('data-flooded="1"') == int((p.flood > 0).sum()) > 0
     assert html.count("zyd-tile") == len(p)
+
+
+@pytest.mark.parametrize("scenario", ["4321", "2:8", "3:7", "full_guarantee", "bank_only"])
+def test_every_default_lies_on_its_sliders_steps(scenario):
+    # a value off the steps would be snapped by the browser's slider and sent back changed
+    from sim.app.levers import CONTROLS
+
+    lv = Levers.for_scheme(scenario)
+    for c in CONTROLS:
+        v = lv.values[c.key]
+        assert c.lo <= v <= c.hi, c.key
+        steps = (v - c.lo) / c.step
+        assert abs(steps - round(steps)) < 1e-6, f"{c.key} = {v} is not on steps of {c.step}"

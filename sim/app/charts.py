@@ -56,6 +56,9 @@ def figure(runs: list[tuple[str, pd.DataFrame, SimConfig]], horizon: int) -> Fig
     T = lambda s: tr(s, "both")  # noqa: E731  English with the Chinese beside it
     fig, axes = plt.subplots(2, 2, figsize=(11, 6.6), dpi=80)
     (credit, lev), (funds, loss) = axes
+    # The queue is millions where the balances are billions: on its own axis (right) so that a
+    # queue shows at all.
+    queue = funds.twinx()
     for (name, ts, cfg), ls in zip(runs, STYLES):
         # side by side, the colours name each series once (a label starting with "_" stays
         # out of the legend) and the line style names the scheme (the figure's title)
@@ -79,8 +82,8 @@ def figure(runs: list[tuple[str, pd.DataFrame, SimConfig]], horizon: int) -> Fig
             funds.plot(m, ts["pool_balance"] / 1e9, ls, color="tab:purple", label=lab(funds, "provincial pool"))
             funds.plot(m, ts["city_funds_balance"] / 1e9, ls, color="tab:brown",
                        label=lab(funds, "prefecture funds, together"))
-            funds.plot(m, ts["funds_queue"] / 1e9, ls, color="tab:red",
-                       label=lab(funds, "claims waiting in the queues"))
+            queue.plot(m, ts["funds_queue"] / 1e6, ls, color="tab:red",
+                       label=lab(queue, "claims waiting in the queues") + (" (m yuan, right)" if ls == "-" else ""))
         for party, net in net_losses(ts, cfg).items():
             loss.plot(m, net / 1e9, ls, color=COLOR[party], label=lab(loss, party))
     for ax, title, unit in ((credit, "Outstanding credit by channel", "bn yuan"),
@@ -94,14 +97,24 @@ def figure(runs: list[tuple[str, pd.DataFrame, SimConfig]], horizon: int) -> Fig
         ax.tick_params(labelsize=7)
         if ax is not loss:
             ax.set_ylim(bottom=0)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=6, frameon=False, loc="upper left")
+        handles, labels = ax.get_legend_handles_labels()
+        if ax is funds:  # and the queue's, from its own axis
+            more = queue.get_legend_handles_labels()
+            handles, labels = handles + more[0], labels + more[1]
+        if handles:
+            ax.legend(handles, labels, fontsize=6, frameon=False, loc="upper left")
+    if not any("pool" in {tranche_payer(k, t) for k, t in c.scheme.tranches.items()} for _, _, c in runs):
+        funds.text(0.5, 0.5, "no compensation-fund tranche in this scheme\n该模式无风险补偿资金分担",
+                   transform=funds.transAxes, ha="center", va="center", fontsize=9, color="0.4")
+    queue.set_ylim(bottom=0, top=max(1.0, queue.get_ylim()[1]))
+    queue.set_ylabel("m yuan 百万元", fontsize=8, color="tab:red")
+    queue.tick_params(labelsize=7, colors="tab:red")
     if len(runs) > 1:
         fig.suptitle("   ".join(f"{'solid 实线' if ls == '-' else 'dashed 虚线'}: {name}"
                                 for (name, _, _), ls in zip(runs, STYLES)), fontsize=10)
     # fixed margins: tight_layout would draw the figure an extra time, every month
-    fig.subplots_adjust(left=0.06, right=0.99, bottom=0.08, top=0.9 if len(runs) > 1 else 0.95,
-                        hspace=0.35, wspace=0.14)
+    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.08, top=0.9 if len(runs) > 1 else 0.95,
+                        hspace=0.35, wspace=0.24)
     return fig
 
 

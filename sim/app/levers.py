@@ -47,18 +47,20 @@ class Control:
 
 
 # The numeric levers (the scheme, the tranches, the replenishment rule and the flood are
-# handled apart). Ranges are the workshop's, inside what the schema allows.
+# handled apart). Ranges are the workshop's, inside what the schema allows. Each default must
+# lie on its slider's steps (2.67 bn, 38.6%): the browser's slider snaps a value off its steps
+# and reports the snapped value back, which would quietly change the lever.
 CONTROLS = (
     Control("scheme.guarantee_fee", "guarantee fee", "担保费率", 0.0, 3.0, 0.1, 0.01, "% a year"),
     Control("guarantor.leverage_cap", "leverage cap", "放大倍数上限", 0.5, 30.0, 0.5, 1.0, "x net assets"),
     Control("pool.size", "provincial pool", "省级风险补偿资金池", 0.0, 5.0, 0.1, 1e9, "bn yuan"),
-    Control("pool.city_size", "prefecture funds, together", "市级风险补偿资金", 0.0, 6.0, 0.1, 1e9, "bn yuan"),
+    Control("pool.city_size", "prefecture funds, together", "市级风险补偿资金", 0.0, 6.0, 0.01, 1e9, "bn yuan"),
     Control("pool.annual_amount", "provincial pool, yearly appropriation", "省级资金年度补充", 0.0, 2.0, 0.05,
             1e9, "bn yuan"),
     Control("pool.payout_delay", "funds' payout delay", "补偿时滞", 0, 24, 1, 1.0, "months", integer=True),
     Control("pool.payout_efficiency", "claims passing the funds' review", "补偿审核通过率", 0.0, 100.0, 5.0,
             0.01, "%"),
-    Control("bank.data_coverage", "firms on the credit-data platform", "征信平台覆盖率", 0.0, 100.0, 1.0,
+    Control("bank.data_coverage", "firms on the credit-data platform", "征信平台覆盖率", 0.0, 100.0, 0.1,
             0.01, "%"),
 )
 CONTROL = {c.key: c for c in CONTROLS}

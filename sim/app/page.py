@@ -139,13 +139,15 @@ def Controls():
     md("Levers 政策杠杆", tag="h3")
     for c in CONTROLS:
         v = lv.values[c.key]
-        label = f"{c.label} {c.zh}: {v:g} {c.unit}"
-        if c.integer:
-            solara.SliderInt(label, value=int(v), min=int(c.lo), max=int(c.hi), step=int(c.step),
-                             on_value=set_value(c.key), disabled=busy, thumb_label=True)
-        else:
-            solara.SliderFloat(label, value=float(v), min=c.lo, max=c.hi, step=c.step,
-                               on_value=set_value(c.key), disabled=busy, thumb_label=True)
+        # the label above its slider: beside it, a long label left the slider no room
+        with solara.Column(gap="0px", classes=["zyd-lever"]):
+            md(f"{c.label} {c.zh}: **{v:g}** {c.unit}")
+            if c.integer:
+                solara.SliderInt("", value=int(v), min=int(c.lo), max=int(c.hi), step=int(c.step),
+                                 on_value=set_value(c.key), disabled=busy, thumb_label=True)
+            else:
+                solara.SliderFloat("", value=float(v), min=c.lo, max=c.hi, step=c.step,
+                                   on_value=set_value(c.key), disabled=busy, thumb_label=True)
     solara.Select("pool replenishment 资金池补充规则", values=list(REPLENISH), value=lv.replenish,
                   on_value=lambda v: apply(replace(lv, replenish=v)), disabled=busy)
     md("Flood 洪水", tag="h3")
