@@ -67,6 +67,7 @@ ZH = {
     "covered by the scheme": "纳入分担机制的贷款",
     "Guarantor leverage (liability balance / net assets) vs cap": "担保放大倍数(责任余额/净资产)与上限",
     "x net assets": "净资产倍数",
+    "Guarantor leverage vs cap": "担保放大倍数与上限",
     "all guarantors": "全部担保机构",
     "highest single guarantor": "最高的单一担保机构",
     "leverage cap": "放大倍数上限",

@@ -125,6 +125,9 @@ class GuaranteeModel(mesa.Model):
         # NPL as a stock: defaulted loans until written off at their recovery date.
         self._npl_release = np.zeros(span)
         self.npl_stock = 0.0
+        # the same stock by prefecture (for the map of the teaching app, sim/app)
+        self._npl_release_region = np.zeros((span, self.n_regions))
+        self._npl_region = np.zeros(self.n_regions)
         # claims (代偿) and released guarantees by month and guarantor, for 12-month claim rates
         self._claims_hist = np.zeros((span, G))
         self._released_hist = np.zeros((span, G))
@@ -287,6 +290,29 @@ class GuaranteeModel(mesa.Model):
         written off; a loan is written off at its recovery date."""
         return self.npl_stock
 
+    def prefectures(self) -> pd.DataFrame:
+        """The province's prefectures now, one row each (what the teaching app's map shows):
+        `prefecture`; `outstanding` and `npl` (province yuan: its loans outstanding and its NPL
+        stock, which add up to `npl_exposure()` over the prefectures); `npl_ratio` (不良率, as
+        the monthly `npl_ratio` but for the prefecture's loans: npl / (outstanding + npl), 0
+        without loans); `flood` (the strongest
+        flood intensity that has struck it so far: magnitude x exposure, 0 if none);
+        `guarantors` and `guarantors_suspended` (those that have stopped new business)."""
+        f = self.firms
+        outstanding = self.weight * np.bincount(f.region, weights=f.amount, minlength=self.n_regions)
+        npl = np.maximum(self._npl_region, 0.0)  # float dust after write-offs
+        total = outstanding + npl
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = np.where(total > 0, npl / np.where(total > 0, total, 1.0), 0.0)
+        suspended = np.zeros(self.n_regions, int)
+        for ag in self._agency_list:
+            suspended[ag.region] += ag.suspended
+        return pd.DataFrame({
+            "prefecture": self.region_names, "outstanding": outstanding, "npl": npl, "npl_ratio": ratio,
+            "flood": self.shocks.struck(self.month, "flood"),
+            "guarantors": np.bincount(self.guarantor_region, minlength=self.n_regions),
+            "guarantors_suspended": suspended})
+
     def _claimant_account(self, claimant: int):
         return self.bank if claimant == self.n_guarantors else self.accounts[self._guarantor0 + claimant]
 
@@ -444,6 +470,8 @@ class GuaranteeModel(mesa.Model):
         # NPL stock: in at default, out when written off at the recovery date
         self.npl_stock += ead.sum()
         np.add.at(self._npl_release, due, ead)
+        self._npl_region += np.bincount(f.region[idx], weights=ead, minlength=self.n_regions)
+        np.add.at(self._npl_release_region, (due, f.region[idx]), ead)
         m.defaults += w * idx.shape[0]
         is_direct = f.channel[idx] == DIRECT
         # Direct loans: the bank bears everything and gets all the recovery.
@@ -592,6 +620,7 @@ class GuaranteeModel(mesa.Model):
         self.tally.recoveries_direct += self._direct_recoveries_due[self.month]
         # loans reaching their recovery date leave the NPL stock and the pending claims
         self.npl_stock -= self._npl_release[self.month]
+        self._npl_region -= self._npl_release_region[self.month]
         self.claims_pending -= self._pending_due[self.month]
         self._reimburse()
 

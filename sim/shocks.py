@@ -311,6 +311,15 @@ class ShockEngine:
                                                 np.where(live, firms.shock_until, 0))
         self.effects = month_effects(self.active, t, firms.region, firms.sector, firms.insured)
 
+    def struck(self, months: int, kind: str) -> np.ndarray:
+        """Per prefecture, the strongest intensity (magnitude x place weight) of the events of
+        this kind that struck in the first `months` months; 0 where none did."""
+        out = np.zeros(len(self.cfg.province.regions))
+        for occ in self.occurrences:
+            if occ.event.kind == kind and occ.start < months:
+                out = np.maximum(out, occ.event.magnitude * occ.event.place)
+        return out
+
     def thresholds(self, firms, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Copula thresholds (default, overdue) of performing loans idx this month, read before
         the month ages them (the firm kernel ages a loan and draws it in the same step)."""
