@@ -1,0 +1,75 @@
+"""Points of an experiment: one config per point of an input space, run on the same seeds.
+
+Sensitivity analysis (`sim.sensitivity`) and the scheme design search (`sim.design`) both ask
+the same thing many times: "set these inputs to these values, run the Monte Carlo, give me
+the mean of a few headline metrics". This module answers it once:
+
+- `base_overrides(...)` pins `firms.n` to a number. `firms.n=auto` follows
+  guarantor.capital_dispersion and the other grain settings, so left as a word it would give
+  points different firm counts and so different random numbers; pinned, every point runs the
+  same firms under the same `mc.seed` (common random numbers: only the inputs differ).
+- `build(scenario, values, overrides, ...)` composes and validates the point's config: every
+  value in `values` is a dotted config key, except the derived inputs in `DERIVED`
+  (`pd_scale`: every prefecture's PD times a factor, which no single key expresses).
+- `run_point(cfg, jobs)` runs it through the project's runner (`run_replications`, workers
+  per `jobs`) keeping only the per-replication summaries, as `sim.stress` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from .api import load_config
+from .config import ConfigError, SimConfig, prepare
+from .run.results import Results
+from .run.runner import ReplicationTask, run_replications
+from .run.writer import MemoryWriter
+
+
+def scale_pd(cfg: SimConfig, factor: float) -> SimConfig:
+    """Every prefecture's mean annual PD times `factor` (the level of default risk, keeping its
+    pattern across prefectures and sectors). Validated: a PD pushed to 1 or above is refused."""
+    regions = [replace(r, pd=r.pd * factor) for r in cfg.province.regions]
+    out = replace(cfg, province=replace(cfg.province, regions=regions))
+    try:
+        return prepare(out)
+    except ConfigError as e:
+        raise ConfigError(f"pd_scale = {factor!r}: {e}") from None
+
+
+# Inputs that are not one config key: name -> function(cfg, value) -> validated cfg.
+DERIVED = {"pd_scale": scale_pd}
+
+
+def base_overrides(scenario: str, overrides: Mapping[str, Any] | None = None,
+                   shock: str | None = None, province: str | None = None) -> dict:
+    """The overrides with firms.n resolved to the number the base config runs (so that every
+    point runs the same firms) and validated: ConfigError if the base config is not allowed."""
+    over = dict(overrides or {})
+    cfg = load_config(scenario, over, shock=shock, province=province)
+    over["firms.n"] = int(cfg.firms.n)
+    return over
+
+
+def build(scenario: str, values: Mapping[str, float], overrides: Mapping[str, Any] | None = None,
+          shock: str | None = None, province: str | None = None) -> SimConfig:
+    """The validated config of one point: the scenario, the overrides, then `values` (dotted
+    keys, or names in DERIVED). ConfigError (one line naming the key and value) if not allowed."""
+    keys = {k: v for k, v in values.items() if k not in DERIVED}
+    cfg = load_config(scenario, {**dict(overrides or {}), **keys}, shock=shock, province=province)
+    for name, fn in DERIVED.items():
+        if name in values:
+            cfg = fn(cfg, float(values[name]))
+    return cfg
+
+
+def run_point(cfg: SimConfig, jobs: int | None = None) -> Results:
+    """Run cfg's replications (without a counterfactual), keeping only the summaries.
+    jobs: worker processes, None = cfg's mc.n_jobs. After Ctrl-C Results.complete is False
+    (KeyboardInterrupt if no replication finished)."""
+    if jobs is not None:
+        cfg = replace(cfg, mc=replace(cfg.mc, n_jobs=int(jobs), n_jobs_from=""))
+    return run_replications(cfg, MemoryWriter(keep_timeseries=False),
+                            ReplicationTask(cfg, counterfactual=False), progress=False)
