@@ -41,7 +41,8 @@ import numpy as np
 import pandas as pd
 
 from .config import ConfigError
-from .points import DERIVED, base_overrides, build, run_point
+from .api import load_config
+from .points import base_overrides, with_values, run_point
 
 
 @dataclass(frozen=True)
@@ -127,11 +128,12 @@ def problem(inputs: Sequence[Input], scenario: str = "4321", overrides: Mapping 
     and value that are not allowed, or a range that is empty."""
     if len(inputs) < 2:
         raise ConfigError(f"inputs = {[i.key for i in inputs]}: give at least 2 inputs")
+    base = load_config(scenario, overrides, shock=shock, province=province)
     for i in inputs:
         if not (math.isfinite(i.low) and math.isfinite(i.high) and i.low < i.high):
             raise ConfigError(f"{i.key} range = [{i.low:g}, {i.high:g}]: low must be below high")
         for v in (i.low, i.high):
-            build(scenario, {i.key: v}, overrides, shock, province)
+            with_values(base, {i.key: float(v)})
     return {"num_vars": len(inputs), "names": [i.key for i in inputs],
             "bounds": [[i.low, i.high] for i in inputs]}
 
@@ -147,7 +149,8 @@ def evaluate(points: pd.DataFrame, scenario: str = "4321", overrides: Mapping | 
     the finished points readable. After Ctrl-C the result holds the finished points only,
     with attrs["complete"] False (a point cut short is dropped: its replications would not
     be the same set as the others')."""
-    over = base_overrides(scenario, overrides, shock, province)
+    base = load_config(scenario, base_overrides(scenario, overrides, shock, province),
+                       shock=shock, province=province)
     rows = []
     t0 = time.perf_counter()
     if out_csv is not None:
@@ -155,7 +158,7 @@ def evaluate(points: pd.DataFrame, scenario: str = "4321", overrides: Mapping | 
         Path(out_csv).unlink(missing_ok=True)
     complete = True
     for i, values in enumerate(points.to_dict("records")):
-        cfg = build(scenario, values, over, shock, province)
+        cfg = with_values(base, values)
         try:
             res = run_point(cfg, jobs)
         except KeyboardInterrupt:
