@@ -1,9 +1,9 @@
 """Scheme design search: the split, fee and fund size that bring out the most credit within
 a risk limit and a fiscal budget (Optuna, TPE with constraints).
 
-    python -m sim.design --trials 60 --max-halt 0.1 --fiscal-budget 3e8 --out outputs/design
+    python -m sim.design --trials 60 --max-halt 0.1 --fiscal-budget 1.5e8 --out outputs/design
     python -m sim.design --shock flood --objective first_time_borrowers ...
-    sim.design.search(trials=40, max_halt=0.1, fiscal_budget=3e8)   # -> DataFrame of trials
+    sim.design.search(trials=40, max_halt=0.1, fiscal_budget=1.5e8)   # -> DataFrame of trials
 
 The decision (`Space`): the bank's, the re-guarantor's and the funds' (the `pool` payer's)
 shares of each loss, the guarantor taking the rest; the guarantee fee; and the provincial
@@ -120,7 +120,7 @@ def _propose(trial, space: Space) -> tuple[dict[str, float], float, float]:
 
 
 def search(scenario: str = "4321", trials: int = 40, max_halt: float = 0.10,
-           fiscal_budget: float = 3e8, objective: str = "new_lending_scheme",
+           fiscal_budget: float = 1.5e8, objective: str = "new_lending_scheme",
            shock: str | None = None, province: str | None = None,
            overrides: Mapping | None = None, seed: int = 1, jobs: int | None = 1,
            space: Space = SPACE, startup_trials: int | None = None,
@@ -232,7 +232,7 @@ def wilson(k: float, n: int, z: float = 1.96) -> tuple[float, float]:
 
 
 def recheck(design: Mapping[str, Any], scenario: str = "4321", max_halt: float = 0.10,
-            fiscal_budget: float = 3e8, objective: str = "new_lending_scheme",
+            fiscal_budget: float = 1.5e8, objective: str = "new_lending_scheme",
             shock: str | None = None, province: str | None = None,
             overrides: Mapping | None = None, seed: int = 1, replications: int = 40,
             jobs: int | None = 1) -> dict:
@@ -341,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--trials", type=_positive("--trials"), default=40)
     ap.add_argument("--max-halt", type=float, default=0.10,
                     help="limit on P(any guarantor halted), a probability")
-    ap.add_argument("--fiscal-budget", type=float, default=3e8, help="limit on mean fiscal_cost, yuan")
+    ap.add_argument("--fiscal-budget", type=float, default=1.5e8, help="limit on mean fiscal_cost over the horizon, yuan")
     ap.add_argument("--seed", type=int, default=1, help="the sampler's seed (not mc.seed)")
     ap.add_argument("--recheck-replications", type=int, default=40,
                     help="replications of the fresh-seed check of the best design (0: none)")

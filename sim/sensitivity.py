@@ -335,7 +335,7 @@ def ranking_markdown(rank: pd.DataFrame, indices: pd.DataFrame) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     by = indices.set_index(["input", "output"])
     for name, r in rank.iterrows():
-        cells = [str(r["overall rank"]), f"`{name}`"]
+        cells = [str(int(r["overall rank"])), f"`{name}`"]
         for o in outs:
             m, c = by.loc[(name, o), "mu_star"], by.loc[(name, o), "mu_star_conf"]
             cells.append(f"{m:.3g} ± {c:.2g}")
