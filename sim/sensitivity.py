@@ -283,23 +283,21 @@ def sobol(scenario: str = "4321", inputs: Sequence[Input] | None = None,
 
 # ----------------------------------------------------------------------------- plots and text
 def plot_morris(indices: pd.DataFrame, path: str | Path | None = None):
-    """One panel per output: mu* per input with its 95% interval, largest on top."""
+    """One panel per output: mu* per input with its 95% interval. Every panel lists the inputs
+    in one order, the overall ranking's (best on top), so a row is one input across panels."""
     import matplotlib.pyplot as plt
 
     outs = list(dict.fromkeys(indices.output))
-    fig, axes = plt.subplots(1, len(outs), figsize=(3.6 * len(outs), 0.35 * indices.input.nunique() + 1.5),
-                             squeeze=False)
+    order = list(ranking(indices).index[::-1])  # barh draws from the bottom up
+    fig, axes = plt.subplots(1, len(outs), figsize=(3.6 * len(outs), 0.35 * len(order) + 1.5),
+                             squeeze=False, sharey=True)
     for ax, o in zip(axes[0], outs):
-        t = indices[indices.output == o].sort_values("mu_star")
-        ax.barh(t.input, t.mu_star, xerr=t.mu_star_conf, color="tab:blue", alpha=0.8)
+        t = indices[indices.output == o].set_index("input").loc[order]
+        ax.barh(range(len(order)), t.mu_star, xerr=t.mu_star_conf, color="tab:blue", alpha=0.8)
         ax.set_title(o, fontsize=9)
         ax.set_xlabel(f"Morris mu* ({t.unit.iloc[0]})", fontsize=8)
         ax.tick_params(labelsize=7)
-        if ax is not axes[0][0]:
-            ax.set_yticklabels([])
-            ax.set_yticks([])
-        else:
-            ax.set_yticks(range(len(t)), t.input)
+    axes[0][0].set_yticks(range(len(order)), order)
     fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=120)

@@ -100,3 +100,20 @@ def test_setting_values_on_a_composed_config_equals_composing_them():
         with_values(slow, {"bank.nope": 1.0})
     with pytest.raises(sim.ConfigError, match="scheme.tranches = .*shares must sum to 1"):
         with_values(slow, {"scheme.tranches.bank.share": 0.5})
+
+
+def test_morris_plot_rows_are_the_same_input_in_every_panel():
+    """Each panel's bar in a row belongs to the input named on that row (one order for all
+    panels), even when the outputs rank the inputs differently."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    idx = pd.DataFrame({"output": ["a", "a", "a", "b", "b", "b"], "unit": "x",
+                        "input": ["p", "q", "r"] * 2, "mu_star": [3.0, 2.0, 1.0, 1.0, 5.0, 2.0],
+                        "mu_star_conf": 0.1})
+    fig = S.plot_morris(idx)
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    for ax, out in zip(fig.axes, ["a", "b"]):
+        widths = {lab: bar.get_width() for lab, bar in zip(labels, ax.patches)}
+        want = idx[idx.output == out].set_index("input").mu_star.to_dict()
+        assert widths == want
