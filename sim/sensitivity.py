@@ -69,8 +69,8 @@ INPUTS = (
     Input("guarantor.capital_dispersion", 0.2, 0.8,
           "sources give only the mean capital; 0.5 spans Hunan's 0.09-0.86 bn, 0.2-0.8 brackets it"),
     Input("guarantor.noise", 0.8, 2.4,
-          "default 1.4 (AUC 0.81) assumed; from near the platform's data (AUC ~0.85) to a credit "
-          "file only (2.45, AUC 0.74)"),
+          "default 1.4 (AUC 0.81) assumed; from nearly the platform's data (0.55, AUC 0.86) to "
+          "a credit file only (2.45, AUC 0.74)"),
     Input("pool.patience", 2.0, 12.0,
           "default 6 months assumed; from impatient claimants to the 11-month recover-first wait"),
     Input("pool.city_reliability", 0.5, 1.0,
@@ -78,8 +78,8 @@ INPUTS = (
     Input("copula.rho_macro", 0.01, 0.08,
           "macro loading 0.04 is calibrated to the Basel range, not measured; a quarter to double"),
     Input("pd_scale", 0.7, 1.5,
-          "every prefecture's PD x this: the level of default risk is the least sourced number "
-          "(region PDs are assumptions around H's 6.5% claim rate)"),
+          "every prefecture's PD x this: region PDs are the reported NPLs x 1.5, the 1.5 an "
+          "assumption (banks lend to the safer part); 0.7-1.5 takes that factor from ~1 to ~2.25"),
     Input("firms.apply_rate", 0.05, 0.15, "default 10%/month assumed; half to one and a half"),
 )
 
