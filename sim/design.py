@@ -41,7 +41,7 @@ import math
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -68,13 +68,16 @@ DEFAULT_OVERRIDES = {"firms.n": "auto", "horizon": 48, "mc.replications": 16}
 @dataclass(frozen=True)
 class Space:
     """The box the search explores: share ranges (the guarantor takes 1 - the others and must
-    land in its range), the fee (yearly, on the guaranteed amount) and the pool size (yuan)."""
+    land in its range), the fee (yearly, on the guaranteed amount) and the pool size (yuan).
+    The defaults keep to policy: banks bear in principle at least 20% (the national fund's
+    rules, 2019) and the average fee stays within 1% (国办发〔2019〕6号; docs/sources.md).
+    Widen them with `--space bank=0.1:0.5 fee=0.005:0.02` to see what the rules cost."""
 
-    bank: tuple[float, float] = (0.10, 0.50)
+    bank: tuple[float, float] = (0.20, 0.50)
     reguarantor: tuple[float, float] = (0.0, 0.40)
     pool: tuple[float, float] = (0.0, 0.40)  # the funds pay at most pool.max_share (40%) anyway
     guarantor: tuple[float, float] = (0.10, 0.80)
-    fee: tuple[float, float] = (0.005, 0.02)
+    fee: tuple[float, float] = (0.005, 0.01)
     pool_size: tuple[float, float] = (0.2e9, 3.0e9)
     share_step: float = 0.05
     fee_step: float = 0.001
@@ -82,6 +85,27 @@ class Space:
 
 
 SPACE = Space()
+
+
+def space_from(items: list[str], base: Space = SPACE) -> Space:
+    """`base` with ranges changed by 'name=lo:hi' items; ConfigError (one line) for an unknown
+    name, an unreadable or empty range, or a share range outside [0, 1]."""
+    names = ("bank", "reguarantor", "pool", "guarantor", "fee", "pool_size")
+    changes = {}
+    for item in items:
+        name, _, rng = item.partition("=")
+        if name not in names:
+            raise ConfigError(f"--space {item!r}: name must be one of {', '.join(names)}")
+        try:
+            lo, hi = (float(x) for x in rng.split(":"))
+        except ValueError:
+            raise ConfigError(f"--space {item!r}: give a range as name=low:high, e.g. bank=0.1:0.5") from None
+        if not lo < hi or lo < 0 or (name not in ("pool_size",) and hi > (0.2 if name == "fee" else 1)):
+            raise ConfigError(f"--space {item!r}: need 0 <= low < high"
+                              + ("" if name == "pool_size" else
+                                 f" <= {0.2 if name == 'fee' else 1} (the config's bound)"))
+        changes[name] = (lo, hi)
+    return replace(base, **changes)
 
 
 def shares(bank: float, reguarantor: float, pool: float, step: float = 0.05) -> dict[str, float]:
@@ -212,17 +236,24 @@ def best(table: pd.DataFrame) -> pd.Series | None:
     return ok.loc[ok[table.attrs["objective"]].idxmax()]
 
 
-def pareto(table: pd.DataFrame) -> pd.DataFrame:
-    """The frontier of credit against risk: among the trials that ran and met the fiscal
-    budget, those no other such trial beats on both (objective at least as high and P(halt)
-    at least as low, one strictly). Sorted by P(halt)."""
+def pareto(table: pd.DataFrame, risk: str = HALT) -> pd.DataFrame:
+    """The frontier of credit against a risk: `risk` is P(halt) (HALT) or "fiscal_cost".
+    Among the trials that ran and met the other constraint (the fiscal budget for P(halt),
+    the P(halt) limit for fiscal cost), those no other such trial beats on both (objective
+    at least as high and risk at least as low, one strictly). Sorted by risk."""
     obj = table.attrs["objective"]
-    ran = table[table.ran & (table.fiscal_cost <= table.attrs["fiscal_budget"])]
-    y, h = ran[obj].to_numpy(), ran[HALT].to_numpy()
+    ran = table[table.ran]
+    if risk == HALT:
+        ran = ran[ran.fiscal_cost <= table.attrs["fiscal_budget"]]
+    elif risk == "fiscal_cost":
+        ran = ran[ran[HALT] <= table.attrs["max_halt"]]
+    else:
+        raise ValueError(f"risk = {risk!r}: must be {HALT} or fiscal_cost")
+    y, h = ran[obj].to_numpy(), ran[risk].to_numpy()
     keep = [not np.any((y >= y[i]) & (h <= h[i]) & ((y > y[i]) | (h < h[i]))) for i in range(len(ran))]
-    front = ran[keep].sort_values([HALT, obj], ascending=[True, False])
+    front = ran[keep].sort_values([risk, obj], ascending=[True, False])
     # designs tied on both numbers are one point of the frontier: keep the first tried
-    return front.drop_duplicates([HALT, obj])
+    return front.drop_duplicates([risk, obj])
 
 
 def wilson(k: float, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -267,25 +298,31 @@ def recheck(design: Mapping[str, Any], scenario: str = "4321", max_halt: float =
 
 
 # ----------------------------------------------------------------------------- plot and text
-def plot_frontier(table: pd.DataFrame, front: pd.DataFrame, path: str | Path | None = None):
-    """Every trial that ran: objective against P(halt), feasible ones filled; the frontier as
-    a step line; the limit as a vertical line."""
+def plot_frontier(table: pd.DataFrame, path: str | Path | None = None):
+    """Every trial that ran: the objective against P(halt) (left) and against fiscal cost
+    (right); feasible trials filled, each frontier (`pareto`) as a step line, the limits as
+    dotted lines."""
     import matplotlib.pyplot as plt
 
     obj = table.attrs["objective"]
     scale, unit = (1e-9, "bn yuan") if obj == "new_lending_scheme" else (1.0, "firms")
     ran = table[table.ran]
-    fig, ax = plt.subplots(figsize=(6.5, 4))
-    ok = ran[ran.feasible]
-    no = ran[~ran.feasible]
-    ax.scatter(100 * no[HALT], no[obj] * scale, facecolors="none", edgecolors="grey", label="infeasible")
-    ax.scatter(100 * ok[HALT], ok[obj] * scale, color="tab:blue", label="feasible")
-    ax.step(100 * front[HALT], front[obj] * scale, where="post", color="tab:red",
-            label="frontier (within fiscal budget)")
-    ax.axvline(100 * table.attrs["max_halt"], color="tab:red", ls=":", label="limit")
-    ax.set(xlabel="P(any guarantor halted), %", ylabel=f"{obj} ({unit})",
-           title="Scheme designs tried: credit against risk")
-    ax.legend(fontsize=7)
+    ok, no = ran[ran.feasible], ran[~ran.feasible]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    for ax, risk, xs, limit, label in (
+            (axes[0], HALT, 100, table.attrs["max_halt"], "P(any guarantor halted), %"),
+            (axes[1], "fiscal_cost", 1e-9, table.attrs["fiscal_budget"], "fiscal cost, bn yuan")):
+        front = pareto(table, risk)
+        ax.scatter(no[risk] * xs, no[obj] * scale, facecolors="none", edgecolors="grey", label="infeasible")
+        ax.scatter(ok[risk] * xs, ok[obj] * scale, color="tab:blue", label="feasible")
+        ax.step(front[risk] * xs, front[obj] * scale, where="post", color="tab:red", label="frontier")
+        ax.axvline(limit * xs, color="tab:red", ls=":", label="limit")
+        ax.set_xlabel(label)
+    axes[0].set_ylabel(f"{obj} ({unit})")
+    axes[0].set_title("within the fiscal budget", fontsize=9)
+    axes[1].set_title("within the P(halt) limit", fontsize=9)
+    axes[0].legend(fontsize=7)
+    fig.suptitle("Scheme designs tried: credit against risk")
     fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=120)
@@ -347,6 +384,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-halt", type=float, default=0.10,
                     help="limit on P(any guarantor halted), a probability")
     ap.add_argument("--fiscal-budget", type=float, default=1.5e8, help="limit on mean fiscal_cost over the horizon, yuan")
+    ap.add_argument("--space", nargs="+", default=[], metavar="NAME=LO:HI",
+                    help="change the box: bank, reguarantor, pool, guarantor (shares), fee, "
+                         "pool_size (yuan), e.g. bank=0.1:0.5 fee=0.005:0.02")
     ap.add_argument("--seed", type=int, default=1, help="the sampler's seed (not mc.seed)")
     ap.add_argument("--recheck-replications", type=int, default=40,
                     help="replications of the fresh-seed check of the best design (0: none)")
@@ -368,8 +408,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if a.recheck_replications < 0:
             raise ConfigError(f"--recheck-replications {a.recheck_replications}: must be >= 0")
+        space = space_from(a.space)
         table = search(a.scenario, a.trials, a.max_halt, a.fiscal_budget, a.objective, a.shock,
-                       a.province, over, a.seed, a.jobs, progress=show, out_csv=out / "trials.csv")
+                       a.province, over, a.seed, a.jobs, space, progress=show,
+                       out_csv=out / "trials.csv")
     except ConfigError as e:
         print(f"sim.design: error: {e}", file=sys.stderr)
         return 2
@@ -379,6 +421,7 @@ def main(argv: list[str] | None = None) -> int:
         if table.empty:
             return 130
     front = pareto(table) if table.ran.any() else table.iloc[:0]
+    front_fiscal = pareto(table, "fiscal_cost") if table.ran.any() else table.iloc[:0]
     top = best(table)
     secs = time.perf_counter() - t0
     cmd = "python -m sim.design " + " ".join(args)
@@ -388,8 +431,11 @@ def main(argv: list[str] | None = None) -> int:
              f"{a.scenario}, shock "
              f"{a.shock or 'none'}, overrides {run_over}, sampler seed {a.seed}, "
              f"limit P(halt) <= {a.max_halt:g}, fiscal budget {a.fiscal_budget / 1e9:g} bn, "
-             f"{secs:.0f} s", "", "Frontier (credit against risk, within the fiscal budget):", "",
-             design_markdown(front, a.objective), ""]
+             f"{secs:.0f} s", "", f"Space: {space}", "",
+             "Frontier of credit against P(halt), within the fiscal budget:", "",
+             design_markdown(front, a.objective), "",
+             "Frontier of credit against fiscal cost, within the P(halt) limit:", "",
+             design_markdown(front_fiscal, a.objective), ""]
     if top is None:
         parts += ["No trial met every constraint.", ""]
     else:
@@ -408,9 +454,10 @@ def main(argv: list[str] | None = None) -> int:
                       f"(upper 95% {chk['fiscal_cost high'] / 1e9:.3f}); {a.objective} "
                       f"{chk[a.objective] * (1e-9 if a.objective == 'new_lending_scheme' else 1):,.1f}.", ""]
     table.to_csv(out / "trials.csv", index=False)
-    front.to_csv(out / "frontier.csv", index=False)
+    front.to_csv(out / "frontier_halt.csv", index=False)
+    front_fiscal.to_csv(out / "frontier_fiscal.csv", index=False)
     if table.ran.any():
-        plot_frontier(table, front, out / "frontier.png")
+        plot_frontier(table, out / "frontier.png")
     text = "\n".join(parts)
     (out / "design.md").write_text(text, encoding="utf-8")
     print(text)

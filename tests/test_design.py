@@ -57,6 +57,22 @@ def test_pareto_keeps_the_undominated_designs_within_budget():
     front = D.pareto(t)
     assert front.trial.tolist() == [0, 1, 3]  # 2 is beaten by 1; 4 is over budget
     assert D.best(t).trial == 4  # best reads `feasible` as the search set it
+    # against fiscal cost, among those within the P(halt) limit (0.2): 3 is out, 4 is in
+    assert D.pareto(t, "fiscal_cost").trial.tolist() == [1, 4]
+
+
+def test_space_from_the_command_line():
+    s = D.space_from(["bank=0.1:0.5", "fee=0.005:0.02"])
+    assert s.bank == (0.1, 0.5) and s.fee == (0.005, 0.02) and s.pool == D.SPACE.pool
+    for bad, needle in (["banks=0:1"], "name must be one of"), (["fee=0.01:0.5"], "<= 0.2"), \
+                       (["pool=0.3:0.1"], "low < high"), (["bank=a:b"], "name=low:high"):
+        with pytest.raises(sim.ConfigError, match=needle):
+            D.space_from(bad)
+
+
+def test_default_space_keeps_to_policy():
+    """Banks bear at least 20% and the fee stays within 1% (docs/sources.md), by default."""
+    assert D.SPACE.bank[0] >= 0.2 and D.SPACE.fee[1] <= 0.01
 
 
 def test_wilson_interval():
