@@ -394,7 +394,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="worker processes for each trial's replications")
     ap.add_argument("--out", default="outputs/design", help="folder for the tables and the plot")
     args = list(sys.argv[1:] if argv is None else argv)
-    overrides = [x for x in args if "=" in x and not x.startswith("-")]
+    # config overrides are key=value words; name=low:high words are --space ranges
+    overrides = [x for x in args if "=" in x and not x.startswith("-")
+                 and ":" not in x.split("=", 1)[1]]
     a = ap.parse_args([x for x in args if x not in overrides])
     over = {k: _number(v) for k, v in (o.split("=", 1) for o in overrides)}
     out = Path(a.out)

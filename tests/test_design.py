@@ -105,3 +105,10 @@ def test_command_refuses_bad_input_in_one_line(capsys, tmp_path):
     assert D.main(["--max-halt", "2", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--max-halt 2.0: must be a probability" in err[0], err
+
+
+def test_command_reads_space_ranges_apart_from_config_overrides(capsys, tmp_path):
+    """`--space bank=0.1:0.5` is a range, `horizon=12` an override: a bad range is named."""
+    assert D.main(["--space", "bank=0.6:0.5", "horizon=12", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--space 'bank=0.6:0.5'" in err[0], err
