@@ -220,8 +220,11 @@ def search(scenario: str = "4321", trials: int = 40, max_halt: float = 0.10,
     complete = True
     try:
         study.optimize(evaluate, n_trials=trials, catch=())
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # wherever it lands: in a run, in the sampler, while writing
         complete = False
+    if not complete and out_csv is not None:
+        # exactly the finished trials, even if Ctrl-C cut the last append short
+        pd.DataFrame(rows).to_csv(out_csv, index=False)
     table = pd.DataFrame(rows)
     table.attrs.update(complete=complete, max_halt=max_halt, fiscal_budget=fiscal_budget,
                        objective=objective, firms_n=int(base.firms.n))
@@ -433,7 +436,9 @@ def main(argv: list[str] | None = None) -> int:
              f"{a.scenario}, shock "
              f"{a.shock or 'none'}, overrides {run_over}, sampler seed {a.seed}, "
              f"limit P(halt) <= {a.max_halt:g}, fiscal budget {a.fiscal_budget / 1e9:g} bn, "
-             f"{secs:.0f} s", "", f"Space: {space}", "",
+             f"{secs:.0f} s" + ("" if table.attrs["complete"] else
+                                  f"; INTERRUPTED after {len(table)} of {a.trials} trials"),
+             "", f"Space: {space}", "",
              "Frontier of credit against P(halt), within the fiscal budget:", "",
              design_markdown(front, a.objective), "",
              "Frontier of credit against fiscal cost, within the P(halt) limit:", "",

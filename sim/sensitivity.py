@@ -162,24 +162,25 @@ def evaluate(points: pd.DataFrame, scenario: str = "4321", overrides: Mapping | 
         Path(out_csv).parent.mkdir(parents=True, exist_ok=True)
         Path(out_csv).unlink(missing_ok=True)
     complete = True
-    for i, values in enumerate(points.to_dict("records")):
-        cfg = with_values(base, values)
-        try:
-            res = run_point(cfg, jobs)
-        except KeyboardInterrupt:
-            complete = False
-            break
-        if not res.complete:
-            complete = False
-            break
-        reps = res.replications
-        row = {"point": i, **values, **{o: float(reps[o].mean()) for o in outputs},
-               **{f"{o}_sd": float(reps[o].std(ddof=1)) for o in outputs}, "n": len(reps)}
-        rows.append(row)
-        if out_csv is not None:
-            pd.DataFrame([row]).to_csv(out_csv, mode="a", header=(i == 0), index=False)
-        if progress is not None:
-            progress(i + 1, len(points), time.perf_counter() - t0)
+    try:
+        for i, values in enumerate(points.to_dict("records")):
+            res = run_point(with_values(base, values), jobs)
+            if not res.complete:
+                complete = False
+                break
+            reps = res.replications
+            row = {"point": i, **values, **{o: float(reps[o].mean()) for o in outputs},
+                   **{f"{o}_sd": float(reps[o].std(ddof=1)) for o in outputs}, "n": len(reps)}
+            rows.append(row)
+            if out_csv is not None:
+                pd.DataFrame([row]).to_csv(out_csv, mode="a", header=(i == 0), index=False)
+            if progress is not None:
+                progress(i + 1, len(points), time.perf_counter() - t0)
+    except KeyboardInterrupt:  # wherever it lands: in a run, between runs, while writing
+        complete = False
+    if not complete and out_csv is not None:
+        # exactly the finished points, even if Ctrl-C cut the last append short
+        pd.DataFrame(rows).to_csv(out_csv, index=False)
     table = pd.DataFrame(rows)
     table.attrs.update(complete=complete, firms_n=int(base.firms.n))
     return table

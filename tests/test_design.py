@@ -112,3 +112,31 @@ def test_command_reads_space_ranges_apart_from_config_overrides(capsys, tmp_path
     assert D.main(["--space", "bank=0.6:0.5", "horizon=12", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--space 'bank=0.6:0.5'" in err[0], err
+
+
+def test_ctrl_c_leaves_the_finished_trials_readable(tmp_path):
+    """Ctrl-C in `python -m sim.design`: exit 130 and the finished trials are in trials.csv."""
+    import os
+    import select
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    args = [sys.executable, "-m", "sim.design", "--trials", "50", "--out", str(tmp_path),
+            "firms.n=2000", "horizon=12", "mc.replications=3"]
+    p = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    seen, deadline = "", time.monotonic() + 120
+    while "trial 2/" not in seen and time.monotonic() < deadline and p.poll() is None:
+        if select.select([p.stderr], [], [], 1)[0]:
+            seen += p.stderr.readline()
+    assert "trial 2/" in seen, seen
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 130, err
+    assert "interrupted" in err
+    done = pd.read_csv(tmp_path / "trials.csv")
+    assert 2 <= len(done) < 50
+    assert (done[[f"{x}_share" for x in D.PAYERS]].sum(axis=1) - 1).abs().max() < 1e-12
+    assert "INTERRUPTED after" in (tmp_path / "design.md").read_text()
