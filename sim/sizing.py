@@ -41,8 +41,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .api import load_config
-from .config import ConfigError, SimConfig
+from .config import ConfigError, SimConfig, load_config
 from .metrics import SUMMARY_DOC, summary_unit, wilson_interval
 from .run.runner import run_summaries
 

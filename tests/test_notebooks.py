@@ -41,6 +41,30 @@ def test_every_notebook_asserts_a_claim(path):
     assert any("assert " in c.source for c in nb.cells if c.cell_type == "code"), path.name
 
 
+def claims_of(nb) -> dict:
+    """The `claims` dict a notebook shows in its last checking cell."""
+    import ast
+
+    text = next(t for t in reversed(text_outputs(nb)) if t.startswith("{") and "'" in t)
+    return ast.literal_eval(text)
+
+
+def test_sensitivity_notebook(monkeypatch):
+    """Its claims are asserts inside it; and the Morris ranking it shows puts the funds'
+    patience, inert while the funds never queue, last."""
+    nb = execute(Path(NOTEBOOKS[0]).parent / "sensitivity.ipynb", monkeypatch)
+    claims = claims_of(nb)
+    assert claims["patience_inert"] and claims["appetite_resolved"]
+    assert claims["last"] == "pool.patience"
+
+
+def test_design_search_notebook(monkeypatch):
+    """The best design it finds is feasible on the search's seeds and still within the
+    P(halt) limit on fresh seeds (asserted inside; checked here too)."""
+    nb = execute(Path(NOTEBOOKS[0]).parent / "design_search.ipynb", monkeypatch)
+    assert claims_of(nb)["halt_holds_on_fresh_seeds"] is True
+
+
 def test_quickstart_notebook(monkeypatch):
     """Runs (its claim that the three tables agree is an assert inside it) and shows the
     one-line error of a bad value."""
