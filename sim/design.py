@@ -50,7 +50,7 @@ import pandas as pd
 
 from .config import ConfigError, tranche_payer
 from .api import load_config
-from .points import base_overrides, build, run_point, with_values
+from .points import base_overrides, build, cli_value, positive_int, run_point, with_values
 
 OBJECTIVES = ("new_lending_scheme", "first_time_borrowers")
 HALT = "any_guarantor_suspended"
@@ -350,27 +350,6 @@ def design_markdown(rows: pd.DataFrame, objective: str) -> str:
 
 
 # ----------------------------------------------------------------------------- command line
-def _positive(flag: str) -> Callable[[str], int]:
-    def parse(s: str) -> int:
-        try:
-            v = int(s)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{flag} {s!r}: must be a whole number >= 1") from None
-        if v < 1:
-            raise argparse.ArgumentTypeError(f"{flag} {s!r}: must be a whole number >= 1")
-        return v
-    return parse
-
-
-def _number(v: str) -> Any:
-    for cast in (int, float):
-        try:
-            return cast(v)
-        except ValueError:
-            pass
-    return v
-
-
 def main(argv: list[str] | None = None) -> int:
     import logging
 
@@ -383,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shock", default=None, help="a shock file (conf/shock/), e.g. flood")
     ap.add_argument("--province", default=None)
     ap.add_argument("--objective", default="new_lending_scheme", choices=OBJECTIVES)
-    ap.add_argument("--trials", type=_positive("--trials"), default=40)
+    ap.add_argument("--trials", type=positive_int("--trials"), default=40)
     ap.add_argument("--max-halt", type=float, default=0.10,
                     help="limit on P(any guarantor halted), a probability")
     ap.add_argument("--fiscal-budget", type=float, default=1.5e8, help="limit on mean fiscal_cost over the horizon, yuan")
@@ -393,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1, help="the sampler's seed (not mc.seed)")
     ap.add_argument("--recheck-replications", type=int, default=40,
                     help="replications of the fresh-seed check of the best design (0: none)")
-    ap.add_argument("--jobs", type=_positive("--jobs"), default=1,
+    ap.add_argument("--jobs", type=positive_int("--jobs"), default=1,
                     help="worker processes for each trial's replications")
     ap.add_argument("--out", default="outputs/design", help="folder for the tables and the plot")
     args = list(sys.argv[1:] if argv is None else argv)
@@ -401,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     overrides = [x for x in args if "=" in x and not x.startswith("-")
                  and ":" not in x.split("=", 1)[1]]
     a = ap.parse_args([x for x in args if x not in overrides])
-    over = {k: _number(v) for k, v in (o.split("=", 1) for o in overrides)}
+    over = {k: cli_value(v) for k, v in (o.split("=", 1) for o in overrides)}
     out = Path(a.out)
 
     def show(done: int, total: int, secs: float, row: dict) -> None:

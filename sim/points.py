@@ -21,9 +21,10 @@ the mean of a few headline metrics". This module answers it once:
 
 from __future__ import annotations
 
+import argparse
 import copy
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -107,3 +108,28 @@ def run_point(cfg: SimConfig, jobs: int | None = None) -> Results:
     jobs: worker processes, None = cfg's mc.n_jobs. After Ctrl-C Results.complete is False
     (KeyboardInterrupt if no replication finished)."""
     return run_summaries(cfg, None if jobs is None else int(jobs))
+
+
+def positive_int(flag: str) -> Callable[[str], int]:
+    """An argparse type for a whole number >= 1 whose error names the flag (the sensitivity
+    and design commands share it)."""
+    def parse(s: str) -> int:
+        try:
+            v = int(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{flag} {s!r}: must be a whole number >= 1") from None
+        if v < 1:
+            raise argparse.ArgumentTypeError(f"{flag} {s!r}: must be a whole number >= 1")
+        return v
+    return parse
+
+
+def cli_value(v: str) -> Any:
+    """A command-line value as the config expects it: int, float or the text."""
+    for cast in (int, float):
+        try:
+            return cast(v)
+        except ValueError:
+            pass
+    return v
+

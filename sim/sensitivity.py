@@ -35,14 +35,13 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .config import ConfigError
 from .api import load_config
-from .points import base_overrides, with_values, run_point
+from .points import base_overrides, cli_value, positive_int, run_point, with_values
 
 
 @dataclass(frozen=True)
@@ -364,18 +363,6 @@ def sobol_markdown(indices: pd.DataFrame) -> str:
 
 
 # ----------------------------------------------------------------------------- command line
-def _positive(flag: str) -> Callable[[str], int]:
-    def parse(s: str) -> int:
-        try:
-            v = int(s)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{flag} {s!r}: must be a whole number >= 1") from None
-        if v < 1:
-            raise argparse.ArgumentTypeError(f"{flag} {s!r}: must be a whole number >= 1")
-        return v
-    return parse
-
-
 def _print_progress(done: int, total: int, seconds: float) -> None:
     eta = seconds / done * (total - done)
     print(f"point {done}/{total}  {seconds:.0f}s elapsed, ~{eta:.0f}s left", file=sys.stderr, flush=True)
@@ -396,11 +383,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--inputs", nargs="+", default=None,
                     help="input names (default for morris: all of INPUTS; sobol needs them); "
                          "key=low:high for a range of your own")
-    ap.add_argument("--trajectories", type=_positive("--trajectories"), default=8,
+    ap.add_argument("--trajectories", type=positive_int("--trajectories"), default=8,
                     help="Morris trajectories r ((k+1) r points)")
-    ap.add_argument("--n", type=_positive("--n"), default=32, help="Sobol base sample (power of 2)")
+    ap.add_argument("--n", type=positive_int("--n"), default=32, help="Sobol base sample (power of 2)")
     ap.add_argument("--seed", type=int, default=1, help="sampling seed (not mc.seed)")
-    ap.add_argument("--jobs", type=_positive("--jobs"), default=1,
+    ap.add_argument("--jobs", type=positive_int("--jobs"), default=1,
                     help="worker processes for each point's replications")
     ap.add_argument("--out", default="outputs/sensitivity", help="folder for the tables and the plot")
     args = list(sys.argv[1:] if argv is None else argv)
@@ -408,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     # known input's key, or are ranges key=lo:hi)
     overrides = [x for x in args if "=" in x and not x.startswith("-") and ":" not in x.split("=", 1)[1]]
     a = ap.parse_args([x for x in args if x not in overrides])
-    over = {k: _number(v) for k, v in (o.split("=", 1) for o in overrides)}
+    over = {k: cli_value(v) for k, v in (o.split("=", 1) for o in overrides)}
     out = Path(a.out)
     try:
         inputs = inputs_named(a.inputs)
@@ -452,16 +439,6 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     print(f"wrote {out}/{name}.md, {name}.png and the csv files", file=sys.stderr)
     return 0
-
-
-def _number(v: str) -> Any:
-    """A command-line value as the config expects it: int, float or the text."""
-    for cast in (int, float):
-        try:
-            return cast(v)
-        except ValueError:
-            pass
-    return v
 
 
 if __name__ == "__main__":
