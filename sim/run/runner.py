@@ -141,6 +141,11 @@ class StopFlag:
         self.event = threading.Event()
         self._held = 0
         self._deferred = False
+        # True while the main thread only waits on workers and looks at the flag every
+        # WAIT_SECONDS: the first Ctrl-C then just sets it. Raising there could land inside
+        # a finalizer (a Dask Future's __del__), where Python prints the exception as
+        # "Exception ignored ... Traceback" and drops it.
+        self.polled = False
 
     def is_set(self) -> bool:
         return self.event.is_set()
@@ -149,7 +154,10 @@ class StopFlag:
         self.event.set()
 
     def on_sigint(self, signum, frame) -> None:
+        first = not self.event.is_set()
         self.event.set()
+        if first and self.polled:
+            return
         if self._held:
             self._deferred = True
         else:
@@ -226,6 +234,7 @@ def run_replications(cfg: SimConfig, writer: Writer, task: ReplicationTask | Non
         with engine(cfg) as (ex, slots):
             window = 1 if slots <= 1 else 2 * slots
             pending: dict[cf.Future, int] = {}
+            stop.polled = slots > 1  # workers run the tasks; this thread only waits
             try:
                 nxt = 0
                 while nxt < n or pending:
@@ -249,6 +258,8 @@ def run_replications(cfg: SimConfig, writer: Writer, task: ReplicationTask | Non
                 for fut in pending:
                     fut.cancel()
                 ex.shutdown(wait=False)  # local workers are terminated, Dask tasks cancelled
+            finally:
+                stop.polled = False  # from here a first Ctrl-C raises again
     if not complete:
         print(f"interrupted: {done} of {n} replications finished", file=sys.stderr)
     res = writer.finish(cfg, complete, time.perf_counter() - t0, phases, cf_phases)
