@@ -1,4 +1,6 @@
-"""The flood reproduces the Hunan report's 2024 Dongting Lake figures.
+"""The flood is set to the Hunan report's 2024 Dongting Lake figures (calibration, not
+validation: the uplift is an input scaled so the cohort moves by the figure; this test checks
+that the model's own measurement of the cohort lands there).
 
 H「2024年洞庭湖區洪災期間,岳陽、常德兩地涉農小微企業貸款逾期率在三個月內驟升4.7個百分點,而同期投」
 …「業經營中斷險”的企業逾期率僅上升0.9%」 (docs/sources.md#hunan-report-h): within three months
@@ -72,7 +74,7 @@ def measure(cfg, replications: int) -> dict[str, tuple[float, float]]:
     return out
 
 
-def test_flood_reproduces_the_dongting_lake_overdue_rise():
+def test_flood_is_set_to_the_dongting_lake_overdue_rise():
     cfg = sim.load_config("4321", {"horizon": FLOOD_MONTH + 2, "shock.month": FLOOD_MONTH,
                                    "shock.prefectures": ["yueyang", "changde"]}, shock="flood")
     assert cfg.province.name == "hunan" and cfg.shock.severity == 1.0
