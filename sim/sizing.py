@@ -4,7 +4,7 @@
     python -m sim.sizing --scenario 4321 --lever funds --target 0.05 \\
         --risk funds_queue_over_12m --return-period 50 --replications 200 --out outputs/sizing
     python -m sim.sizing --lever pool.annual_amount --risk pool_depleted --shock none
-    s = sim.sizing.size_fund("4321", lever="funds", target=0.05)     # a Sizing
+    s = sim.size_fund("4321", lever="funds", target=0.05)            # a Sizing (sim.sizing)
     s.answer, s.interval, s.curve, s.plot()
 
 "What is the smallest pool (or guarantor capital, or annual appropriation) that keeps
@@ -350,8 +350,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sim.sizing: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("sim.sizing: interrupted; no answer (each size needs all its replications)",
-              file=sys.stderr)
+        print("sim.sizing: interrupted; no answer (each size needs all its replications); the "
+              "sizes finished so far are in the lines above", file=sys.stderr)
         return 130
     cmd = "python -m sim.sizing " + " ".join(args)
     md = s.markdown(cmd.strip())
