@@ -122,10 +122,8 @@ class GuaranteeModel(mesa.Model):
         # by guarantor: with the receivables, its outstanding claims (代偿余额).
         self._pending_due = np.zeros((span, G))
         self.claims_pending = np.zeros(G)
-        # NPL as a stock: defaulted loans until written off at their recovery date.
-        self._npl_release = np.zeros(span)
-        self.npl_stock = 0.0
-        # the same stock by prefecture (for the map of the teaching app, sim/app)
+        # NPL as a stock by prefecture (the province's is their sum; the teaching app maps
+        # them): defaulted loans until written off at their recovery date.
         self._npl_release_region = np.zeros((span, self.n_regions))
         self._npl_region = np.zeros(self.n_regions)
         # claims (代偿) and released guarantees by month and guarantor, for 12-month claim rates
@@ -288,7 +286,7 @@ class GuaranteeModel(mesa.Model):
     def npl_exposure(self) -> float:
         """Non-performing loans as a stock: EAD of defaulted loans (90+ days overdue) not yet
         written off; a loan is written off at its recovery date."""
-        return self.npl_stock
+        return float(self._npl_region.sum())
 
     def prefectures(self) -> pd.DataFrame:
         """The province's prefectures now, one row each (what the teaching app's map shows):
@@ -468,8 +466,6 @@ class GuaranteeModel(mesa.Model):
         recovery_rate = 1.0 - lgd
         due = np.minimum(self.month + self.cfg.firms.recovery_lag + delay, self._span - 1)
         # NPL stock: in at default, out when written off at the recovery date
-        self.npl_stock += ead.sum()
-        np.add.at(self._npl_release, due, ead)
         self._npl_region += np.bincount(f.region[idx], weights=ead, minlength=self.n_regions)
         np.add.at(self._npl_release_region, (due, f.region[idx]), ead)
         m.defaults += w * idx.shape[0]
@@ -619,7 +615,6 @@ class GuaranteeModel(mesa.Model):
         self.tally.recoveries += due.sum()
         self.tally.recoveries_direct += self._direct_recoveries_due[self.month]
         # loans reaching their recovery date leave the NPL stock and the pending claims
-        self.npl_stock -= self._npl_release[self.month]
         self._npl_region -= self._npl_release_region[self.month]
         self.claims_pending -= self._pending_due[self.month]
         self._reimburse()
