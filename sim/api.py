@@ -62,7 +62,10 @@ def compare(items: Iterable[str | Path | Results], overrides: Overrides = None,
     if folders:
         jobs = comparison.load_folders(folders)
         if labels is not None:
-            for j, lab in zip(jobs, labels, strict=True):
+            labels = list(labels)
+            if len(labels) != len(jobs):
+                raise ValueError(f"{len(labels)} labels for {len(jobs)} jobs")
+            for j, lab in zip(jobs, labels):
                 j.label = lab
     else:
         results = [i if isinstance(i, Results) else

@@ -172,6 +172,8 @@ def from_results(results, labels=None) -> list[Job]:
         labels = [r.scenario + (f" {r.config.shock.name}" if r.config.shock.kind != "none" else "")
                   for r in results]
     labels = list(labels)
+    if len(labels) != len(results):
+        raise ValueError(f"{len(labels)} labels for {len(results)} jobs")
     if len(set(labels)) < len(labels):
         raise ValueError(f"two jobs share a label ({', '.join(labels)}): give labels=")
     return [Job(lab, r.config.mc.seed, r.replications.set_index("replication")

@@ -43,6 +43,7 @@ import pandas as pd
 
 from .config import ConfigError, SimConfig, load_config
 from .metrics import SUMMARY_DOC, summary_unit, wilson_interval
+from .points import with_values
 from .run.runner import run_summaries
 
 FUNDS_LEVER = "funds"
@@ -64,6 +65,9 @@ def lever_value(cfg: SimConfig, lever: str) -> float:
         obj = getattr(obj, part)
     if isinstance(obj, bool) or not isinstance(obj, (int, float)):
         raise SizingError(f"--lever {lever}: {obj!r} is not a number; a size must be one")
+    if isinstance(obj, int):  # a bisection needs sizes in between (months, counts are whole)
+        raise SizingError(f"--lever {lever}: a whole-number key; sizing needs a continuous one "
+                          "(an amount of money)")
     return float(obj)
 
 
@@ -244,13 +248,11 @@ def size_fund(scenario: str = "4321", lever: str = FUNDS_LEVER, target: float = 
         if return_period is not None:
             over["shock.return_period"] = return_period
     cfg = load_config(scenario, over, shock=shock, province=province)
-    # Every size runs the same firms: firms.n is pinned to what the configured sizes gave
-    # (auto would follow a guarantor-capital lever and change the population).
-    over["firms.n"] = cfg.firms.n
 
     def config_at(size: float) -> SimConfig:
-        return load_config(scenario, {**over, **lever_overrides(cfg, lever, size)}, shock=shock,
-                           province=province)
+        # set on the loaded config, so every size runs the same firms (firms.n stays the number
+        # the configured sizes gave; auto would follow a guarantor-capital lever)
+        return with_values(cfg, lever_overrides(cfg, lever, size))
     if risk not in SUMMARY_DOC or summary_unit(risk) != "probability":
         probs = sorted(k for k in SUMMARY_DOC if summary_unit(k) == "probability")
         raise SizingError(f"--risk {risk}: not a 0/1 summary metric; one of {', '.join(probs)}")

@@ -53,6 +53,11 @@ def test_probability_gets_a_wilson_interval_and_any_depleted_is_derived():
     assert (t.ci_low, t.ci_high) == pytest.approx((lo, hi)) and lo > 0
 
 
+def test_labels_must_match_the_jobs():
+    with pytest.raises(ValueError, match="1 labels for 2 jobs"):
+        comparison.from_results([object(), object()], labels=["only one"])
+
+
 def test_bad_baseline_and_metric_are_named():
     jobs = [job("a", [1.0, 2]), job("b", [1.0, 3])]
     with pytest.raises(ValueError, match="baseline 'c' is not one of the jobs: 'a', 'b'"):

@@ -7,7 +7,6 @@ import sys
 from statistics import NormalDist
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from sim import sizing
@@ -73,6 +72,7 @@ def test_search_is_reproducible_and_holds_on_fresh_seeds():
 @pytest.mark.parametrize("kwargs,needle", [
     ({"lever": "pool.nope"}, "--lever pool.nope: not a config key"),
     ({"lever": "pool.replenish"}, "--lever pool.replenish: 'annual' is not a number"),
+    ({"lever": "pool.payout_delay"}, "--lever pool.payout_delay: a whole-number key"),
     ({"risk": "claim_rate"}, "--risk claim_rate: not a 0/1 summary metric"),
     ({"target": 1.5}, "--target 1.5: must be a probability"),
 ])
