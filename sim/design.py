@@ -50,19 +50,13 @@ import pandas as pd
 
 from .config import ConfigError, tranche_payer
 from .api import load_config
-from .points import base_overrides, build, cli_value, positive_int, run_point, with_values
+from .metrics import wilson_interval
+from .points import (DEFAULT_OVERRIDES, base_overrides, build, cli_value, positive_int, run_point,
+                     with_values)
 
 OBJECTIVES = ("new_lending_scheme", "first_time_borrowers")
 HALT = "any_guarantor_suspended"
 PAYERS = ("guarantor", "reguarantor", "bank", "pool")  # the four tranches the search splits
-
-# Run size unless told otherwise, affordable on a shared 2-core machine: 48 months and 16
-# replications a point; firms.n=auto (Hunan: 49,601 firms), pinned for every point at the
-# base config's number. Not fewer: a guarantor's halt must come from its losses, not from the
-# sample's grain. At 20,000 firms (grain 5% of the smallest guarantor's capacity, above
-# firms.max_grain's 2%) 4321 halted a guarantor in 12% of runs against none at 49,601
-# (16 replications each, 2026-11-30).
-DEFAULT_OVERRIDES = {"firms.n": "auto", "horizon": 48, "mc.replications": 16}
 
 
 @dataclass(frozen=True)
@@ -259,17 +253,6 @@ def pareto(table: pd.DataFrame, risk: str = HALT) -> pd.DataFrame:
     return front.drop_duplicates([risk, obj])
 
 
-def wilson(k: float, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson interval of a binomial proportion k / n (sound at 0 and 1, unlike p ± z se)."""
-    if n == 0:
-        return math.nan, math.nan
-    p = k / n
-    d = 1 + z * z / n
-    c = (p + z * z / (2 * n)) / d
-    w = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return max(0.0, c - w), min(1.0, c + w)
-
-
 def recheck(design: Mapping[str, Any], scenario: str = "4321", max_halt: float = 0.10,
             fiscal_budget: float = 1.5e8, objective: str = "new_lending_scheme",
             shock: str | None = None, province: str | None = None,
@@ -289,7 +272,7 @@ def recheck(design: Mapping[str, Any], scenario: str = "4321", max_halt: float =
     reps = run_point(cfg, jobs).replications
     n = len(reps)
     k = float(reps[HALT].sum())
-    lo, hi = wilson(k, n)
+    lo, hi = wilson_interval(k, n)
     fc, fse = reps.fiscal_cost.mean(), reps.fiscal_cost.std(ddof=1) / math.sqrt(n)
     ob, ose = reps[objective].mean(), reps[objective].std(ddof=1) / math.sqrt(n)
     return {"mc.seed": fresh["mc.seed"], "replications": n, "P(halt)": k / n, "P(halt) low": lo,

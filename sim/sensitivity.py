@@ -41,7 +41,7 @@ import pandas as pd
 
 from .config import ConfigError
 from .api import load_config
-from .points import base_overrides, cli_value, positive_int, run_point, with_values
+from .points import DEFAULT_OVERRIDES, base_overrides, cli_value, positive_int, run_point, with_values
 
 
 @dataclass(frozen=True)
@@ -87,13 +87,6 @@ OUTPUTS = ("new_lending_scheme", "claim_rate", "any_guarantor_suspended", "fisca
 OUTPUT_UNITS = {"new_lending_scheme": ("bn yuan", 1e-9), "claim_rate": ("pp", 100.0),
                 "any_guarantor_suspended": ("pp", 100.0), "fiscal_cost": ("bn yuan", 1e-9)}
 
-# Run size unless told otherwise, affordable on a shared 2-core machine: 48 months and 16
-# replications a point; firms.n=auto (Hunan: 49,601 firms), pinned for every point at the
-# base config's number. Not fewer: a guarantor's halt must come from its losses, not from the
-# sample's grain. At 20,000 firms (grain 5% of the smallest guarantor's capacity, above
-# firms.max_grain's 2%) 4321 halted a guarantor in 12% of runs against none at 49,601
-# (16 replications each, 2026-11-30).
-DEFAULT_OVERRIDES = {"firms.n": "auto", "horizon": 48, "mc.replications": 16}
 
 Progress = Callable[[int, int, float], None]  # (points done, points in all, seconds so far)
 

@@ -75,13 +75,6 @@ def test_default_space_keeps_to_policy():
     assert D.SPACE.bank[0] >= 0.2 and D.SPACE.fee[1] <= 0.01
 
 
-def test_wilson_interval():
-    lo, hi = D.wilson(0, 40)
-    assert lo == 0 and 0.05 < hi < 0.1  # none of 40: still up to ~9% at 95%
-    lo, hi = D.wilson(20, 40)
-    assert lo < 0.5 < hi and hi - 0.5 == pytest.approx(0.5 - lo)
-
-
 def test_recheck_runs_the_design_on_seeds_the_search_did_not_use():
     t = D.search(trials=2, max_halt=1.0, fiscal_budget=1e12, overrides=TINY, seed=3, startup_trials=2)
     row = t[t.ran].iloc[0]

@@ -67,9 +67,6 @@ class Session:
         new.step(self.month)
         return new
 
-    def reset(self) -> "Session":
-        return Session(self.levers)
-
     def flood_now(self, severity: float | None = None) -> "Session":
         """The same session with a flood that strikes next month (at `severity`, or the flood
         lever's), replayed to this month: until now nothing differs."""
