@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from .metrics import FUNDS, summary_unit, wilson_interval
+from .report import markdown_table
 
 # (section, label, metric, scale, unit) of the headline rows; a unit of "%P" marks a
 # probability (0/1 per replication), shown with its Wilson interval
@@ -460,12 +461,8 @@ def markdown(t: pd.DataFrame) -> tuple[str, str]:
             cells[r.job] = s
         lines_b.append([label, "points" if u in ("%", "%P") else u, *[cells.get(j, "–") for j in others]])
 
-    def md(head, body):
-        return "\n".join(["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|",
-                          *("| " + " | ".join(map(str, r)) + " |" for r in body)])
-
-    return (md(["section", "metric", "unit", *jobs], lines_a),
-            md(["metric", "unit", *others], lines_b))
+    return (markdown_table(["section", "metric", "unit", *jobs], lines_a),
+            markdown_table(["metric", "unit", *others], lines_b))
 
 
 def write(root: Path, labels: dict[str, str], baseline=None) -> Path | None:

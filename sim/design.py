@@ -51,6 +51,7 @@ import pandas as pd
 from .config import ConfigError, tranche_payer
 from .api import load_config
 from .metrics import wilson_interval
+from .report import markdown_table
 from .points import (DEFAULT_OVERRIDES, base_overrides, build, cli_value, positive_int, run_point,
                      with_values)
 
@@ -320,16 +321,16 @@ def design_markdown(rows: pd.DataFrame, objective: str) -> str:
     scale, unit = (1e-9, "bn") if objective == "new_lending_scheme" else (1.0, "firms")
     head = ["trial", "guarantor / re-guarantor / bank / funds %", "fee %", "pool bn",
             f"{objective} ({unit})", "P(halt) %", "fiscal cost bn", "feasible"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    body = []
     for _, r in rows.iterrows():
         split = " / ".join(f"{100 * r[f'{p}_share']:.0f}" for p in PAYERS)
-        lines.append("| " + " | ".join([
+        body.append([
             str(int(r.trial)), split, f"{100 * r.fee:.1f}", f"{r.pool_size / 1e9:.1f}",
             f"{r[objective] * scale:,.1f} ± {r[objective + '_se'] * scale:,.1f}",
             f"{100 * r[HALT]:.0f} ± {100 * r[HALT + '_se']:.0f}",
             f"{r.fiscal_cost / 1e9:.3f} ± {r.fiscal_cost_se / 1e9:.3f}",
-            "yes" if r.feasible else "no"]) + " |")
-    return "\n".join(lines)
+            "yes" if r.feasible else "no"])
+    return markdown_table(head, body)
 
 
 # ----------------------------------------------------------------------------- command line

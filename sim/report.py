@@ -48,6 +48,13 @@ PAYER_LABEL = {
 PROBABILITIES = ("any_guarantor_suspended", "funds_queue_over_12m")
 
 
+def markdown_table(head, rows) -> str:
+    """A Markdown table: a header row and one row per sequence of cells (any values)."""
+    lines = ["| " + " | ".join(map(str, head)) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(map(str, r)) + " |" for r in rows]
+    return "\n".join(lines)
+
+
 # ------------------------------------------------------------------------ headline table
 def scheme_payers(cfg: SimConfig) -> list[str]:
     return [tranche_payer(n, t) for n, t in cfg.scheme.tranches.items()]

@@ -41,6 +41,7 @@ import pandas as pd
 
 from .config import ConfigError
 from .api import load_config
+from .report import markdown_table
 from .points import DEFAULT_OVERRIDES, base_overrides, cli_value, positive_int, run_point, with_values
 
 
@@ -328,7 +329,7 @@ def ranking_markdown(rank: pd.DataFrame, indices: pd.DataFrame) -> str:
     outs = list(dict.fromkeys(indices.output))
     units = dict(zip(indices.output, indices.unit))
     head = ["rank", "input", *[f"{o} mu* ({units[o]})" for o in outs], "score", "resolved"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    body = []
     by = indices.set_index(["input", "output"])
     for name, r in rank.iterrows():
         cells = [str(int(r["overall rank"])), f"`{name}`"]
@@ -336,23 +337,23 @@ def ranking_markdown(rank: pd.DataFrame, indices: pd.DataFrame) -> str:
             m, c = by.loc[(name, o), "mu_star"], by.loc[(name, o), "mu_star_conf"]
             cells.append(f"{m:.3g} ± {c:.2g}")
         cells += [f"{r['score']:.2f}", f"{int(r['resolved'])}/{len(outs)}"]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        body.append(cells)
+    return markdown_table(head, body)
 
 
 def sobol_markdown(indices: pd.DataFrame) -> str:
     """Sobol S1 and ST ± interval, one row per input, one column pair per output."""
     outs = list(dict.fromkeys(indices.output))
     head = ["input", *[f"{o} S1 / ST" for o in outs]]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    body = []
     by = indices.set_index(["input", "output"])
     for name in dict.fromkeys(indices.input):
         cells = [f"`{name}`"]
         for o in outs:
             r = by.loc[(name, o)]
             cells.append(f"{r.S1:.2f} ± {r.S1_conf:.2f} / {r.ST:.2f} ± {r.ST_conf:.2f}")
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        body.append(cells)
+    return markdown_table(head, body)
 
 
 # ----------------------------------------------------------------------------- command line

@@ -34,6 +34,7 @@ import pandas as pd
 from . import metrics
 from .api import load_config
 from .config import SimConfig, tranche_payer
+from .report import markdown_table
 from .run.runner import run_summaries
 
 EXPOSED = 0.5  # prefectures with flood_exposure >= this count as "exposed" in the table
@@ -154,7 +155,7 @@ def to_markdown(table: pd.DataFrame, command: str, cfg_note: str, title: str | N
         probs = [c for c in t.columns if c.startswith("P(") and c.endswith(")") and t[c].notna().any()]
         extra = [c for c in ("claim rate %", "lowest pool balance bn") if c in t and t[c].notna().any()]
         head = ["mode", "T (years)", "floods/run", *probs, *extra]
-        out += [f"{level} {sc}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        body = []
         for r in t.itertuples(index=False):
             d = dict(zip(t.columns, r))
             cells = [d["mode"], "-" if d["return_period"] is None or pd.isna(d["return_period"])
@@ -163,8 +164,8 @@ def to_markdown(table: pd.DataFrame, command: str, cfg_note: str, title: str | N
                 "" if d["mode"] == "none" else f" ({d[c + ' change']:+.1f} ± {d[c + ' change se']:.1f})")
                 for c in probs]
             cells += [f"{d[c]:.2f}" for c in extra]
-            out.append("| " + " | ".join(cells) + " |")
-        out.append("")
+            body.append(cells)
+        out += [f"{level} {sc}", "", markdown_table(head, body), ""]
     return "\n".join(out)
 
 

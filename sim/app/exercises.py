@@ -12,6 +12,7 @@ from dataclasses import replace
 
 import pandas as pd
 
+from ..report import markdown_table
 from .charts import net_losses
 from .levers import Levers
 from .session import Session
@@ -105,9 +106,7 @@ def data_sharing() -> pd.DataFrame:
 
 
 def markdown(t: pd.DataFrame) -> str:
-    lines = ["| " + " | ".join(t.columns) + " |", "|" + "---|" * len(t.columns)]
-    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in t.itertuples(index=False)]
-    return "\n".join(lines)
+    return markdown_table(list(t.columns), t.itertuples(index=False))
 
 
 def main() -> int:
