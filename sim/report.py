@@ -48,6 +48,22 @@ PAYER_LABEL = {
 PROBABILITIES = ("any_guarantor_suspended", "funds_queue_over_12m")
 
 
+def net_loss_paths(ts: pd.DataFrame, payers) -> dict[str, pd.Series]:
+    """Cumulative net loss by party over the months (yuan; cumulated within each replication
+    when `ts` has several): paid, less recoveries, less reimbursements received (plus those
+    paid out). Keys: "bank direct" (the banks' own direct loans), then each payer; the bank's
+    entry is its share of scheme losses, apart from its direct loans."""
+    def cum(x: pd.Series) -> pd.Series:
+        return x.groupby(ts.replication).cumsum() if "replication" in ts else x.cumsum()
+
+    direct = cum(ts.loss_direct_bank - ts.recoveries_direct)
+    out = {"bank direct": direct}
+    for p in ["bank"] + [p for p in payers if p != "bank"]:
+        net = cum(ts[f"paid_{p}"] - ts[f"recovered_{p}"] - ts[f"compensated_{p}"])
+        out[p] = net - direct if p == "bank" else net
+    return out
+
+
 def markdown_table(head, rows) -> str:
     """A Markdown table: a header row and one row per sequence of cells (any values)."""
     lines = ["| " + " | ".join(map(str, head)) + " |", "|" + "---|" * len(head)]
@@ -297,15 +313,9 @@ def write_plots(res: "Results", d: Path) -> list[str]:
 
     fig, ax = plt.subplots(figsize=(8.5, 4))
     colors = iter(plt.rcParams["axes.prop_cycle"].by_key()["color"])
-    direct = (ts.loss_direct_bank - ts.recoveries_direct).groupby(ts.replication).cumsum()
-    for p in ["bank"] + [p for p in payers if p != "bank"]:
-        # net: paid, less recoveries, less reimbursements received (plus those paid out)
-        net = (ts[f"paid_{p}"] - ts[f"recovered_{p}"] - ts[f"compensated_{p}"]).groupby(ts.replication).cumsum()
-        if p == "bank":  # the banks' own direct loans apart from their share of scheme loans
-            _fan(ax, ts.assign(_net=direct), "_net", next(colors), "banks, direct loans", 1e-9)
-            net, label = net - direct, "banks, scheme loans"
-        else:
-            label = PAYER_LABEL[p]
+    for p, net in net_loss_paths(ts, payers).items():
+        label = {"bank direct": "banks, direct loans", "bank": "banks, scheme loans"}.get(p) \
+            or PAYER_LABEL[p]
         _fan(ax, ts.assign(_net=net), "_net", next(colors), label, 1e-9)
     sf = ts.shortfall.groupby(ts.replication).cumsum()
     if sf.abs().max() > 0:

@@ -14,8 +14,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from ..config import SimConfig, tranche_payer  # noqa: E402
+from ..config import SimConfig  # noqa: E402
 from ..i18n import cjk_font, tr  # noqa: E402
+from ..report import net_loss_paths, scheme_payers  # noqa: E402
 
 PARTY = {"bank": "banks, scheme loans", "guarantor": "guarantors", "reguarantor": "provincial re-guarantor",
          "national_fund": "national fund", "pool": "compensation pool", "government": "government budget",
@@ -29,13 +30,9 @@ STYLES = ("-", "--")
 def net_losses(ts: pd.DataFrame, cfg: SimConfig) -> dict[str, pd.Series]:
     """Cumulative net loss by party (yuan): paid, less recoveries, less reimbursements received;
     the banks' direct loans apart from their share of scheme loans (as sim/report.py)."""
-    payers = ["bank"] + sorted({tranche_payer(k, t) for k, t in cfg.scheme.tranches.items()} - {"bank"})
-    direct = (ts.loss_direct_bank - ts.recoveries_direct).cumsum()
-    out = {"banks, direct loans": direct}
-    for p in payers:
-        net = (ts[f"paid_{p}"] - ts[f"recovered_{p}"] - ts[f"compensated_{p}"]).cumsum()
-        out[PARTY[p]] = net - direct if p == "bank" else net
-    return out
+    payers = sorted(set(scheme_payers(cfg)))
+    return {("banks, direct loans" if p == "bank direct" else PARTY[p]): net
+            for p, net in net_loss_paths(ts, payers).items()}
 
 
 def fonts() -> dict:
@@ -77,7 +74,7 @@ def figure(runs: list[tuple[str, pd.DataFrame, SimConfig]], horizon: int) -> Fig
         lev.plot(m, ts["guarantor_leverage"], ls, color="tab:green", label=lab(lev, "all guarantors"))
         lev.plot(m, ts["guarantor_leverage_max"], ls, color="tab:red",
                  label=lab(lev, "highest single guarantor"))
-        if "pool" in {tranche_payer(k, t) for k, t in cfg.scheme.tranches.items()}:
+        if "pool" in scheme_payers(cfg):
             # only a scheme the funds pay into (as the report's plots): others leave them idle
             funds.plot(m, ts["pool_balance"] / 1e9, ls, color="tab:purple", label=lab(funds, "provincial pool"))
             funds.plot(m, ts["city_funds_balance"] / 1e9, ls, color="tab:brown",
@@ -103,7 +100,7 @@ def figure(runs: list[tuple[str, pd.DataFrame, SimConfig]], horizon: int) -> Fig
             handles, labels = handles + more[0], labels + more[1]
         if handles:
             ax.legend(handles, labels, fontsize=6, frameon=False, loc="upper left")
-    if not any("pool" in {tranche_payer(k, t) for k, t in c.scheme.tranches.items()} for _, _, c in runs):
+    if not any("pool" in scheme_payers(c) for _, _, c in runs):
         funds.text(0.5, 0.5, "no compensation-fund tranche in this scheme\n该模式无风险补偿资金分担",
                    transform=funds.transAxes, ha="center", va="center", fontsize=9, color="0.4")
     queue.set_ylim(bottom=0, top=max(1.0, queue.get_ylim()[1]))
