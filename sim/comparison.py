@@ -133,15 +133,15 @@ def job_labels(folders: list[Path]) -> dict[str, str]:
     return {k: " ".join(o for o in v if o not in common).replace("'", "") or k for k, v in raw.items()}
 
 
+def _job(folder: Path, label: str) -> Job:
+    reps = pd.read_csv(folder / "replications.csv").set_index("replication")
+    return Job(label, _seed(folder), reps, folder=folder)
+
+
 def load(root: Path, labels: dict[str, str]) -> list[Job]:
     """The finished jobs of a sweep folder, in the order of `labels` (folder name -> label)."""
-    jobs = []
-    for name, label in labels.items():
-        d = root / name
-        if (d / "replications.csv").exists():
-            reps = pd.read_csv(d / "replications.csv").set_index("replication")
-            jobs.append(Job(label, _seed(d), reps, folder=d))
-    return jobs
+    return [_job(root / name, label) for name, label in labels.items()
+            if (root / name / "replications.csv").exists()]
 
 
 def load_folders(paths) -> list[Job]:
@@ -149,20 +149,16 @@ def load_folders(paths) -> list[Job]:
     jobs). Raises ValueError naming a path that holds no finished run."""
     folders = []
     for p in map(Path, paths):
-        if (p / "replications.csv").exists():
-            folders.append(p)
-        elif p.is_dir() and job_folders(p):
-            folders.extend(job_folders(p))
-        else:
+        found = [p] if (p / "replications.csv").exists() else (job_folders(p) if p.is_dir() else [])
+        if not found:
             raise ValueError(f"{p}: not a finished run folder (no replications.csv) nor a sweep "
                              "folder holding any")
+        folders.extend(found)
     names = [f.name for f in folders]
     if len(set(names)) < len(names):  # two sweeps with the same job names: label by path
-        return [Job(str(f), _seed(f), pd.read_csv(f / "replications.csv").set_index("replication"),
-                    folder=f) for f in folders]
+        return [_job(f, str(f)) for f in folders]
     labels = job_labels(folders)
-    return [Job(labels[f.name], _seed(f), pd.read_csv(f / "replications.csv").set_index("replication"),
-                folder=f) for f in folders]
+    return [_job(f, labels[f.name]) for f in folders]
 
 
 def from_results(results, labels=None) -> list[Job]:
