@@ -48,11 +48,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .config import ConfigError, tranche_payer
-from .api import load_config
+from .config import ConfigError, SimConfig, tranche_payer
 from .metrics import wilson_interval
 from .report import markdown_table
-from .points import (DEFAULT_OVERRIDES, base_overrides, build, cli_value, positive_int, run_point,
+from .points import (DEFAULT_OVERRIDES, base_config, cli_value, positive_int, run_point,
                      with_values)
 
 OBJECTIVES = ("new_lending_scheme", "first_time_borrowers")
@@ -112,11 +111,9 @@ def shares(bank: float, reguarantor: float, pool: float, step: float = 0.05) -> 
             "bank": b / units, "pool": p / units}
 
 
-def tranche_names(scenario: str, overrides: Mapping | None = None, shock: str | None = None,
-                  province: str | None = None) -> dict[str, str]:
-    """{payer: tranche name} of the scenario's tranches; ConfigError unless it has a tranche
-    for each of PAYERS (the search splits those four, e.g. 4321)."""
-    cfg = build(scenario, {}, overrides, shock, province)
+def tranche_names(cfg: SimConfig, scenario: str) -> dict[str, str]:
+    """{payer: tranche name} of the config's tranches; ConfigError (naming the scenario)
+    unless it has a tranche for each of PAYERS (the search splits those four, e.g. 4321)."""
     names = {tranche_payer(n, t): n for n, t in cfg.scheme.tranches.items()}
     missing = [p for p in PAYERS if p not in names]
     if missing or len(names) != len(PAYERS):
@@ -162,9 +159,8 @@ def search(scenario: str = "4321", trials: int = 40, max_halt: float = 0.10,
         raise ConfigError(f"--max-halt {max_halt!r}: must be a probability in [0, 1]")
     if not fiscal_budget >= 0:
         raise ConfigError(f"--fiscal-budget {fiscal_budget!r}: must be yuan >= 0")
-    over = base_overrides(scenario, {**DEFAULT_OVERRIDES, **dict(overrides or {})}, shock, province)
-    names = tranche_names(scenario, over, shock, province)
-    base = load_config(scenario, over, shock=shock, province=province)
+    base = base_config(scenario, {**DEFAULT_OVERRIDES, **dict(overrides or {})}, shock, province)
+    names = tranche_names(base, scenario)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     # Constraints are set on each trial (trial.set_constraint, Optuna 5); TPE ranks every
     # infeasible trial below the feasible ones, by its total violation.
@@ -263,13 +259,12 @@ def recheck(design: Mapping[str, Any], scenario: str = "4321", max_halt: float =
     never used. Returns P(halt) with its Wilson 95% interval, the fiscal cost and the objective
     with 95% intervals, and whether each constraint holds on the point estimate and on the
     interval's upper end."""
-    over = base_overrides(scenario, {**DEFAULT_OVERRIDES, **dict(overrides or {})}, shock, province)
-    names = tranche_names(scenario, over, shock, province)
-    base_seed = build(scenario, {}, over, shock, province).mc.seed
-    fresh = {**over, "mc.seed": base_seed + 1 + seed, "mc.replications": replications}
+    base = base_config(scenario, {**DEFAULT_OVERRIDES, **dict(overrides or {})}, shock, province)
+    names = tranche_names(base, scenario)
+    fresh = {"mc.seed": base.mc.seed + 1 + seed, "mc.replications": replications}
     split = {p: float(design[f"{p}_share"]) for p in PAYERS}
-    cfg = build(scenario, design_values(split, design["fee"], design["pool_size"], names), fresh,
-                shock, province)
+    cfg = with_values(base, {**design_values(split, design["fee"], design["pool_size"], names),
+                             **fresh})
     reps = run_point(cfg, jobs).replications
     n = len(reps)
     k = float(reps[HALT].sum())

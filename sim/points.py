@@ -4,10 +4,11 @@ Sensitivity analysis (`sim.sensitivity`) and the scheme design search (`sim.desi
 the same thing many times: "set these inputs to these values, run the Monte Carlo, give me
 the mean of a few headline metrics". This module answers it once:
 
-- `base_overrides(...)` pins `firms.n` to a number. `firms.n=auto` follows
-  guarantor.capital_dispersion and the other grain settings, so left as a word it would give
-  points different firm counts and so different random numbers; pinned, every point runs the
-  same firms under the same `mc.seed` (common random numbers: only the inputs differ).
+- `base_config(...)` composes the base config once; its `firms.n` is then a number.
+  `firms.n=auto` follows guarantor.capital_dispersion and the other grain settings, so
+  composed again per point it would give points different firm counts and so different
+  random numbers; set on the one base config, every point runs the same firms under the
+  same `mc.seed` (common random numbers: only the inputs differ).
 - `with_values(base, values)` is the point's config: a copy of the composed base config with
   `values` set and everything validated again (`prepare`). Every value is a dotted config
   key, except the derived inputs in `DERIVED` (`pd_scale`: every prefecture's PD times a
@@ -57,14 +58,11 @@ def scale_pd(cfg: SimConfig, factor: float) -> SimConfig:
 DERIVED = {"pd_scale": scale_pd}
 
 
-def base_overrides(scenario: str, overrides: Mapping[str, Any] | None = None,
-                   shock: str | None = None, province: str | None = None) -> dict:
-    """The overrides with firms.n resolved to the number the base config runs (so that every
-    point runs the same firms) and validated: ConfigError if the base config is not allowed."""
-    over = dict(overrides or {})
-    cfg = load_config(scenario, over, shock=shock, province=province)
-    over["firms.n"] = int(cfg.firms.n)
-    return over
+def base_config(scenario: str, overrides: Mapping[str, Any] | None = None,
+                shock: str | None = None, province: str | None = None) -> SimConfig:
+    """The composed, validated base config (ConfigError if not allowed), with `firms.n`
+    resolved to a number: every point set on it (`with_values`) runs the same firms."""
+    return load_config(scenario, dict(overrides or {}), shock=shock, province=province)
 
 
 def _set(cfg: SimConfig, key: str, value: Any) -> None:

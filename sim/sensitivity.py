@@ -40,9 +40,9 @@ import numpy as np
 import pandas as pd
 
 from .config import ConfigError
-from .api import load_config
+from .config import load_config
 from .report import markdown_table
-from .points import DEFAULT_OVERRIDES, base_overrides, cli_value, positive_int, run_point, with_values
+from .points import DEFAULT_OVERRIDES, base_config, cli_value, positive_int, run_point, with_values
 
 
 @dataclass(frozen=True)
@@ -147,8 +147,7 @@ def evaluate(points: pd.DataFrame, scenario: str = "4321", overrides: Mapping | 
     the finished points readable. After Ctrl-C the result holds the finished points only,
     with attrs["complete"] False (a point cut short is dropped: its replications would not
     be the same set as the others')."""
-    base = load_config(scenario, base_overrides(scenario, overrides, shock, province),
-                       shock=shock, province=province)
+    base = base_config(scenario, overrides, shock, province)
     rows = []
     t0 = time.perf_counter()
     if out_csv is not None:
