@@ -51,7 +51,7 @@ import pandas as pd
 from .config import ConfigError, SimConfig, tranche_payer
 from .metrics import wilson_interval
 from .report import markdown_table
-from .points import (DEFAULT_OVERRIDES, base_config, cli_value, positive_int, run_point,
+from .points import (DEFAULT_OVERRIDES, RowLog, base_config, cli_value, positive_int, run_point,
                      with_values)
 
 OBJECTIVES = ("new_lending_scheme", "first_time_borrowers")
@@ -167,11 +167,8 @@ def search(scenario: str = "4321", trials: int = 40, max_halt: float = 0.10,
     sampler = optuna.samplers.TPESampler(
         seed=seed, n_startup_trials=startup_trials if startup_trials is not None else max(5, trials // 4))
     study = optuna.create_study(direction="maximize", sampler=sampler)
-    rows: list[dict] = []
+    log = RowLog(out_csv)
     t0 = time.perf_counter()
-    if out_csv is not None:
-        Path(out_csv).parent.mkdir(parents=True, exist_ok=True)
-        Path(out_csv).unlink(missing_ok=True)
 
     def evaluate(trial) -> float:
         split, fee, size = _propose(trial, space)
@@ -201,11 +198,9 @@ def search(scenario: str = "4321", trials: int = 40, max_halt: float = 0.10,
         for k, v in cons.items():
             trial.set_constraint(k, v)
         row["feasible"] = all(v <= 0 for v in cons.values())
-        rows.append(row)
-        if out_csv is not None:
-            pd.DataFrame([row]).to_csv(out_csv, mode="a", header=(len(rows) == 1), index=False)
+        log.add(row)
         if progress is not None:
-            progress(len(rows), trials, time.perf_counter() - t0, row)
+            progress(len(log.rows), trials, time.perf_counter() - t0, row)
         return value
 
     complete = True
@@ -213,10 +208,7 @@ def search(scenario: str = "4321", trials: int = 40, max_halt: float = 0.10,
         study.optimize(evaluate, n_trials=trials, catch=())
     except KeyboardInterrupt:  # wherever it lands: in a run, in the sampler, while writing
         complete = False
-    if not complete and out_csv is not None:
-        # exactly the finished trials, even if Ctrl-C cut the last append short
-        pd.DataFrame(rows).to_csv(out_csv, index=False)
-    table = pd.DataFrame(rows)
+    table = log.finish(complete)
     table.attrs.update(complete=complete, max_halt=max_halt, fiscal_budget=fiscal_budget,
                        objective=objective, firms_n=int(base.firms.n))
     return table

@@ -27,7 +27,10 @@ import copy
 import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from .config import ConfigError, SimConfig, load_config, prepare
 from .run.results import Results
@@ -138,4 +141,28 @@ def cli_value(v: str) -> Any:
         except ValueError:
             pass
     return v
+
+
+class RowLog:
+    """Finished points streamed to a CSV as they come (`out_csv` None: kept in memory only), so
+    an interrupted study leaves them readable. `rows` holds them; `finish(complete=False)`
+    rewrites the file with exactly those rows, even if Ctrl-C cut the last append short."""
+
+    def __init__(self, out_csv: str | Path | None):
+        self.path = Path(out_csv) if out_csv is not None else None
+        self.rows: list[dict] = []
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.unlink(missing_ok=True)
+
+    def add(self, row: dict) -> None:
+        self.rows.append(row)
+        if self.path is not None:
+            pd.DataFrame([row]).to_csv(self.path, mode="a", header=len(self.rows) == 1, index=False)
+
+    def finish(self, complete: bool) -> pd.DataFrame:
+        table = pd.DataFrame(self.rows)
+        if not complete and self.path is not None:
+            table.to_csv(self.path, index=False)
+        return table
 

@@ -42,7 +42,7 @@ import pandas as pd
 from .config import ConfigError
 from .config import load_config
 from .report import markdown_table
-from .points import DEFAULT_OVERRIDES, base_config, cli_value, positive_int, run_point, with_values
+from .points import DEFAULT_OVERRIDES, RowLog, base_config, cli_value, positive_int, run_point, with_values
 
 
 @dataclass(frozen=True)
@@ -148,11 +148,8 @@ def evaluate(points: pd.DataFrame, scenario: str = "4321", overrides: Mapping | 
     with attrs["complete"] False (a point cut short is dropped: its replications would not
     be the same set as the others')."""
     base = base_config(scenario, overrides, shock, province)
-    rows = []
+    log = RowLog(out_csv)
     t0 = time.perf_counter()
-    if out_csv is not None:
-        Path(out_csv).parent.mkdir(parents=True, exist_ok=True)
-        Path(out_csv).unlink(missing_ok=True)
     complete = True
     try:
         for i, values in enumerate(points.to_dict("records")):
@@ -163,17 +160,12 @@ def evaluate(points: pd.DataFrame, scenario: str = "4321", overrides: Mapping | 
             reps = res.replications
             row = {"point": i, **values, **{o: float(reps[o].mean()) for o in outputs},
                    **{f"{o}_sd": float(reps[o].std(ddof=1)) for o in outputs}, "n": len(reps)}
-            rows.append(row)
-            if out_csv is not None:
-                pd.DataFrame([row]).to_csv(out_csv, mode="a", header=(i == 0), index=False)
+            log.add(row)
             if progress is not None:
                 progress(i + 1, len(points), time.perf_counter() - t0)
     except KeyboardInterrupt:  # wherever it lands: in a run, between runs, while writing
         complete = False
-    if not complete and out_csv is not None:
-        # exactly the finished points, even if Ctrl-C cut the last append short
-        pd.DataFrame(rows).to_csv(out_csv, index=False)
-    table = pd.DataFrame(rows)
+    table = log.finish(complete)
     table.attrs.update(complete=complete, firms_n=int(base.firms.n))
     return table
 
