@@ -27,7 +27,8 @@ from .run import writer
 from .config import ConfigError, SimConfig, files, prepare
 from .config.rules import check_idle_shock_keys, grain, needed_n
 from .metrics import summary_unit
-from .config.compose import compose_config, job_overrides, normalise, register
+from .config.compose import (apply_presets, compose_config, job_overrides, normalise, register,
+                             typed_keys)
 from .run.runner import EngineError, run_monte_carlo
 
 
@@ -171,6 +172,7 @@ def grain_note(cfg: SimConfig) -> str:
 def _task(dcfg: DictConfig) -> None:
     # Mesa logs every step at INFO; Hydra's logging setup would print them all.
     logging.getLogger("MESA").setLevel(logging.WARNING)
+    apply_presets(dcfg, typed_keys(HydraConfig.get().overrides.task))
     cfg: SimConfig = OmegaConf.to_object(dcfg)
     prepare(cfg, idle_keys=False)  # main() checked every job already, the sweep as a whole
     out = Path(HydraConfig.get().runtime.output_dir)

@@ -47,7 +47,7 @@ class FirmPopulation:
         self.cfg = cfg
         self.data_coverage = data_coverage
         self._region_p = np.array([r.firm_share for r in province.regions], float)
-        self._region_pd = np.array([r.pd for r in province.regions], float)
+        self._region_pd = np.array([r.pd for r in province.regions], float) * province.pd_scale
         self._sector_p = np.array([s.firm_share for s in province.sectors], float)
         self._sector_mult = np.array([s.pd_multiplier for s in province.sectors], float)
         self.n_sectors = self._sector_p.shape[0]

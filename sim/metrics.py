@@ -104,6 +104,8 @@ MONTHLY_DOC = {
     "bank_capital": "bank capital (yuan)",
     "npl_ratio": ("NPL ratio (不良率) = NPL stock / (outstanding + NPL stock); NPL stock = loans 90+ days "
                   "overdue that defaulted and are not yet written off (at their recovery date)"),
+    "npl_ratio_scheme": "npl_ratio of scheme loans alone: their NPL stock / (outstanding_scheme + it)",
+    "npl_ratio_direct": "npl_ratio of direct loans alone: their NPL stock / (outstanding_direct + it)",
     "overdue_new": "loans that fell overdue (逾期) this month (firms)",
     "overdue_cured": "overdue loans that cured this month (firms)",
     "overdue_loans": "loans overdue at month end (firms)",
@@ -197,6 +199,8 @@ class MonthState(Protocol):
 
     def npl_exposure(self) -> float: ...
 
+    def npl_exposure_scheme(self) -> float: ...
+
 
 def monthly_row(model: MonthState) -> dict:
     w = model.weight
@@ -258,6 +262,11 @@ def monthly_row(model: MonthState) -> dict:
     npl = model.npl_exposure()
     outstanding = row["outstanding_direct"] + row["outstanding_scheme"]
     row["npl_ratio"] = npl / (outstanding + npl) if outstanding + npl > 0 else 0.0
+    npl_s = model.npl_exposure_scheme()
+    npl_d = max(npl - npl_s, 0.0)
+    out_s, out_d = row["outstanding_scheme"], row["outstanding_direct"]
+    row["npl_ratio_scheme"] = npl_s / (out_s + npl_s) if out_s + npl_s > 0 else 0.0
+    row["npl_ratio_direct"] = npl_d / (out_d + npl_d) if out_d + npl_d > 0 else 0.0
     row["overdue_loans"] = w * model.overdue_count
     row["overdue_ratio"] = w * model.overdue_amount / outstanding if outstanding > 0 else 0.0
     row["shock_active"] = len(model.shocks.active)
@@ -270,6 +279,13 @@ def monthly_row(model: MonthState) -> dict:
 
 
 # ---------------------------------------------------------------------------- per replication
+def _year_ends(ts):
+    """The rows at the year ends after the first (months 24, 36, ...); with a horizon of two
+    years or less, the last month."""
+    ye = ts[(ts.month % 12 == 0) & (ts.month > 12)]
+    return ye if len(ye) else ts.iloc[[-1]]
+
+
 FUNDS = {
     # fund -> the time-series column holding its balance (for guarantors: the lowest one)
     "pool": "pool_balance",
@@ -313,6 +329,18 @@ SUMMARY_DOC = {
     "shortfall_share": "shortfall / loss_scheme_total",
     "claim_rate": "claim rate (代偿率) = Σ claims / Σ released_scheme",
     "npl_ratio_mean": "mean over months of npl_ratio",
+    # Measured as the reports state their figures: a year-end stock, or a year's flow, taken
+    # after the first year (the seeded book starts with no NPL and no claims) and averaged over
+    # the years left. See docs/metrics.md and docs/calibration.md.
+    "claim_rate_annual": "claim rate (代偿率) after the first year: Σ claims / Σ released_scheme over months 13 on",
+    "npl_ratio_year_end": "npl_ratio at each year end after the first (months 24, 36, ...), averaged",
+    "npl_ratio_scheme_year_end": "npl_ratio_scheme at each year end after the first, averaged",
+    "npl_ratio_direct_year_end": "npl_ratio_direct at each year end after the first, averaged",
+    "guarantee_balance_year_end": "guarantees in force (在保余额, guarantor_outstanding) at each year end after the first, averaged (yuan)",
+    "guarantor_leverage_in_force": ("放大倍数 on the balance in force: guarantor_outstanding / guarantor_net_assets, "
+                                    "all guarantors, at each year end after the first, averaged"),
+    "fiscal_leverage_pool_annual": ("a year's scheme lending (mean over the years after the first) / the provincial "
+                                    "pool's initial size (NaN when the pool pays no tranche)"),
     "overdue_ratio_mean": "mean over months of overdue_ratio",
     "default_rate_scheme": "Σ default_scheme / Σ new_scheme (cumulative, by amount)",
     "default_rate_direct": "Σ default_direct / Σ new_direct (cumulative, by amount)",
@@ -431,6 +459,20 @@ def summarise(ts: pd.DataFrame, payers_in_scheme: list[str], bearer: str = "bank
     rel = ts.released_scheme.sum()
     s["claim_rate"] = ts.claims.sum() / rel if rel else math.nan
     s["npl_ratio_mean"] = ts.npl_ratio.mean()
+    later = ts[ts.month > 12] if ts.month.max() > 12 else ts
+    rel_later = later.released_scheme.sum()
+    s["claim_rate_annual"] = later.claims.sum() / rel_later if rel_later else math.nan
+    ye = _year_ends(ts)
+    s["npl_ratio_year_end"] = ye.npl_ratio.mean()
+    s["npl_ratio_scheme_year_end"] = ye.npl_ratio_scheme.mean()
+    s["npl_ratio_direct_year_end"] = ye.npl_ratio_direct.mean()
+    s["guarantee_balance_year_end"] = ye.guarantor_outstanding.mean()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lev = np.where(ye.guarantor_net_assets > 0, ye.guarantor_outstanding / ye.guarantor_net_assets, np.inf)
+    s["guarantor_leverage_in_force"] = float(np.mean(lev))
+    years = len(later) / 12.0
+    s["fiscal_leverage_pool_annual"] = (later.new_scheme.sum() / years / pool_size
+                                        if "pool" in payers_in_scheme and pool_size > 0 else math.nan)
     s["overdue_ratio_mean"] = ts.overdue_ratio.mean()
     s["default_rate_scheme"] = (ts.default_scheme.sum() / s["new_lending_scheme"]
                                 if s["new_lending_scheme"] else math.nan)

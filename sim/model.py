@@ -126,6 +126,9 @@ class GuaranteeModel(mesa.Model):
         # them): defaulted loans until written off at their recovery date.
         self._npl_release_region = np.zeros((span, self.n_regions))
         self._npl_region = np.zeros(self.n_regions)
+        # the scheme's part of the NPL stock, apart (NPL inside vs outside the scheme, as J)
+        self._npl_release_scheme = np.zeros(span)
+        self._npl_scheme = 0.0
         # claims (代偿) and released guarantees by month and guarantor, for 12-month claim rates
         self._claims_hist = np.zeros((span, G))
         self._released_hist = np.zeros((span, G))
@@ -287,6 +290,10 @@ class GuaranteeModel(mesa.Model):
         """Non-performing loans as a stock: EAD of defaulted loans (90+ days overdue) not yet
         written off; a loan is written off at its recovery date."""
         return float(self._npl_region.sum())
+
+    def npl_exposure_scheme(self) -> float:
+        """The scheme loans' part of `npl_exposure()` (the rest is direct loans')."""
+        return max(self._npl_scheme, 0.0)  # float dust after write-offs
 
     def prefectures(self) -> pd.DataFrame:
         """The province's prefectures now, one row each (what the teaching app's map shows):
@@ -470,6 +477,9 @@ class GuaranteeModel(mesa.Model):
         np.add.at(self._npl_release_region, (due, f.region[idx]), ead)
         m.defaults += w * idx.shape[0]
         is_direct = f.channel[idx] == DIRECT
+        in_scheme = ~is_direct
+        self._npl_scheme += float(ead[in_scheme].sum())
+        np.add.at(self._npl_release_scheme, due[in_scheme], ead[in_scheme])
         # Direct loans: the bank bears everything and gets all the recovery.
         direct_loss = ead[is_direct].sum()
         self.bank.pay(direct_loss)
@@ -616,6 +626,7 @@ class GuaranteeModel(mesa.Model):
         self.tally.recoveries_direct += self._direct_recoveries_due[self.month]
         # loans reaching their recovery date leave the NPL stock and the pending claims
         self._npl_region -= self._npl_release_region[self.month]
+        self._npl_scheme -= self._npl_release_scheme[self.month]
         self.claims_pending -= self._pending_due[self.month]
         self._reimburse()
 

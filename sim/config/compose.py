@@ -82,6 +82,62 @@ def typed_keys(overrides: Iterable[str]) -> set[str]:
     return {o.split("=", 1)[0].lstrip("+~") for o in overrides if "=" in o}
 
 
+def _flat(node: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """Nested {section: {key: value}} as dotted keys (`pool.size`)."""
+    if isinstance(node, Mapping) or OmegaConf.is_dict(node):
+        out = []
+        for k, v in node.items():
+            out += _flat(v, f"{prefix}{k}.")
+        return out
+    return [(prefix[:-1], node)]
+
+
+def apply_presets(dcfg: Any, typed: Iterable[str]) -> None:
+    """Put the province file's `settings` and calibration values (its own, or those of the
+    province named in `calibration_from`) onto a composed config, below the command line: a
+    key the user typed keeps the user's value. ConfigError for a key that is not a config key
+    or is set twice."""
+    typed = set(typed)
+    p = dcfg.province
+    layers = [("province.settings", OmegaConf.to_container(p.settings))]
+    src = str(p.calibration_from or "")
+    if src:
+        try:
+            stem = files.resolve("province", src)
+        except ConfigError:
+            raise ConfigError(f"province.calibration_from = {src!r}: unknown province; "
+                              f"available: {', '.join(files.available('province'))}") from None
+        other = files.checked("province", stem)
+        cal = other.get("calibration") or {}
+        if other.get("calibration_from"):
+            raise ConfigError(f"province.calibration_from = {src!r}: that province borrows its "
+                              "calibration too; name the fitted province")
+        if not cal.get("values"):
+            raise ConfigError(f"province.calibration_from = {src!r}: that province has no "
+                              f"calibration (run python -m sim.calibrate province={stem})")
+        p.calibration = cal  # the block in force, for the report and the run's config.yaml
+        layers.append((f"province {stem}'s calibration.values", OmegaConf.to_container(cal["values"])))
+    else:
+        layers.append(("province.calibration.values", OmegaConf.to_container(p.calibration["values"])))
+    seen: dict[str, str] = {}
+    for label, values in layers:
+        for key, value in _flat(values or {}):
+            if key in seen:
+                raise ConfigError(f"{label}: {key} = {value!r}: also set by {seen[key]}")
+            seen[key] = label
+            if key.split(".")[0] in ("province", "scheme", "mc", "shock") and key != "province.pd_scale":
+                raise ConfigError(f"{label}: {key} = {value!r}: a province file sets institutions, "
+                                  "firms, banks and funds, not this section")
+            if OmegaConf.select(dcfg, key, default=_MISSING) is _MISSING:
+                raise ConfigError(f"{label}: unknown key '{key}' (see `python -m sim --help` for the keys)")
+            if key in typed:
+                continue
+            OmegaConf.update(dcfg, key, value, merge=False)
+
+
+_MISSING = object()
+
+
 def compose_config(overrides: list[str], idle_keys: bool = True) -> SimConfig:
     """The validated config for one job's overrides (already normalised). A rule between two
     keys names first the one these overrides set; idle_keys: see rules.validate."""
@@ -90,7 +146,9 @@ def compose_config(overrides: list[str], idle_keys: bool = True) -> SimConfig:
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(files.conf_dir()), version_base="1.3"):
-            cfg = OmegaConf.to_object(compose(config_name="config", overrides=overrides))
+            dcfg = compose(config_name="config", overrides=overrides)
+            apply_presets(dcfg, typed_keys(overrides))
+            cfg = OmegaConf.to_object(dcfg)
     except ConfigError:
         raise
     except Exception as e:

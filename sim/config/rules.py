@@ -98,6 +98,10 @@ def _check_province(p: ProvinceConfig) -> None:
             fail(f"province.{kind}", {r.name: r.firm_share for r in items},
                  f"firm_share must sum to 1 (they sum to {tot:.6g})")
     sectors = [x.name for x in p.sectors]
+    top = max(r.pd for r in p.regions) * p.pd_scale
+    if top >= 1.0:
+        fail("province.pd_scale", p.pd_scale,
+             f"scales the highest prefecture PD to {top:.3g}; must keep every PD below 1")
     region_names = {r.name for r in p.regions}
     for i, r in enumerate(p.regions):
         key = f"province.regions[{i}]"

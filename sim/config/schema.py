@@ -214,13 +214,40 @@ class SectorConfig:
 
 
 @dataclass
+class CalibrationConfig:
+    """Values fitted to a province report's figures by `python -m sim.calibrate` (and written
+    here by it): which province was fitted, when, by what command, and the values, as nested
+    {section: {key: value}} config keys. A province whose report is not fitted names the
+    fitted one in `province.calibration_from` instead."""
+
+    fitted_on: str = ""
+    date: str = ""
+    command: str = ""
+    values: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class ProvinceConfig:
     """The `province` group (conf/province/*.yaml: hunan, the default, jiangxi, anhui, hebei):
-    its prefectures with their sources. Every province, the default included, is a YAML file."""
+    its prefectures with their sources, the institutions' sizes the province's report gives
+    (`settings`), and the values fitted by `python -m sim.calibrate` (`calibration`). Every
+    province, the default included, is a YAML file.
+
+    `settings` and the calibration values are config keys of other sections ({pool: {size:
+    5e9}}); they apply below the command line: a key the user types wins."""
 
     name: str = ""
     basin: str = ""  # the main flood basin, for reports
     firms_total: int = whole(0, 1)  # real small firms the simulated sample stands for
+    # The scheme this province runs, a scenario file (python -m sim.calibrate uses it; the
+    # command line's scenario= stays the user's choice).
+    scenario: str = ""
+    # Every prefecture's PD times this: the ratio of firms' PD before screening to the books'
+    # NPL the regional PDs are written from (set by the calibration).
+    pd_scale: float = num(1.0, 0, 100, lo_open=True)
+    settings: Dict[str, Any] = field(default_factory=dict)
+    calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
+    calibration_from: str = ""  # another province whose calibration applies here (out of sample)
     regions: List[RegionConfig] = field(default_factory=list)
     sectors: List[SectorConfig] = field(
         default_factory=lambda: [
