@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = [Path("/work/shared/reference/seeds"), ROOT.parent / "shared" / "reference" / "seeds"]
-FILES = ["sim/config/schema.py", "sim/shocks.py", "docs/shocks.md", "docs/sources.md", "tests/test_flood_calibration.py",
+FILES = ["sim/config/schema.py", "sim/shocks.py", "docs/shocks.md", "docs/sources.md", "docs/provinces.md", "tests/test_flood_calibration.py",
          *[str(p.relative_to(ROOT)) for p in sorted((ROOT / "conf").rglob("*.yaml"))]]
 
 

@@ -25,7 +25,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from . import files
 from .rules import prepare
-from .schema import ConfigError, SimConfig
+from .schema import CalibrationConfig, ConfigError, SimConfig
 
 GROUP_ARG = re.compile(r"^(\+{0,2})(scenario|shock|province)=(.*)$")
 Overrides = Mapping[str, Any] | Iterable[str] | None
@@ -115,7 +115,9 @@ def apply_presets(dcfg: Any, typed: Iterable[str]) -> None:
         if not cal.get("values"):
             raise ConfigError(f"province.calibration_from = {src!r}: that province has no "
                               f"calibration (run python -m sim.calibrate province={stem})")
-        p.calibration = cal  # the block in force, for the report and the run's config.yaml
+        # The block in force, for the report and the run's config.yaml. Merged onto a fresh
+        # structured block: the file's plain mapping cannot be assigned to the typed field.
+        p.calibration = OmegaConf.merge(OmegaConf.structured(CalibrationConfig), cal)
         layers.append((f"province {stem}'s calibration.values", OmegaConf.to_container(cal["values"])))
     else:
         layers.append(("province.calibration.values", OmegaConf.to_container(p.calibration["values"])))
