@@ -126,23 +126,23 @@ TARGETS: dict[str, list[Target]] = {
 SCALE = {"%": 100.0, "bn": 1e-9, "x": 1.0}
 
 PARAMETERS = [
-    Parameter("pd_scale", lambda v: {"province.pd_scale": v}, 0.5, 8.0, 1.0,
+    Parameter("pd_scale", lambda v: {"province.pd_scale": v}, 0.5, 8.0, 1.5,
               "firms' PD before screening, as a multiple of the books' NPL the prefecture PDs are "
               "written from: more defaults among applicants, so more among the loans banks make",
               "NPL ratio"),
-    Parameter("bank_appetite", lambda v: {"bank.max_expected_loss": v}, 0.003, 0.2, 0.012,
+    Parameter("bank_appetite", lambda v: {"bank.max_expected_loss": v}, 0.003, 0.2, 0.04,
               "the banks' risk appetite: the expected loss on the share of a loan they keep that "
               "they accept (the regulator's NPL tolerance); a wider appetite lends to riskier firms, "
               "directly and through the scheme", "claim rate and NPL, with pd_scale"),
-    Parameter("loan_size", lambda v: {"firms.loan_max": v, "firms.loan_min": v / 10.0}, 2e5, 1e7, 5e5,
+    Parameter("loan_size", lambda v: {"firms.loan_max": v, "firms.loan_min": v / 10.0}, 2e5, 1e7, 1.5e6,
               "the largest loan a firm asks for (the smallest is a tenth of it): the size of each "
               "guaranteed loan", "guarantees in force"),
-    Parameter("capital_mean", lambda v: {"guarantor.capital_mean": v}, 0.05e9, 1.0e9, 0.32e9,
+    Parameter("capital_mean", lambda v: {"guarantor.capital_mean": v}, 0.05e9, 1.0e9, 0.25e9,
               "the guarantors' mean net assets at the start (the report's 0.32 bn is paid-in "
               "capital, 资本金): the base that guarantees in force are a multiple of",
               "guarantor leverage"),
 ]
-TERM = Parameter("term_max", lambda v: {"firms.term_max": int(round(v))}, 6, 60, 12,
+TERM = Parameter("term_max", lambda v: {"firms.term_max": int(round(v))}, 6, 60, 15,
                  "the longest loan term in months (the shortest stays 3): longer loans stay in force "
                  "longer, so a year lends less per yuan in force", "fiscal leverage (a year's lending)")
 
@@ -292,8 +292,11 @@ def fit(base: SimConfig, province: str, log: RowLog, jobs: int | None, start: di
 
 
 def start_values() -> dict:
-    """Where every fit starts: the schema's defaults (the model before calibration), whatever
-    the preset holds now, so that rerunning the command gives the same values."""
+    """Where every fit starts: fixed values (`Parameter.start`), whatever the preset holds now,
+    so that rerunning the command gives the same values. They are not the schema's defaults
+    (the model before calibration, 60-75% below every Hunan figure), where the slopes are
+    too flat for a first step to go anywhere useful, but a point of a first coarse look
+    (docs/calibration.md)."""
     return {p.name: p.start for p in [*PARAMETERS, TERM]}
 
 
@@ -401,8 +404,12 @@ def main(argv: list[str] | None = None) -> int:
             values = values_of(x)
             print("fitted: " + ", ".join(f"{k}={_fmt(v)}" for k, v in values.items()))
         elif node.get("calibration_from"):
-            print(f"{stem} is not fitted: it runs with the values fitted on "
-                  f"{node.get('calibration_from')} (out of sample).")
+            src = node.get("calibration_from")
+            borrowed = base.province.calibration.values
+            print(f"{stem} is not fitted: it runs with the values fitted on {src} (out of sample)"
+                  if borrowed else
+                  f"{stem} is not fitted, and {src} has no calibration yet: the schema's values"
+                  + (" and the command line's" if overrides else "") + " (out of sample).")
         final = with_values(base, {**values, "firms.n": "auto", "mc.replications": a.check_replications,
                                    **({"mc.n_jobs": a.jobs} if a.jobs else {})})
         print(f"Comparing: {a.check_replications} replications x {final.horizon} months x "

@@ -29,14 +29,6 @@ def settings(name: str) -> list[tuple[str, object]]:
     return _flat(OmegaConf.to_container(node) if node is not None else {})
 
 
-def skip_until_calibrated(name: str) -> None:
-    """A province that borrows Hunan's calibration composes only once hunan.yaml has one."""
-    src = raw(name).get("calibration_from")
-    if src and not ((raw(src).get("calibration") or {}).get("values")):
-        pytest.skip(f"{src}.yaml has no calibration block yet (run python -m sim.calibrate "
-                    f"province={src}); {name} borrows it")
-
-
 def value(cfg, key: str):
     return functools.reduce(getattr, key.split("."), cfg)
 
@@ -61,7 +53,6 @@ def test_every_province_has_a_file_and_hunan_is_the_fitted_one():
 
 @pytest.mark.parametrize("name", PROVINCES)
 def test_every_province_composes(name):
-    skip_until_calibrated(name)
     cfg = sim.load_config("4321", province=name)
     assert cfg.province.name == name
     assert cfg.scheme.name == "4321"  # the province's scheme does not replace the user's
@@ -80,14 +71,13 @@ def test_every_setting_reaches_the_config(name):
     dcfg = presets_applied(name)
     for key, v in settings(name):
         assert OmegaConf.select(dcfg, key) == pytest.approx(v), key
-    skip_until_calibrated(name)
     cfg = sim.load_config("4321", province=name)
     for key, v in settings(name):
         assert value(cfg, key) == pytest.approx(v), key
 
 
-def test_hunan_sets_nothing_its_defaults_are_the_schema():
-    assert settings("hunan") == []
+def test_hunan_sets_only_the_npl_time_on_the_books_its_other_defaults_are_the_schema():
+    assert settings("hunan") == [("firms.recovery_lag", 11)]
 
 
 @pytest.mark.parametrize("name", [p for p in PROVINCES if p != FITTED])
@@ -98,7 +88,6 @@ def test_the_reports_give_the_other_provinces_settings(name):
 def test_a_typed_key_wins_over_the_preset():
     assert dict(settings("jiangxi"))["pool.size"] == 5.0e9
     assert presets_applied("jiangxi", typed={"pool.size"}).pool.size == 1.2e9  # left to the command line
-    skip_until_calibrated("jiangxi")
     assert sim.load_config("4321", {"pool.size": 123.0}, province="jiangxi").pool.size == 123.0
     assert sim.load_config("4321", province="jiangxi").pool.size == 5.0e9
 

@@ -112,13 +112,13 @@ def apply_presets(dcfg: Any, typed: Iterable[str]) -> None:
         if other.get("calibration_from"):
             raise ConfigError(f"province.calibration_from = {src!r}: that province borrows its "
                               "calibration too; name the fitted province")
-        if not cal.get("values"):
-            raise ConfigError(f"province.calibration_from = {src!r}: that province has no "
-                              f"calibration (run python -m sim.calibrate province={stem})")
+        # A fitted province without a calibration block yet runs at the schema's values, and
+        # so does a province borrowing from it: nothing to borrow.
         # The block in force, for the report and the run's config.yaml. Merged onto a fresh
         # structured block: the file's plain mapping cannot be assigned to the typed field.
-        p.calibration = OmegaConf.merge(OmegaConf.structured(CalibrationConfig), cal)
-        layers.append((f"province {stem}'s calibration.values", OmegaConf.to_container(cal["values"])))
+        if cal.get("values"):
+            p.calibration = OmegaConf.merge(OmegaConf.structured(CalibrationConfig), cal)
+            layers.append((f"province {stem}'s calibration.values", OmegaConf.to_container(cal["values"])))
     else:
         layers.append(("province.calibration.values", OmegaConf.to_container(p.calibration["values"])))
     seen: dict[str, str] = {}
