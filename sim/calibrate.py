@@ -42,7 +42,7 @@ import pandas as pd
 import yaml
 
 from .config import ConfigError, SimConfig, files, load_config
-from .points import RowLog, positive_int, run_point, with_values
+from .points import RowLog, cli_value, positive_int, run_point, with_values
 
 TOLERANCE = 0.20  # relative: see docs/calibration.md for why
 
@@ -368,7 +368,6 @@ def main(argv: list[str] | None = None) -> int:
         if k == "province":
             province = v
         else:
-            from .points import cli_value
             overrides[k] = cli_value(v)
     try:
         stem = files.resolve("province", province)
@@ -378,9 +377,7 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError(f"province = {stem!r}: its file names no scenario (province.scenario)")
         if stem not in TARGETS:
             raise ConfigError(f"province = {stem!r}: no report figures are listed for it in sim/calibrate.py")
-        fitting = not a.check and bool(fitted_targets(stem))
-        if not a.check and node.get("calibration_from"):
-            fitting = False
+        fitting = not a.check and not node.get("calibration_from") and bool(fitted_targets(stem))
         base = load_config(scenario, {**overrides, "quiet": True}, province=stem)
     except ConfigError as e:
         print(f"sim.calibrate: error: {e}", file=sys.stderr)
@@ -392,7 +389,6 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m sim.calibrate " + " ".join(shlex.quote(x) for x in argv)
     log = RowLog(out / "fit_log.csv")
     values = {}
-    interrupted = False
     try:
         if fitting:
             fit_base = with_values(base, {"firms.n": a.firms, "mc.replications": a.replications,
@@ -418,7 +414,6 @@ def main(argv: list[str] | None = None) -> int:
         if not res.complete:
             raise KeyboardInterrupt
     except KeyboardInterrupt:
-        interrupted = True
         log.finish(complete=False)
         print(f"sim.calibrate: interrupted; the trials so far are in {out / 'fit_log.csv'}; "
               "nothing was written to the preset", file=sys.stderr)
@@ -426,7 +421,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"sim.calibrate: error: {e}", file=sys.stderr)
         return 2
-    log.finish(complete=not interrupted)
+    log.finish(complete=True)
     table = measure(res.replications, TARGETS[stem])
     note = (f"{'Fitted' if fitting else 'Not fitted'}: `{command}` on {when:%Y-%m-%d} "
             f"({'scheme ' + scenario}); compared at {a.check_replications} replications x "
@@ -435,9 +430,9 @@ def main(argv: list[str] | None = None) -> int:
     table.to_csv(out / "calibration.csv", index=False)
     (out / "calibration.md").write_text(markdown(table, stem, note), encoding="utf-8")
     print(console(table))
-    fitted_hits = table[table.fitted]
-    print(f"\n{int(fitted_hits.hit.sum())} of {len(fitted_hits)} fitted figures within ±{TOLERANCE:.0%}; "
-          f"{int(table[~table.fitted].hit.sum())} of {int((~table.fitted).sum())} compared figures.")
+    parts = [f"{int(t.hit.sum())} of {len(t)} {kind} figures within ±{TOLERANCE:.0%}"
+             for kind, t in (("fitted", table[table.fitted]), ("compared", table[~table.fitted])) if len(t)]
+    print("\n" + "; ".join(parts) + ".")
     if fitting and not a.no_write:
         block = {"fitted_on": stem, "date": f"{when:%Y-%m-%d}", "command": command,
                  "values": nested(values)}
