@@ -85,6 +85,9 @@ TARGETS: dict[str, list[Target]] = {
                f"{H} 「小微企業貸款不良率為3.87%」 (of 3.87 / 4.8 / 3.8%: docs/provinces.md)"),
         Target("guarantee_balance_year_end", "guarantees in force (在保余额), year end", 42.0, "bn",
                f"{H} 「在保余額為420億元」"),
+        Target("scheme_credit_share_year_end", "scheme loans' share of small-firm credit, year end", 0.044,
+               "%", f"{H} 「普惠型小微企業貸款余額為9,620億元」 with the 42 bn in force: 42 / 962 = 4.4%, "
+               "as the channel table's 「政府性融資擔保支持貸款4.4」 (not the stated 8.7%: docs/provinces.md)"),
         Target("guarantor_leverage_in_force", "guarantor leverage (放大倍数), in force / net assets", 4.3,
                "x", f"{H} 「放大倍數由2020年的2.1倍提升至2025年的4.3倍」 (not 5.8x: docs/provinces.md)"),
         Target("fiscal_leverage_pool_annual", "fiscal leverage, a year's scheme lending / provincial pool",

@@ -81,6 +81,7 @@ MONTHLY_DOC = {
     "guarantor_leverage_max": "highest leverage multiple of any single guarantor (liability / net assets)",
     "guarantor_leverage_cap": "the leverage cap",
     "guarantors_suspended": "guarantors that have stopped new business",
+    "guarantors_halted": "guarantors that have stopped new business at least once so far (cumulative, each counted once)",
     "guarantor_min_net_assets": "lowest net assets of any single guarantor (yuan)",
     "guarantor_claims_outstanding": ("outstanding claims (代偿余额) of all guarantors: paid and not yet "
                                      "recovered or reimbursed (yuan)"),
@@ -113,8 +114,10 @@ MONTHLY_DOC = {
     "shock_active": "shock events active this month (0 = none)",
 }
 MONTHLY = tuple(MONTHLY_DOC)
-# Plus one column per prefecture: its guarantors' net assets at month end, AGENCY_PREFIX + prefecture.
+# Plus two columns per prefecture: its guarantors' net assets at month end, AGENCY_PREFIX +
+# prefecture, and how many of them have halted new business so far, HALTED_PREFIX + prefecture.
 AGENCY_PREFIX = "net_assets_guarantor_"
+HALTED_PREFIX = "halted_guarantors_"
 
 # The MONTHLY columns the model's phases add up during the month (the others are read from
 # the state at month end).
@@ -136,9 +139,16 @@ def agency_column(region_name: str) -> str:
     return f"{AGENCY_PREFIX}{region_name}"
 
 
+def halted_column(region_name: str) -> str:
+    """The column of how many of one prefecture's guarantors have halted so far."""
+    return f"{HALTED_PREFIX}{region_name}"
+
+
 def columns(region_names) -> tuple[str, ...]:
-    """The time series' columns in order: MONTHLY, then each prefecture's guarantors' net assets."""
-    return MONTHLY + tuple(agency_column(name) for name in region_names)
+    """The time series' columns in order: MONTHLY, then each prefecture's guarantors' net
+    assets, then how many of them have halted so far."""
+    names = list(region_names)
+    return MONTHLY + tuple(agency_column(n) for n in names) + tuple(halted_column(n) for n in names)
 
 
 class Tally:
@@ -219,9 +229,9 @@ def monthly_row(model: MonthState) -> dict:
         row[f"recovered_{p}"] = sum(a.recovered_month for a in accs)
         row[f"compensated_{p}"] = sum(a.compensated_month for a in accs)
     # one pass over the guarantors (AgentSet iteration goes through weak references)
-    state = np.array([(a.net_assets, a.outstanding, a.liability, a.leverage, a.suspended)
-                      for a in model.agencies], float).T
-    na_each, out_each, liab_each, lev_each, susp_each = state
+    state = np.array([(a.net_assets, a.outstanding, a.liability, a.leverage, a.suspended,
+                       a.suspensions > 0) for a in model.agencies], float).T
+    na_each, out_each, liab_each, lev_each, susp_each, halted_each = state
     na, out, liab = float(na_each.sum()), float(out_each.sum()), float(liab_each.sum())
     row["guarantor_net_assets"] = na
     row["guarantor_outstanding"] = out
@@ -230,6 +240,7 @@ def monthly_row(model: MonthState) -> dict:
     row["guarantor_leverage_max"] = float(lev_each.max())
     row["guarantor_leverage_cap"] = model.cfg.guarantor.leverage_cap
     row["guarantors_suspended"] = float(susp_each.sum())
+    row["guarantors_halted"] = float(halted_each.sum())
     row["guarantor_min_net_assets"] = float(na_each.min())
     owed = model.claims_pending + model.receivable[:-1]  # each guarantor's 代偿余额
     row["guarantor_claims_outstanding"] = float(owed.sum())
@@ -273,8 +284,10 @@ def monthly_row(model: MonthState) -> dict:
     # each prefecture's guarantors' net assets (not in MONTHLY: one column per prefecture)
     by_region = np.bincount(model.guarantor_region, weights=na_each,
                             minlength=len(model.region_names))
-    for name, v in zip(model.region_names, by_region):
+    halted = np.bincount(model.guarantor_region, weights=halted_each, minlength=len(model.region_names))
+    for name, v, h in zip(model.region_names, by_region, halted):
         row[agency_column(name)] = float(v)
+        row[halted_column(name)] = float(h)
     return row
 
 
@@ -337,6 +350,8 @@ SUMMARY_DOC = {
     "npl_ratio_scheme_year_end": "npl_ratio_scheme at each year end after the first, averaged",
     "npl_ratio_direct_year_end": "npl_ratio_direct at each year end after the first, averaged",
     "guarantee_balance_year_end": "guarantees in force (在保余额, guarantor_outstanding) at each year end after the first, averaged (yuan)",
+    "scheme_credit_share_year_end": ("scheme loans' share of small-firm credit: outstanding_scheme / (outstanding_scheme "
+                                     "+ outstanding_direct) at each year end after the first, averaged"),
     "guarantor_leverage_in_force": ("放大倍数 on the balance in force: guarantor_outstanding / guarantor_net_assets, "
                                     "all guarantors, at each year end after the first, averaged"),
     "fiscal_leverage_pool_annual": ("a year's scheme lending (mean over the years after the first) / the provincial "
@@ -351,6 +366,7 @@ SUMMARY_DOC = {
     "firm_exits": "Σ exits (firms)",
     "exit_share_refused": "Σ exits_refused / Σ exits",
     "any_guarantor_suspended": "1 if any guarantor stopped new business in any month",
+    "guarantors_halted": "guarantors that stopped new business at least once within the horizon (each counted once)",
     "guarantor_claims_ratio_peak": "max over months of the highest outstanding claims / net assets",
     "receivables_written_off": "Σ receivables_written_off (yuan)",
     "funds_filed": "Σ funds_filed (yuan)",
@@ -467,6 +483,8 @@ def summarise(ts: pd.DataFrame, payers_in_scheme: list[str], bearer: str = "bank
     s["npl_ratio_scheme_year_end"] = ye.npl_ratio_scheme.mean()
     s["npl_ratio_direct_year_end"] = ye.npl_ratio_direct.mean()
     s["guarantee_balance_year_end"] = ye.guarantor_outstanding.mean()
+    credit = ye.outstanding_scheme + ye.outstanding_direct
+    s["scheme_credit_share_year_end"] = float((ye.outstanding_scheme / credit.where(credit > 0)).mean())
     with np.errstate(divide="ignore", invalid="ignore"):
         lev = np.where(ye.guarantor_net_assets > 0, ye.guarantor_outstanding / ye.guarantor_net_assets, np.inf)
     s["guarantor_leverage_in_force"] = float(np.mean(lev))
@@ -485,6 +503,7 @@ def summarise(ts: pd.DataFrame, payers_in_scheme: list[str], bearer: str = "bank
     s["firm_exits"] = ts.exits.sum()
     s["exit_share_refused"] = ts.exits_refused.sum() / s["firm_exits"] if s["firm_exits"] else math.nan
     s["any_guarantor_suspended"] = float(ts.guarantors_suspended.max() > 0)
+    s["guarantors_halted"] = ts.guarantors_halted.iloc[-1]
     s["guarantor_claims_ratio_peak"] = ts.guarantor_claims_ratio_max.max()
     s["receivables_written_off"] = ts.receivables_written_off.sum()
     s["funds_filed"] = ts.funds_filed.sum()

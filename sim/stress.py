@@ -49,17 +49,34 @@ def exposed_extra(cfg: SimConfig, ts: pd.DataFrame) -> dict:
             if reg.flood_exposure >= EXPOSED]
     cols = [c for c in cols if c in ts]
     low = ts[cols].to_numpy().min() if cols else math.inf
-    active = ts.sort_values("month").shock_active.to_numpy()
+    ts = ts.sort_values("month")
+    active = ts.shock_active.to_numpy()
     onsets = np.diff(np.concatenate([[0], active])).clip(min=0).sum()
+    last = ts.iloc[-1]
+    halted = {f"halted_in_{reg.name}": float(last.get(metrics.halted_column(reg.name), 0.0) > 0)
+              for reg in cfg.province.regions}
     return {"exposed_guarantor_depleted": float(low <= 1e-6) if "guarantor" in payers and cols
-            else math.nan, "floods": int(onsets)}
+            else math.nan, "floods": int(onsets), **halted}
 
 
 FUNDS = [("pool", "pool_depleted", "P(pool dry)"),
          ("guarantor", "guarantor_depleted", "P(any guarantor dry)"),
          ("guarantor", "exposed_guarantor_depleted", "P(exposed-prefecture guarantor dry)"),
          ("reguarantor", "reguarantor_depleted", "P(re-guarantor dry)"),
-         ("national_fund", "national_fund_depleted", "P(national fund dry)")]
+         ("national_fund", "national_fund_depleted", "P(national fund dry)"),
+         ("guarantor", "any_guarantor_suspended", "P(any guarantor halted)")]
+# Means with their paired change: (payer the scheme must use, summary column, label, scale).
+MEANS = [("guarantor", "guarantors_halted", "guarantors halted", 1.0),
+         ("pool", "funds_queue_peak", "peak funds queue bn", 1e-9),
+         ("pool", "funds_arrival_rate", "arrival rate %", 100.0)]
+
+
+def _paired(reps: pd.DataFrame, base_reps: pd.DataFrame, col: str, scale: float) -> tuple[float, float]:
+    """The mean change of col against the no-flood row, replication by replication (after
+    Ctrl-C a row may hold only some of them), and its standard error sd(d) / sqrt(n)."""
+    d = (reps.set_index("replication")[col] - base_reps.set_index("replication")[col]
+         ).dropna().to_numpy(dtype=float) * scale
+    return float(d.mean()), float(d.std(ddof=1) / math.sqrt(d.size)) if d.size > 1 else math.nan
 
 
 def depletion_by_return_period(scenarios=("4321", "2:8"), return_periods=(10, 20, 50, 100, 200),
@@ -99,11 +116,19 @@ def depletion_by_return_period(scenarios=("4321", "2:8"), return_periods=(10, 20
                 p = reps[col].mean()
                 row[label] = 100 * p
                 row[label + " se"] = 100 * math.sqrt(p * (1 - p) / n)
-                # paired by replication (after Ctrl-C a row may hold only some of them)
-                d = (reps.set_index("replication")[col] - base_reps.set_index("replication")[col]
-                     ).dropna().to_numpy(dtype=float)
-                row[label + " change"] = 100 * d.mean()
-                row[label + " change se"] = 100 * d.std(ddof=1) / math.sqrt(n) if n > 1 else math.nan
+                row[label + " change"], row[label + " change se"] = _paired(reps, base_reps, col, 100.0)
+            for fund, col, label, scale in MEANS:
+                if fund not in payers:
+                    continue
+                x = reps[col].dropna().to_numpy(dtype=float) * scale  # NaN: nothing was due
+                row["mean " + label] = float(x.mean()) if x.size else math.nan
+                row["mean " + label + " se"] = float(x.std(ddof=1) / math.sqrt(x.size)) if x.size > 1 else math.nan
+                row["mean " + label + " change"], row["mean " + label + " change se"] = \
+                    _paired(reps, base_reps, col, scale)
+            if "guarantor" in payers:
+                shares = {reg.name: reps[f"halted_in_{reg.name}"].mean() for reg in cfg.province.regions}
+                row["halted in (share of runs)"] = ", ".join(
+                    f"{k} {100 * v:.0f}%" for k, v in sorted(shares.items(), key=lambda kv: -kv[1]) if v > 0) or "none"
             row["claim rate %"] = 100 * reps.claim_rate.mean()
             if "pool" in payers:
                 row["lowest pool balance bn"] = reps.pool_min_balance.mean() / 1e9
@@ -147,14 +172,24 @@ def to_markdown(table: pd.DataFrame, command: str, cfg_note: str, title: str | N
            f"(same seed), ± the standard error of that paired difference. \"Exposed-prefecture "
            f"guarantor\": the guarantor of any prefecture with flood_exposure >= {EXPOSED} (Hunan: "
            f"Yueyang, Changde, Yiyang).",
+           "- P(any guarantor halted): a guarantor stopped new business at least once (its outstanding "
+           "claims reached guarantor.suspend_claims_multiple x net assets, or another trigger); "
+           "`guarantors halted`: how many did, each counted once, mean ± its standard error (in "
+           "brackets the paired change); `halted in`: the prefectures whose guarantors halted, with "
+           "the share of runs (the reports name no county guarantor, so a prefecture is the finest "
+           "place). `peak funds queue`: the largest amount waiting in the funds' queues; `arrival "
+           "rate`: compensation paid / due (到位率).",
            "- Defaults, lending, screening, exits and new entrants share random numbers with the "
            "no-flood row firm by firm; a change still carries the noise of the firms the flood "
            "reached and their knock-on effects: read it against its se.", ""]
     level = "###" if title else "##"
     for sc, t in table.groupby("scenario", sort=False):
         probs = [c for c in t.columns if c.startswith("P(") and c.endswith(")") and t[c].notna().any()]
+        means = [c for c in t.columns if c.startswith("mean ") and not c.endswith(
+            (" se", " change")) and t[c].notna().any()]
         extra = [c for c in ("claim rate %", "lowest pool balance bn") if c in t and t[c].notna().any()]
-        head = ["mode", "T (years)", "floods/run", *probs, *extra]
+        where = ["halted in (share of runs)"] if "halted in (share of runs)" in t else []
+        head = ["mode", "T (years)", "floods/run", *probs, *(c[5:] for c in means), *extra, *where]
         body = []
         for r in t.itertuples(index=False):
             d = dict(zip(t.columns, r))
@@ -163,7 +198,11 @@ def to_markdown(table: pd.DataFrame, command: str, cfg_note: str, title: str | N
             cells += [f"{d[c]:.1f} ± {d[c + ' se']:.1f}" + (
                 "" if d["mode"] == "none" else f" ({d[c + ' change']:+.1f} ± {d[c + ' change se']:.1f})")
                 for c in probs]
+            cells += [f"{d[c]:.2f} ± {d[c + ' se']:.2f}" + (
+                "" if d["mode"] == "none" else f" ({d[c + ' change']:+.2f} ± {d[c + ' change se']:.2f})")
+                for c in means]
             cells += [f"{d[c]:.2f}" for c in extra]
+            cells += [d[c] for c in where]
             body.append(cells)
         out += [f"{level} {sc}", "", markdown_table(head, body), ""]
     return "\n".join(out)
