@@ -401,7 +401,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"{fit_base.horizon} months x {a.firms:,} firms, seed {base.mc.seed}.")
             x = fit(fit_base, stem, log, a.jobs, start_values())
             values = values_of(x)
-            print("fitted: " + ", ".join(f"{k}={_fmt(v)}" for k, v in values.items()))
+            # six significant digits: the line can be pasted back as overrides
+            print("fitted: " + " ".join(f"{k}={v:.6g}" for k, v in values.items()))
         elif node.get("calibration_from"):
             src = node.get("calibration_from")
             borrowed = base.province.calibration.values
