@@ -41,9 +41,21 @@ def npl_ratios(npl: np.ndarray, outstanding: np.ndarray) -> np.ndarray:
         return np.where(total > 0, np.maximum(npl, 0.0) / np.where(total > 0, total, 1.0), np.nan)
 
 
-def qualifies(npl_ratio: np.ndarray, threshold: float) -> np.ndarray:
-    """Claimants whose scheme NPL ratio is below the threshold (J: 「不良率控制在1%以內」)."""
-    return np.nan_to_num(npl_ratio, nan=np.inf) < threshold
+def qualifies(npl_ratio: np.ndarray, threshold: float, book: np.ndarray, claimant: np.ndarray) -> np.ndarray:
+    """Claimants that earn priority and the reward: scheme NPL ratio below the threshold
+    (J: 「不良率控制在1%以內」) and a wide reach (J: 「服務覆蓋面廣」), read as a scheme book
+    (outstanding + NPL) at least the median of the claimants' (`claimant`: who files claims
+    under the scheme). Without the second rule a guarantor with a handful of loans and no
+    default yet would qualify by chance."""
+    wide = book >= np.median(book[claimant]) if claimant.any() else np.zeros_like(claimant)
+    return (np.nan_to_num(npl_ratio, nan=np.inf) < threshold) & wide & claimant
+
+
+def reward_split(total: float, book: np.ndarray, good: np.ndarray) -> np.ndarray:
+    """The year's reward money shared by the qualifying claimants in proportion to their
+    scheme books (equal shares if the books are all empty)."""
+    b = book[good]
+    return total * (b / b.sum() if b.sum() > 0 else np.full(b.shape, 1.0 / b.shape[0]))
 
 
 def tax_grade_signal(logit_pd: np.ndarray, z: np.ndarray, noise: float) -> np.ndarray:

@@ -776,9 +776,10 @@ class GuaranteeModel(mesa.Model):
 
     def _performance_payouts(self) -> None:
         """Jiangxi's performance-linked payouts, once a year: claimants whose scheme NPL ratio
-        is below pool.priority.npl_threshold get priority in the provincial pool's queue for the
-        coming year (with the data contributors) and a reward from the government (fiscal
-        money, into the claimant's own balance: money is moved, not made)."""
+        is below pool.priority.npl_threshold and whose scheme book is at least the median
+        claimant's get priority in the provincial pool's queue for the coming year (with the
+        data contributors) and share the year's reward from the government (fiscal money, into
+        the claimants' own balances: money is moved, not made)."""
         pc, G = self.cfg.pool.priority, self.n_guarantors
         out = self.book[:G] * self.weight
         outstanding = np.append(out, out.sum()) if not self.uses_guarantor else np.append(out, 0.0)
@@ -788,18 +789,18 @@ class GuaranteeModel(mesa.Model):
         actual = np.zeros(G + 1, bool)  # who files claims under this scheme
         actual[:G] = self.uses_guarantor
         actual[G] = not self.uses_guarantor
-        good = incentives.qualifies(incentives.npl_ratios(npl, outstanding), pc.npl_threshold) & actual
+        book = outstanding + np.maximum(npl, 0.0)
+        good = incentives.qualifies(incentives.npl_ratios(npl, outstanding), pc.npl_threshold, book, actual)
         self.pool.priority[:] = good | self._contributors
         self.priority_ever |= self.pool.priority
         if pc.reward > 0 and good.any():
-            total = pc.reward * np.count_nonzero(good)
-            self.government.spend(total, "reward")
-            self.tally.rewards += total
-            for g in np.flatnonzero(good):
+            self.government.spend(pc.reward, "reward")
+            self.tally.rewards += pc.reward
+            for g, r in zip(np.flatnonzero(good), incentives.reward_split(pc.reward, book, good)):
                 if g < G:
-                    self._agency_list[g].receive_reward(pc.reward)
+                    self._agency_list[g].receive_reward(r)
                 else:
-                    self.bank.capital += pc.reward
+                    self.bank.capital += r
 
     def _refresh_outstanding(self) -> None:
         """Each guarantor's outstanding guarantees, from the loan book.

@@ -119,8 +119,9 @@ def test_priority_moves_the_queue_from_contributors_to_the_others():
 
 
 def test_rewards_are_fiscal_money_and_money_is_conserved():
-    """Everyone qualifies (threshold 100%): each guarantor gets the reward at each year end,
-    the government pays it, and the loss waterfall still adds up every month."""
+    """Every NPL passes (threshold 100%): the guarantors with at least the median book share
+    the year's reward at each year end, the government pays it, and the loss waterfall still
+    adds up every month."""
     cfg = sim.load_config("hunan_2_8", {"firms.n": 20000, "horizon": 25, "pool.priority.enabled": True,
                                         "pool.priority.npl_threshold": 1.0})
     m = GuaranteeModel(cfg, rng=np.random.default_rng(replication_seed(1, 0)))
@@ -129,14 +130,16 @@ def test_rewards_are_fiscal_money_and_money_is_conserved():
         assert abs(sum(a.compensated_month for a in m.accounts)) < 0.01
     ts = m.timeseries()
     G = m.n_guarantors
-    assert ts.rewards.sum() == pytest.approx(2 * G * 2e7)  # months 13 and 25
+    assert ts.rewards.sum() == pytest.approx(2 * 2e7)  # months 13 and 25
     assert m.government.rewards_total == pytest.approx(ts.rewards.sum())
-    assert sum(a.rewards_total for a in m.agencies) == pytest.approx(ts.rewards.sum())
+    got = np.array([a.rewards_total for a in m.agencies])
+    assert got.sum() == pytest.approx(ts.rewards.sum())
+    assert G // 2 <= np.count_nonzero(got) < G  # the wider half (ties included)
     payers = [f"scheme_loss_{p}" for p in sim.config.PAYERS]
     assert (ts[payers].sum(axis=1) + ts.shortfall - ts.default_scheme).abs().max() < 0.01
     paid = ts[[f"paid_{p}" for p in sim.config.PAYERS]].sum(axis=1)
     assert (paid - ts.default_scheme - ts.default_direct).abs().max() < 0.01
-    assert ts.priority_claimants.iloc[-1] == G
+    assert G // 2 <= ts.priority_claimants.iloc[-1] < G
 
 
 # ------------------------------------------------------------------ 5. first-loan programme

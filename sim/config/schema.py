@@ -459,15 +459,17 @@ class PriorityConfig:
     and for data contributors J「對連續兩年提供高價值經營行為數據的銀行,在省級風險補償資金兌付時給予優先級提升」.
 
     Once a year each claimant of the funds (a guarantor that pays first, or the banks where no
-    guarantor fronts) whose scheme NPL ratio is below `npl_threshold`, or who contributes data,
-    gets priority in the provincial pool's queue for that year: the pool pays priority claims
-    first (oldest first among them), then the others. Each claimant that qualifies on its NPL
-    also gets `reward` from the government (fiscal money). The report names banks; the model's
-    claimants are those that pay first and claim (J rewards 「表現優異的銀行與擔保機構」)."""
+    guarantor fronts) whose scheme NPL ratio is below `npl_threshold` and whose scheme book is
+    at least the median claimant's (「服務覆蓋面廣」, wide reach), or who contributes data, gets
+    priority in the provincial pool's queue for the coming year: the pool pays priority claims
+    first (oldest first among them), then the others. The claimants that qualify on their NPL
+    share `reward` from the government (fiscal money), in proportion to their books. The
+    report names a bank; the model's claimants are those that pay first and claim (J rewards
+    「表現優異的銀行與擔保機構」)."""
 
     enabled: bool = False
     npl_threshold: float = num(0.01, 0, 1)  # J: NPL within 1%
-    reward: float = num(2e7, 0)  # yuan per qualifying claimant per year: J 20 m
+    reward: float = num(2e7, 0)  # yuan a year, shared by the qualifying claimants: J 20 m (to one bank)
     # Share of claimants that contribute data (a fixed set, the same in every replication);
     # 0 by default: the report gives no share (assumption).
     data_contributors: float = num(0.0, 0, 1)
