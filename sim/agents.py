@@ -153,6 +153,7 @@ class GuaranteeAgency(Institution):
         self.income_total = 0.0  # investment income
         self.costs_total = 0.0  # operating costs
         self.injected_total = 0.0
+        self.rewards_total = 0.0
         self.suspended = False
         self.suspended_month: int | None = None
         self.suspensions = 0
@@ -168,6 +169,12 @@ class GuaranteeAgency(Institution):
 
     def earn_fee(self, amount: float) -> None:
         self.fees_total += amount
+        self.net_assets += amount
+
+    def receive_reward(self, amount: float) -> None:
+        """A performance reward from the government (pool.priority.reward): fiscal money into
+        net assets, outside the loss waterfall."""
+        self.rewards_total += amount
         self.net_assets += amount
 
     def capacity(self) -> float:
@@ -287,6 +294,18 @@ class CompensationFunds(Institution):
                                           [cfg.special_size])))
         self.appropriated_total = 0.0  # fiscal money put in after the start
         self.lapsed_total = 0.0
+        # Claimants with priority in the provincial pool's queue this year (Jiangxi's
+        # performance-linked payouts, pool.priority; set by the model): none unless it is on.
+        self.priority = np.zeros(n_claimants, bool)
+
+    def priority_mask(self) -> np.ndarray | None:
+        """(funds, claimants) priority for the ledger's pay and abandon: the provincial pool
+        (fund 0) only; None when no claimant has it (the plain queue)."""
+        if not self.priority.any():
+            return None
+        mask = np.zeros((self.ledger.n_funds, self.ledger.n_claimants), bool)
+        mask[0] = self.priority
+        return mask
 
     @property
     def balance(self) -> float:
@@ -309,17 +328,22 @@ class CompensationFunds(Institution):
         city = c.city_annual_amount * c.city_reliability * self.region_shares
         return np.concatenate(([prov], city, [0.0])) / 12.0
 
-    def expected_recovery(self, discount_rate: float, special: bool = False) -> float:
+    def expected_recovery(self, discount_rate: float, special: bool = False,
+                          priority: bool = False) -> float:
         """Share of a new claim a claimant expects to get, in present value: what passes
         review x what survives its own abandonment over the expected wait x a discount for
         that wait. The wait is the review delay plus the queue ahead beyond the funds' cash,
         over their monthly inflow; abandonment follows the funds' rule, a fraction
         1 - exp(-(remaining wait - patience) / abandon_scale) a month. `special`: the special
-        pool's claims instead of the scheme's funds."""
+        pool's claims instead of the scheme's funds. `priority`: for a claimant with priority
+        in the provincial pool, whose queue ahead there holds only priority claims."""
         c, led = self.cfg, self.ledger
         funds = [self.special] if special else self.scheme_funds
         inflow = self.inflow_per_month()[funds].sum()
-        short = max(led.queued_amount()[funds].sum() - np.maximum(led.balance[funds], 0.0).sum(), 0.0)
+        queued = led.queued_amount()[funds].sum()
+        if priority and not special:
+            queued -= led.queued_by_claimant()[0, ~self.priority].sum()
+        short = max(queued - np.maximum(led.balance[funds], 0.0).sum(), 0.0)
         queue_wait = min(short / inflow, 120.0) if inflow > 0 else (120.0 if short > 0 else 0.0)
         wait = c.payout_delay + queue_wait
         excess = np.maximum(wait - np.arange(int(math.ceil(wait)) + 1) - c.patience, 0.0).sum()
@@ -365,6 +389,7 @@ class Government(Institution):
         self.fiscal_spent = 0.0  # every fiscal yuan spent, cumulative, net of recoveries
         self.subsidies_total = 0.0
         self.injections_total = 0.0
+        self.rewards_total = 0.0  # performance rewards (pool.priority.reward)
 
     def _cash(self, delta: float) -> None:
         super()._cash(delta)
@@ -377,6 +402,8 @@ class Government(Institution):
             self.subsidies_total += amount
         elif kind == "injection":
             self.injections_total += amount
+        elif kind == "reward":
+            self.rewards_total += amount
 
     def new_year(self) -> None:
         self.budget_left = self.cfg.annual_budget

@@ -47,7 +47,7 @@ ROWS = (
     ("who pays", "net loss: compensation funds", "loss_pool", 1e-9, "bn yuan"),
     ("who pays", "net loss: government budget", "loss_government", 1e-9, "bn yuan"),
     ("who pays", "shortfall (unpaid, to the bearer)", "shortfall", 1e-9, "bn yuan"),
-    ("public money", "fiscal cost (funds, budget, subsidies, injections)", "fiscal_cost", 1e-9, "bn yuan"),
+    ("public money", "fiscal cost (funds, budget, subsidies, injections, rewards)", "fiscal_cost", 1e-9, "bn yuan"),
     ("public money", "fiscal leverage (scheme credit / fiscal yuan)", "fiscal_leverage", 1.0, "x"),
     ("risk", "guarantor leverage (放大倍数), mean", "guarantor_leverage_mean", 1.0, "x"),
     ("risk", "claim rate (代偿率)", "claim_rate", 100.0, "%"),

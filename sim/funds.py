@@ -14,6 +14,12 @@ carries its unspent cash forward or lapses it back to the treasury. A month's ca
 `file` the month's claims, `pay`, `abandon`; `appropriate` at a year's start and `close_year`
 after its last month.
 
+Priority (optional, `priority` of `pay` and `abandon`: bool per fund and claimant, as
+Jiangxi's performance-linked payouts, sim/config/schema.py PriorityConfig). A fund pays the
+claims of its priority claimants first, oldest filing month first among them, and the others'
+with the cash left, by the same rule. A priority claim waits only behind the priority claims
+ahead of it; any other claim waits behind every queued priority claim as well.
+
 Abandonment. A claimant gives up part of a queued claim when the expected remaining wait is
 long. For fund f and filing month m,
 
@@ -163,10 +169,11 @@ class CompensationFunds:
             self._lo, self._hi = min(self._lo, month), max(self._hi, month + 1)
 
     # ------------------------------------------------------------------------- claims out
-    def pay(self, month: int, delay=0) -> np.ndarray:
+    def pay(self, month: int, delay=0, priority=None) -> np.ndarray:
         """Each fund pays its claims filed at least `delay` months before `month` (scalar or
         per fund), oldest filing month first, pro rata within a month, until its cash runs
-        out. Returns the (n_funds, n_claimants) yuan paid this month."""
+        out. `priority` (bool, broadcast to (n_funds, n_claimants)): those claimants' claims
+        are paid first, then the rest. Returns the (n_funds, n_claimants) yuan paid this month."""
         month = self._month(month)
         if isinstance(delay, int) and delay >= 0:  # one whole delay for every fund
             delay = np.full(self.n_funds, delay, np.int64)
@@ -175,16 +182,28 @@ class CompensationFunds:
             if np.any(delay < 0) or np.any(delay != np.floor(delay)):
                 raise ValueError("delay must be a non-negative whole number of months")
             delay = delay.astype(np.int64)
+        if priority is not None:
+            first = np.broadcast_to(np.asarray(priority, bool), (self.n_funds, self.n_claimants))
+            if first.any():
+                out = self._pay(month, delay, first)
+                return out + self._pay(month, delay, ~first)
+        return self._pay(month, delay, None)
+
+    def _pay(self, month: int, delay: np.ndarray, who) -> np.ndarray:
+        """`pay` for the claims of the claimants marked in `who` ((n_funds, n_claimants) bool;
+        None: every claimant)."""
         out = np.zeros((self.n_funds, self.n_claimants))
         lo, hi = self._lo, min(self._hi, month - int(delay.min()) + 1)
         if hi <= lo:
             return out
         months = np.arange(lo, hi)
         due = months[None, :] <= (month - delay)[:, None]         # (funds, months)
-        owed = np.where(due, self._total[:, lo:hi], 0.0)
+        queued = self._total[:, lo:hi] if who is None else (self.queue[:, lo:hi, :] * who[:, None, :]).sum(axis=2)
+        owed = np.where(due, queued, 0.0)
         owed_fund = owed.sum(axis=1)
         self._due_this_year |= owed_fund > 0
-        if hi == self._hi and due.all() and (owed_fund <= np.maximum(self.balance, 0.0)).all():
+        if (who is None and hi == self._hi and due.all()
+                and (owed_fund <= np.maximum(self.balance, 0.0)).all()):
             return self._pay_all(month, lo, hi)
         ahead = np.zeros_like(owed)
         np.cumsum(owed[:, :-1], axis=1, out=ahead[:, 1:])
@@ -195,7 +214,8 @@ class CompensationFunds:
         rf, rm = np.nonzero(frac)
         if rf.size == 0:
             return out
-        paid, paid_n = self._take(rf, rm + lo, frac[rf, rm][:, None])
+        share = frac[rf, rm][:, None] if who is None else frac[rf, rm][:, None] * who[rf]
+        paid, paid_n = self._take(rf, rm + lo, share)
         np.add.at(out, rf, paid)
         per_fund = out.sum(axis=1)
         self.balance -= per_fund
@@ -225,12 +245,14 @@ class CompensationFunds:
         self._lo = self._hi = hi
         return out
 
-    def abandon(self, month: int, inflow_per_month, patience, scale, delay: int = 0) -> np.ndarray:
+    def abandon(self, month: int, inflow_per_month, patience, scale, delay: int = 0,
+                priority=None) -> np.ndarray:
         """Claimants give up the fraction a = 1 - exp(-max(W - patience, 0) / scale) of each
         queued claim, W being its expected remaining wait in months (module docstring): the
         months left of the review `delay` plus the wait for cash.
         `inflow_per_month` is (n_funds,); `patience` and `scale` (months, scale > 0) are
-        scalars or broadcast to (n_claimants,) or (n_funds, n_claimants). Returns the
+        scalars or broadcast to (n_claimants,) or (n_funds, n_claimants); `priority` as in
+        `pay` (a priority claim waits behind priority claims only). Returns the
         (n_funds, n_claimants) yuan abandoned this month."""
         month = self._month(month)
         out = np.zeros((self.n_funds, self.n_claimants))
@@ -245,6 +267,11 @@ class CompensationFunds:
         lo, hi = self._lo, min(self._hi, month + 1)
         if hi <= lo:
             return out
+        if priority is not None:
+            first = np.broadcast_to(np.asarray(priority, bool), shape)
+            if first.any():
+                return self._abandon_with_priority(month, lo, hi, inflow, patience, scale,
+                                                   delay, first, out)
         total = self._total[:, lo:hi]
         ahead = np.cumsum(total, axis=1)                          # this month and older
         short = np.maximum(ahead - np.maximum(self.balance, 0.0)[:, None], 0.0)
@@ -258,6 +285,39 @@ class CompensationFunds:
             return out
         w, p = wait[rf, rm][:, None], patience[rf]
         # compare before subtracting: inf - inf would be NaN, and must mean "no excess"
+        with np.errstate(invalid="ignore"):
+            excess = np.where(w > p, w - p, 0.0)
+        gone, gone_n = self._take(rf, rm + lo, -np.expm1(-excess / scale[rf]), dust=True)
+        np.add.at(out, rf, gone)
+        self.abandoned += out.sum(axis=1)
+        self.abandoned_count += np.bincount(rf, weights=gone_n.sum(axis=1), minlength=self.n_funds)
+        self.abandoned_by_claimant += out
+        self._advance()
+        return out
+
+    def _abandon_with_priority(self, month, lo, hi, inflow, patience, scale, delay, first, out):
+        """`abandon` when some claimants have priority: each claim's wait is taken over the
+        queue ahead of it in its class (a priority claim: the priority claims filed at or
+        before it; another claim: every queued priority claim and the others filed at or
+        before it)."""
+        q = self.queue[:, lo:hi, :]
+        qp = (q * first[:, None, :]).sum(axis=2)                   # (funds, months)
+        qn = np.maximum(self._total[:, lo:hi] - qp, 0.0)
+        cash = np.maximum(self.balance, 0.0)[:, None]
+        ahead = np.stack((np.cumsum(qp, axis=1), qp.sum(axis=1)[:, None] + np.cumsum(qn, axis=1)))
+        short = np.maximum(ahead - cash[None], 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            wait = np.where(short > 0, short / inflow[None, :, None], 0.0)  # (class, funds, months)
+        if delay:
+            wait = wait + np.maximum(np.arange(lo, hi) + delay - month, 0)[None, None, :]
+        # per claimant: its class's wait (funds, months, claimants)
+        w_all = np.where(first[:, None, :], wait[0][:, :, None], wait[1][:, :, None])
+        with np.errstate(invalid="ignore"):
+            hit = (w_all > patience[:, None, :]) & (q > 0)
+        rf, rm = np.nonzero(hit.any(axis=2))
+        if rf.size == 0:
+            return out
+        w, p = w_all[rf, rm], patience[rf]
         with np.errstate(invalid="ignore"):
             excess = np.where(w > p, w - p, 0.0)
         gone, gone_n = self._take(rf, rm + lo, -np.expm1(-excess / scale[rf]), dust=True)
@@ -294,6 +354,10 @@ class CompensationFunds:
     def queued_amount(self) -> np.ndarray:
         """(n_funds,) yuan still owed."""
         return self._total[:, self._lo:self._hi].sum(axis=1)
+
+    def queued_by_claimant(self) -> np.ndarray:
+        """(n_funds, n_claimants) yuan still owed."""
+        return self.queue[:, self._lo:self._hi, :].sum(axis=1)
 
     def queued_count(self) -> np.ndarray:
         """(n_funds,) claims still owed."""

@@ -57,7 +57,7 @@ ZH = {
     "bank share of scheme losses": "银行承担的分担贷款损失比例",
     "claim rate (代偿率)": "代偿率",
     "NPL ratio (不良率), monthly mean": "不良率(月均)",
-    "fiscal cost (funds, budget, subsidies, injections)": "财政成本(补偿资金、预算、补贴、注资)",
+    "fiscal cost (funds, budget, subsidies, injections, rewards)": "财政成本(补偿资金、预算、补贴、注资、奖励)",
     # units
     "bn yuan": "十亿元", "k firms": "千户", "x": "倍", "months": "月", "count": "个",
     "% (95% Wilson CI)": "%(95% Wilson 区间)",

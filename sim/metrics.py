@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from . import incentives
 from .config import PAYERS
 
 # ---------------------------------------------------------------------------- monthly
@@ -29,6 +30,15 @@ MONTHLY_DOC = {
     "firms_with_loan": "firms with a loan at month end",
     "applicants": "firms that applied this month",
     "first_time": "first-time borrowers (首贷户) served this month: new loans to firms never lent to",
+    "new_borrowers": "firms given a new loan this month, every channel (direct, platform, scheme)",
+    "listed_firms": ("firms on the first-loan list (首贷培植) this month: no loan for first_loan.months_without_loan "
+                     "months and tax-credit grade B or better (0 unless first_loan.enabled)"),
+    "new_platform": "new loans made through platform lenders this month, part of new_direct (yuan; platform.enabled)",
+    "platform_borrowers": "firms given a platform loan this month",
+    "platform_first_time": "of which first-time borrowers",
+    "scheme_applicants": ("applicants the banks put forward for the scheme's cover this month (the guarantor "
+                          "accepted or refused them on risk), after any platform took the ones it lends to"),
+    "scheme_applicants_pd": "Σ of their true annual PDs (scheme_applicants_pd / scheme_applicants: their mean PD)",
     "rationed_bank_risk": "applicants the bank refused, with or without the scheme's cover",
     "rationed_guarantor_risk": "applicants the guarantor refused on risk",
     "rationed_capacity": "applicants the guarantor refused for lack of capacity (leverage cap, suspension)",
@@ -53,6 +63,8 @@ MONTHLY_DOC = {
     "reguarantee_fees": "fees guarantors paid the re-guarantor and national fund (yuan)",
     "subsidies": "fee and interest subsidies paid by the government (yuan)",
     "capital_injections": "government recapitalisation of suspended guarantors (yuan)",
+    "rewards": ("performance rewards the government paid claimants with scheme NPL below "
+                "pool.priority.npl_threshold, at a year's end (yuan; pool.priority.enabled)"),
     "receivables_booked": ("reimbursements claimants are owed for this month's claims: the re-guarantors' "
                            "and the funds' shares of the net loss (yuan)"),
     "reimbursed_reguarantors": "re-guarantor and national fund reimbursements paid this month (yuan)",
@@ -91,6 +103,8 @@ MONTHLY_DOC = {
     "guarantor_kept_share": "mean share of a loss the guarantors expect to keep on a new loan",
     "bank_kept_share": "share of a loss the banks expect to keep on a new scheme loan",
     "banks_in_scheme": "share of banks that use the scheme (signed risk-sharing agreements)",
+    "priority_claimants": ("claimants (guarantors, or the banks) with priority in the provincial pool's queue "
+                           "this month (performance-linked payouts; 0 when off)"),
     "reguarantor_capital": "provincial re-guarantor capital (yuan)",
     "national_fund_capital": "national fund capital for the province (yuan)",
     "pool_balance": "provincial compensation pool balance (yuan)",
@@ -122,7 +136,9 @@ HALTED_PREFIX = "halted_guarantors_"
 # The MONTHLY columns the model's phases add up during the month (the others are read from
 # the state at month end).
 FLOWS = (
-    "new_direct", "new_scheme", "applicants", "first_time", "rationed_bank_risk",
+    "new_direct", "new_scheme", "applicants", "first_time", "new_borrowers", "listed_firms",
+    "new_platform", "platform_borrowers", "platform_first_time", "scheme_applicants",
+    "scheme_applicants_pd", "rewards", "rationed_bank_risk",
     "rationed_guarantor_risk", "rationed_capacity", "rationed_scheme_closed", "informal_credit",
     "informal_interest", "exits", "exits_refused", "defaults", "default_direct", "default_scheme",
     "loss_direct_bank", *(f"scheme_loss_{p}" for p in PAYERS), "shortfall", "claims",
@@ -252,6 +268,7 @@ def monthly_row(model: MonthState) -> dict:
     row["guarantor_kept_share"] = float(np.mean(model.guarantor_kept)) if len(model.guarantor_kept) else 0.0
     row["bank_kept_share"] = model.bank_kept
     row["banks_in_scheme"] = float(np.mean(model.bank_in_scheme))
+    row["priority_claimants"] = float(np.count_nonzero(model.pool.priority))
     row["reguarantor_capital"] = model.reguarantor.capital
     row["national_fund_capital"] = model.national_fund.capital
     row["pool_balance"] = model.pool.balance
@@ -382,7 +399,22 @@ SUMMARY_DOC = {
                                   "claims waited"),
     "banks_in_scheme_mean": "mean over months of banks_in_scheme",
     "fiscal_cost": ("public money spent within the horizon: loss_pool + loss_government + subsidies + "
-                    "capital_injections (yuan)"),
+                    "capital_injections + rewards (yuan)"),
+    "rewards": "Σ rewards: performance rewards paid (yuan)",
+    "priority_claimants_mean": "mean over months of priority_claimants",
+    # First-time borrowers (首贷户) as the Hunan target states them, sim/incentives.py: a calendar
+    # year's share = Σ first_time / Σ new_borrowers over its months; the first simulated year is a
+    # burn-in (every firm starts without a credit history) and is left out.
+    "borrowers": "Σ new_borrowers: firms given a new loan, every channel (firms)",
+    "first_time_share_annual": ("first-time-borrower share (首贷户占比) per whole calendar year judged (2026 on, "
+                                "after the first simulated year), averaged"),
+    "first_time_share_last_year": "first-time-borrower share in the last whole year",
+    "first_time_share_rise_min": "smallest change of the share from one year judged to the next",
+    "first_loan_target_met": ("1 if the share meets H's target: up at least 2 points every year judged, and in the "
+                              "last year at least 30% - 2 points x the years left to 2030"),
+    "platform_lending": "Σ new_platform: loans through platform lenders (yuan)",
+    "platform_first_time_share": "Σ platform_first_time / Σ platform_borrowers (H: 63.2%)",
+    "scheme_applicant_pd_mean": "mean true annual PD of the scheme's applicants: Σ scheme_applicants_pd / Σ scheme_applicants",
 }
 
 def summary_unit(metric: str) -> str:
@@ -402,7 +434,7 @@ def summary_unit(metric: str) -> str:
     return "ratio"
 
 
-FINAL = ("funds_delay_median", "funds_delay_p90", "counties_unpaid_two_years", "pool_size")
+FINAL = ("funds_delay_median", "funds_delay_p90", "counties_unpaid_two_years", "pool_size", "start_year")
 
 
 def final_state(model: Any) -> dict:
@@ -414,6 +446,7 @@ def final_state(model: Any) -> dict:
         "counties_unpaid_two_years": int(led.counties_unpaid_two_years(
             funds=np.arange(1, model.pool.special))),
         "pool_size": float(model.pool.cfg.size),
+        "start_year": int(model.cfg.start_year),
     }
 
 
@@ -516,7 +549,17 @@ def summarise(ts: pd.DataFrame, payers_in_scheme: list[str], bearer: str = "bank
     for k in ("funds_delay_median", "funds_delay_p90", "counties_unpaid_two_years"):
         s[k] = final.get(k, math.nan)
     s["banks_in_scheme_mean"] = ts.banks_in_scheme.mean()
-    s["fiscal_cost"] = s["loss_pool"] + s["loss_government"] + s["subsidies"] + s["capital_injections"]
+    s["rewards"] = ts.rewards.sum()
+    s["fiscal_cost"] = (s["loss_pool"] + s["loss_government"] + s["subsidies"] + s["capital_injections"]
+                        + s["rewards"])
+    s["priority_claimants_mean"] = ts.priority_claimants.mean()
+    s.update(incentives.target_verdict(incentives.first_time_shares(ts, int(final.get("start_year", 2026)))))
+    s["borrowers"] = ts.new_borrowers.sum()
+    s["platform_lending"] = ts.new_platform.sum()
+    pb = ts.platform_borrowers.sum()
+    s["platform_first_time_share"] = ts.platform_first_time.sum() / pb if pb else math.nan
+    sa = ts.scheme_applicants.sum()
+    s["scheme_applicant_pd_mean"] = ts.scheme_applicants_pd.sum() / sa if sa else math.nan
     return s
 
 

@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtri
 
-from . import metrics
+from . import incentives, metrics
 from .agents import (Bank, BankLedger, BorrowerRecourse, CompensationFunds, GuaranteeAgency,
                      Government, Reguarantor)
 from .config import PAYERS, PUBLIC_PAYERS, SimConfig, tranche_payer
@@ -57,6 +57,9 @@ from .shocks import ShockEngine
 
 REGUARANTORS = ("reguarantor", "national_fund")  # payers that are Reguarantor agents
 REIMBURSERS = (*REGUARANTORS, "pool")  # shares the claimant pays first and claims back
+# Screening outcome of an applicant a platform lent to (the kernel's are 0 refused by the bank,
+# 2 for the scheme, 3 refused by the guarantor).
+PLATFORM_LENT = 4
 
 
 def _logit_limit(p: np.ndarray) -> np.ndarray:
@@ -161,6 +164,7 @@ class GuaranteeModel(mesa.Model):
         self._scheme_share_of_new = 0.5  # firms' expectation of being guaranteed (fee)
         self._funds_busy = False  # claims queued at the funds (else their monthly pass is skipped)
         self.running = True
+        self._init_instruments()
         self._phase_decide()
         self._seed_loan_book()
 
@@ -240,6 +244,63 @@ class GuaranteeModel(mesa.Model):
             dyn[pub] = self.shares[pub] * up / self.shares[pub].sum() if self.shares[pub].sum() else 0
             dyn[~pub] = self.shares[~pub] * (1 - up) / self.shares[~pub].sum()
         self.dynamic_shares = dyn
+
+    def _init_instruments(self) -> None:
+        """State of the policy instruments that are switched on (sim/incentives.py, docs/levers.md);
+        none is kept, and no per-firm work is done, for those that are off."""
+        c, f, G, key = self.cfg, self.firms, self.n_guarantors, self.shocks.key
+        self._priority_on = c.pool.priority.enabled
+        if self._priority_on:
+            # Each claimant's scheme NPL stock (guarantors, then the banks), as _npl_scheme.
+            self._npl_claimant = np.zeros(G + 1)
+            self._npl_release_claimant = np.zeros((self._span, G + 1))
+            self._contributors = incentives.data_contributors(c.pool.priority.data_contributors, G,
+                                                              self.uses_guarantor)
+            self.pool.priority[:] = self._contributors
+            self.priority_ever = self.pool.priority.copy()
+        self._first_loan_on = c.first_loan.enabled
+        if self._first_loan_on:
+            fl, rows = c.first_loan, np.arange(f.n)
+            # Tax-credit grades of the initial population; B or better for the grade_b_share
+            # with the lowest signal, a cut-off kept for the entrants.
+            signal = incentives.tax_grade_signal(
+                f.logit_pd, streams.counter_normal(key, -1, streams.TAX_GRADE, rows), fl.grade_noise)
+            self._grade_cut = float(np.quantile(signal, fl.grade_b_share))
+            f.tax_good = signal <= self._grade_cut
+            # Month of the firm's last loan (or its entry): months without a loan = month - it.
+            u = streams.counter_uniform(key, -1, streams.FIRST_LOAN_HISTORY, rows)
+            f.last_loan = -np.floor(u * fl.initial_months_max).astype(np.int32)
+        self._platform_on = c.platform.enabled
+        if self._platform_on:
+            self._platform_client = np.zeros(f.n, bool)  # its last loan came through a platform
+            self._platform_limit = incentives.platform_logit_limit(c.platform.max_expected_loss,
+                                                                   c.firms.lgd_mean)
+
+    def _entered(self, rows: np.ndarray, site: int) -> None:
+        """New firms in `rows` (entrants after exits or defaults): the instruments' per-firm
+        state starts afresh (a tax-credit grade of its own, no months without a loan yet, no
+        platform history)."""
+        if self._first_loan_on and rows.shape[0]:
+            f = self.firms
+            z = streams.counter_normal(self.shocks.key, self.month, streams.TAX_GRADE + site, rows)
+            f.tax_good[rows] = incentives.tax_grade_signal(f.logit_pd[rows], z,
+                                                           self.cfg.first_loan.grade_noise) <= self._grade_cut
+            f.last_loan[rows] = self.month
+        if self._platform_on:
+            self._platform_client[rows] = False
+
+    def _first_loan_list(self, shock_mult: np.ndarray) -> np.ndarray:
+        """This month's first-loan list (首贷培植): firms without a loan for
+        first_loan.months_without_loan months and tax-credit grade B or better; banks reach out
+        to them, so they apply first_loan.outreach times as often. Returns the per-firm
+        application multiplier (with any shock's)."""
+        f, fl = self.firms, self.cfg.first_loan
+        has = f.channel != NO_LOAN
+        f.last_loan[has] = self.month
+        on = incentives.listed(has, self.month - f.last_loan, f.tax_good, fl.months_without_loan)
+        self.tally.listed_firms += self.weight * np.count_nonzero(on)
+        mult = np.where(on, fl.outreach, 1.0)
+        return mult * shock_mult if shock_mult.shape[0] else mult
 
     def _seed_loan_book(self) -> None:
         """Start near the steady state, not from an empty book: firms that would have a loan
@@ -342,11 +403,16 @@ class GuaranteeModel(mesa.Model):
         funds_back = self.pool.expected_recovery(c.guarantor.investment_return)
         pool_share = self.share_of["pool"]
         fund_part = min(pool_share, c.pool.max_share)
+        if self.pool.priority.any():
+            # A claimant with priority in the provincial pool expects its claims paid sooner
+            # and given up less: it keeps less of a loss (performance-linked payouts).
+            ahead = self.pool.expected_recovery(c.guarantor.investment_return, priority=True)
+            funds_back = np.where(self.pool.priority[:self.n_guarantors], ahead, funds_back)
         # the funds' share the claimant expects not to get (in present value)
         pool_kept = pool_share - fund_part * funds_back
         rates = self.claim_rates_12m()
         if self.uses_guarantor:
-            kept = np.full(self.n_guarantors, self.share_of["guarantor"] + pool_kept)
+            kept = np.full(self.n_guarantors, self.share_of["guarantor"] + pool_kept, dtype=float)
             net_fee = c.scheme.guarantee_fee
             for p in REGUARANTORS:
                 sh = self.share_of[p]
@@ -361,7 +427,8 @@ class GuaranteeModel(mesa.Model):
             self.bank_kept = self.bank_share
         else:
             self.guarantor_kept = np.zeros(self.n_guarantors)
-            bank_back = self.pool.expected_recovery(c.bank.rate_file)
+            bank_back = self.pool.expected_recovery(c.bank.rate_file,
+                                                    priority=bool(self.pool.priority[self.n_guarantors]))
             kept = self.bank_share + pool_share - fund_part * bank_back
             for p in REGUARANTORS:
                 sh = self.share_of[p]
@@ -441,17 +508,20 @@ class GuaranteeModel(mesa.Model):
         self._repaid[:] = 0.0
         self._lent[:] = 0.0
         k = self._counts
+        apply_mult = self._no_multiplier if eff is None else eff.apply_mult
+        if self._first_loan_on:
+            apply_mult = self._first_loan_list(apply_mult)
         self.overdue_amount = kernel.month(
             f.pop, f.ent, self.month, b[0], b[1], f.entrant_bases(self.month, streams.RESPAWN_EXIT),
             self._shift, self._sigma, t_default, t_overdue, c.overdue_months, h_refused, h_other,
-            self._apply_probabilities(c.apply_rate),
-            self._no_multiplier if eff is None else eff.apply_mult,
+            self._apply_probabilities(c.apply_rate), apply_mult,
             self.cfg.scheme.dynamic.enabled, kernel.PHI, self._screen_bases(self.month),
             self._screening, self._lend_terms(), self._defaulted_buf, self._exits_buf, self._applicants_buf,
             self._app_amount, self._app_term, self._app_outcome, self._released, self._repaid,
             self._lent, k, self._work)
         self.defaulted = self._defaulted_buf[:k[0]]
         self.applicants = self._applicants_buf[:k[1]]
+        self._entered(self._exits_buf[:k[4]], streams.RESPAWN_EXIT)
         self._book_direct(self._lent)
         m.overdue_new += w * k[2]
         m.overdue_cured += w * k[3]
@@ -508,6 +578,9 @@ class GuaranteeModel(mesa.Model):
             return
         # 1. At default: the claimant pays the fronted tranches (代偿), the others pay theirs.
         claimant = agency if self.uses_guarantor else np.full(loss.shape[0], G, np.intp)
+        if self._priority_on:  # each claimant's scheme NPL stock, for performance-linked payouts
+            self._npl_claimant += np.bincount(claimant, weights=loss, minlength=G + 1)
+            np.add.at(self._npl_release_claimant, (due[s_idx], claimant), loss)
         payer = self._payer_matrix(claimant)
         shares = self.shares
         if self.cfg.scheme.dynamic.enabled:
@@ -617,6 +690,7 @@ class GuaranteeModel(mesa.Model):
         the same row and month in a shocked run and its counterfactual). The firm kernel
         replaces closing firms itself."""
         self.firms.respawn(idx, self.month, site)
+        self._entered(idx, site)
 
     def _phase_recoveries(self) -> None:
         due = self._recoveries_due[self.month]
@@ -627,6 +701,8 @@ class GuaranteeModel(mesa.Model):
         # loans reaching their recovery date leave the NPL stock and the pending claims
         self._npl_region -= self._npl_release_region[self.month]
         self._npl_scheme -= self._npl_release_scheme[self.month]
+        if self._priority_on:
+            self._npl_claimant -= self._npl_release_claimant[self.month]
         self.claims_pending -= self._pending_due[self.month]
         self._reimburse()
 
@@ -656,10 +732,11 @@ class GuaranteeModel(mesa.Model):
         led, c = self.pool.ledger, self.cfg.pool
         if not self._funds_busy:
             return self._credit(received)
-        paid = led.pay(self.month, c.payout_delay).sum(axis=0)
+        first = self.pool.priority_mask()  # None: the plain queue, oldest first
+        paid = led.pay(self.month, c.payout_delay, priority=first).sum(axis=0)
         if led.queued_amount().sum() > 0:  # claims left waiting: some may be given up
             gone = led.abandon(self.month, self.pool.inflow_per_month(), c.patience,
-                               c.abandon_scale, delay=c.payout_delay).sum(axis=0)
+                               c.abandon_scale, delay=c.payout_delay, priority=first).sum(axis=0)
         else:
             gone = np.zeros_like(paid)
         self.pool.compensate(-paid.sum())
@@ -688,12 +765,42 @@ class GuaranteeModel(mesa.Model):
             if injection:
                 self.government.spend(injection, "injection")
                 m.capital_injections += injection
+        if self._priority_on and self.month % 12 == 0 and self.month > 0:
+            self._performance_payouts()
         if self.month % 12 == 0 and self.month > 0:
             self.government.new_year()
             u = streams.counter_uniform(self.shocks.key, self.month, streams.FUND_APPROPRIATION,
                                         np.arange(self.n_regions))
             add = self.pool.new_year(self.claim_rate_12m(), u < self.cfg.pool.city_reliability)
             self.government.spend(add, "pool")
+
+    def _performance_payouts(self) -> None:
+        """Jiangxi's performance-linked payouts, once a year: claimants whose scheme NPL ratio
+        is below pool.priority.npl_threshold and whose scheme book is at least the median
+        claimant's get priority in the provincial pool's queue for the coming year (with the
+        data contributors) and share the year's reward from the government (fiscal money, into
+        the claimants' own balances: money is moved, not made)."""
+        pc, G = self.cfg.pool.priority, self.n_guarantors
+        out = self.book[:G] * self.weight
+        outstanding = np.append(out, out.sum()) if not self.uses_guarantor else np.append(out, 0.0)
+        npl = self._npl_claimant.copy()
+        if not self.uses_guarantor:
+            npl[G] = npl.sum()  # the banks claim on every scheme loan
+        actual = np.zeros(G + 1, bool)  # who files claims under this scheme
+        actual[:G] = self.uses_guarantor
+        actual[G] = not self.uses_guarantor
+        book = outstanding + np.maximum(npl, 0.0)
+        good = incentives.qualifies(incentives.npl_ratios(npl, outstanding), pc.npl_threshold, book, actual)
+        self.pool.priority[:] = good | self._contributors
+        self.priority_ever |= self.pool.priority
+        if pc.reward > 0 and good.any():
+            self.government.spend(pc.reward, "reward")
+            self.tally.rewards += pc.reward
+            for g, r in zip(np.flatnonzero(good), incentives.reward_split(pc.reward, book, good)):
+                if g < G:
+                    self._agency_list[g].receive_reward(r)
+                else:
+                    self.bank.capital += r
 
     def _refresh_outstanding(self) -> None:
         """Each guarantor's outstanding guarantees, from the loan book.
@@ -768,6 +875,7 @@ class GuaranteeModel(mesa.Model):
         self.bank.interest_total += interest
         m.interest_income += interest
         m.first_time += w * lent[2]
+        m.new_borrowers += w * lent[4]
         if gov.interest_subsidy > 0:
             sub = w * gov.interest_subsidy / 100.0 * lent[3]
             self.government.spend(sub, "subsidy")
@@ -786,6 +894,13 @@ class GuaranteeModel(mesa.Model):
         capacity decides on the scheme's candidates; the refused borrow informally."""
         f, w, m, c = self.firms, self.weight, self.tally, self.cfg
         m.applicants += w * n_applicants
+        if self._platform_on and apps.shape[0]:
+            outcome = self._platform_lend(apps, amount, term, outcome, month)
+        # The scheme's pool of applicants: those the bank sends to the guarantor (outcome 2 or
+        # 3), with their true PD, after any platform has taken the ones it wants.
+        asked = (outcome == 2) | (outcome == 3)
+        m.scheme_applicants += w * np.count_nonzero(asked)
+        m.scheme_applicants_pd += w * f.pd[apps[asked]].sum()
         refused = np.count_nonzero(outcome == 0)
         if self.scheme_active and not self._scheme_open:
             m.rationed_scheme_closed += w * refused  # the pool is empty and the scheme stopped
@@ -809,7 +924,7 @@ class GuaranteeModel(mesa.Model):
             fits = within <= room[agency]
             m.rationed_capacity += w * np.count_nonzero(~fits)
             cand, agency = cand[fits], agency[fits]
-        served = np.zeros(apps.shape[0], bool)
+        served = outcome == PLATFORM_LENT
         served[cand] = True
         f.refused[apps] = ~served
         no = ~served
@@ -820,6 +935,53 @@ class GuaranteeModel(mesa.Model):
         if self._new_direct + new_scheme > 0:
             self._scheme_share_of_new = new_scheme / (self._new_direct + new_scheme)
 
+    def _platform_lend(self, apps: np.ndarray, amount: np.ndarray, term: np.ndarray,
+                       outcome: np.ndarray, month: int) -> np.ndarray:
+        """Platform lenders (platform.*): each applicant the bank did not lend to on its own
+        also tries a platform with probability platform.reach (a former platform borrower:
+        1 - platform.churn); the platform reads its own sharper signal and lends when its
+        estimated PD x LGD is within its appetite. The platform's loan is cheaper than the
+        bank's (and carries no guarantee fee), so the firm takes it instead of the scheme's.
+        A partner bank funds it and bears its loss (「平臺賦能、銀行放款」): it is booked as a
+        direct loan. Returns the outcomes with PLATFORM_LENT where a platform lent."""
+        f, w, m, c = self.firms, self.weight, self.tally, self.cfg
+        pc, key = c.platform, self.shocks.key
+        u = streams.counter_uniform(key, month, streams.PLATFORM_REACH, apps)
+        tries = u < np.where(self._platform_client[apps], 1.0 - pc.churn, pc.reach)
+        est = f.logit_pd[apps] + pc.noise * streams.counter_normal(key, month, streams.PLATFORM_SIGNAL, apps)
+        took = tries & (est <= self._platform_limit)
+        if not took.any():
+            return outcome
+        idx, amt, trm = apps[took], amount[took], term[took]
+        years = trm / 12.0
+        rate = np.maximum(np.where(f.has_file[idx], c.bank.rate_file, c.bank.rate_no_file)
+                          - pc.rate_discount, 0.0)
+        interest = w * (amt * rate * years).sum()
+        self.bank.capital += interest
+        self.bank.interest_total += interest
+        m.interest_income += interest
+        first = np.count_nonzero(f.loans_taken[idx] == 0)
+        n, total = idx.shape[0], amt.sum()
+        m.new_direct += w * total
+        m.new_platform += w * total
+        m.platform_borrowers += w * n
+        m.platform_first_time += w * first
+        m.first_time += w * first
+        m.new_borrowers += w * n
+        f.channel[idx] = DIRECT
+        f.amount[idx] = amt
+        f.term[idx] = trm
+        f.age[idx] = 0
+        f.loans_taken[idx] += 1
+        f.agency[idx] = self.n_guarantors  # the direct book's bucket
+        if c.scheme.dynamic.enabled:
+            f.health_falls[idx] = 0
+        self._platform_client[idx] = True
+        self.book[-1] += total
+        self.loans_running += n
+        self._new_direct += total
+        return np.where(took, PLATFORM_LENT, outcome).astype(outcome.dtype)
+
     def _originate(self, idx: np.ndarray, amount: np.ndarray, term: np.ndarray,
                    agency: np.ndarray | None = None) -> None:
         """New scheme loans to firms idx; agency = f.guarantor[idx] when the caller has it.
@@ -829,6 +991,7 @@ class GuaranteeModel(mesa.Model):
         if not idx.shape[0]:
             return
         m.new_scheme += w * amount.sum()
+        m.new_borrowers += w * idx.shape[0]
         taken = f.loans_taken[idx]
         first = taken == 0
         m.first_time += w * np.count_nonzero(first)

@@ -30,8 +30,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from . import metrics
+from . import incentives, metrics
 from .i18n import cjk_font, tr
+from .instruments import in_force
 from .config import SimConfig, shock_events, tranche_payer
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -132,7 +133,7 @@ def headline(res: "Results") -> pd.DataFrame:
     add("losses", "bank share of scheme losses", "bank_share_scheme", pct, "%")
     add("losses", "claim rate (代偿率)", "claim_rate", pct, "%")
     add("losses", "NPL ratio (不良率), monthly mean", "npl_ratio_mean", pct, "%")
-    add("losses", "fiscal cost (funds, budget, subsidies, injections)", "fiscal_cost", bn, "bn yuan")
+    add("losses", "fiscal cost (funds, budget, subsidies, injections, rewards)", "fiscal_cost", bn, "bn yuan")
     return pd.DataFrame(rows, columns=["section", "metric", "unit", "mean", "p5", "p95", "VaR99", "ES99"])
 
 
@@ -548,6 +549,31 @@ def _description(c: SimConfig) -> str:
     return en
 
 
+def instruments_line(c: SimConfig) -> str:
+    """The policy instruments in force (sim/instruments.py), with their sources."""
+    force = in_force(c)
+    named = "; ".join(f"{name} ({src})" for name, src in force) if force else "none beyond the scheme"
+    return f"- Instruments in force (政策工具): {named}."
+
+
+def first_loan_line(res: "Results") -> str:
+    """Whether the run meets Hunan's first-time-borrower target (sim/incentives.py), over its
+    replications: H's share (首贷户占比) rising at least 2 points a year to 30% by 2030."""
+    s = res.summary
+    if "first_loan_target_met" not in s.index or not s.loc["first_loan_target_met", "n"]:
+        return ("- First-loan target (首贷户占比 +2 points a year to 30% by 2030, Hunan): not judged, fewer than "
+                "two whole years from 2026 after the first simulated year (`start_year=2021 horizon=120` "
+                "judges 2026-2030 on a settled population).")
+    met, n = s.loc["first_loan_target_met", "mean"], int(s.loc["first_loan_target_met", "n"])
+    last, rise = s.loc["first_time_share_last_year"], s.loc["first_time_share_rise_min"]
+    year = res.config.start_year + res.config.horizon // 12 - 1
+    return (f"- First-loan target (首贷户占比 +{100 * incentives.TARGET_RISE:g} points a year to "
+            f"{incentives.TARGET_SHARE:.0%} by {incentives.TARGET_YEAR}, Hunan): "
+            f"met in {met:.0%} of {n} replications; "
+            f"share in {year} {last['mean']:.1%} [{last['p5']:.1%}, {last['p95']:.1%}], smallest yearly "
+            f"change {100 * rise['mean']:+.1f} points (years judged: 2026 on, after the first simulated year).")
+
+
 def markdown_report(res: "Results", table: str, plots: list[str], shock_text: str = "") -> str:
     c = res.config
     guarantor = "guarantor" in scheme_payers(c)
@@ -573,6 +599,8 @@ def markdown_report(res: "Results", table: str, plots: list[str], shock_text: st
         f"{c.pool.size / 1e9:.2f} bn (replenishment `{c.pool.replenish}`) and prefecture funds "
         f"{c.pool.city_size / 1e9:.2f} bn; payout delay {c.pool.payout_delay} months"
         + (f"; special pool {c.pool.special_size / 1e9:.2f} bn" if c.pool.special_size else "") + ".",
+        instruments_line(c),
+        first_loan_line(res),
         f"- {len(res.replications)} replications x {c.horizon} months; {firms_text(c)} "
         f"standing for {c.province.firms_total:,} in {c.province.name}; seed {c.mc.seed}; "
         f"wall time {res.wall_seconds:.1f} s.",

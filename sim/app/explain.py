@@ -7,6 +7,7 @@ panel says what the model does.
 from __future__ import annotations
 
 from ..config import SimConfig, tranche_payer
+from ..instruments import in_force
 
 # Who pays a tranche (sim.config.PAYERS), in words.
 PAYER_WORDS = {
@@ -80,6 +81,8 @@ def scheme_lines(cfg: SimConfig) -> list[str]:
     lines.append(f"Banks see sharp data (征信数据) on {_pct(cfg.bank.data_coverage)} of firms "
                  "(the credit-data platform, 征信平台); the rest they judge by a credit file or "
                  "nothing, and refuse more of them.")
+    for name, source in in_force(cfg):  # the policy instruments switched on in this run
+        lines.append(f"**Instrument in force (政策工具)**: {name}. Source: {source}.")
     ev = cfg.shock
     if ev.kind == "flood":
         size = (f"a 1-in-{ev.return_period:g}-year flood" if ev.return_period

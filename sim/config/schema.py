@@ -453,6 +453,29 @@ class ReguarantorConfig:
 
 
 @dataclass
+class PriorityConfig:
+    """Performance-linked payouts (绩效挂钩的优先兑付), Jiangxi (docs/sources.md#jiangxi-report-j):
+    J「九江銀行因在“政銀擔”合作中不良率控制在1%以內且服務覆蓋面廣,2024年獲得省級財政風險補償優先兌付資格及2000萬元專項獎勵資金」,
+    and for data contributors J「對連續兩年提供高價值經營行為數據的銀行,在省級風險補償資金兌付時給予優先級提升」.
+
+    Once a year each claimant of the funds (a guarantor that pays first, or the banks where no
+    guarantor fronts) whose scheme NPL ratio is below `npl_threshold` and whose scheme book is
+    at least the median claimant's (「服務覆蓋面廣」, wide reach), or who contributes data, gets
+    priority in the provincial pool's queue for the coming year: the pool pays priority claims
+    first (oldest first among them), then the others. The claimants that qualify on their NPL
+    share `reward` from the government (fiscal money), in proportion to their books. The
+    report names a bank; the model's claimants are those that pay first and claim (J rewards
+    「表現優異的銀行與擔保機構」)."""
+
+    enabled: bool = False
+    npl_threshold: float = num(0.01, 0, 1)  # J: NPL within 1%
+    reward: float = num(2e7, 0)  # yuan a year, shared by the qualifying claimants: J 20 m (to one bank)
+    # Share of claimants that contribute data (a fixed set, the same in every replication);
+    # 0 by default: the report gives no share (assumption).
+    data_contributors: float = num(0.0, 0, 1)
+
+
+@dataclass
 class PoolConfig:
     """Risk-compensation funds (风险补偿资金) in two layers: the provincial pool and one fund per
     prefecture. A claim on the scheme's `pool` tranche goes `provincial_share` to the
@@ -507,6 +530,8 @@ class PoolConfig:
     special_size: float = num(0.0, 0)
     special_share: float = num(0.40, 0, 1)
     abandon_scale: float = num(12.0, 0, lo_open=True)
+    # Jiangxi's performance-linked payouts (off by default; on in conf/province/jiangxi.yaml).
+    priority: PriorityConfig = field(default_factory=PriorityConfig)
 
 
 @dataclass
@@ -516,6 +541,52 @@ class GovernmentConfig:
     fee_subsidy: float = num(0.0, 0, 1)
     # Interest subsidy, percentage points, on first loans: Hebei H「給予最高1.5個百分點的貼息支持」.
     interest_subsidy: float = num(0.0, 0, 20)
+
+
+@dataclass
+class FirstLoanConfig:
+    """First-loan programme (首贷培植), Hunan 2024 (docs/sources.md#hunan-report-h):
+    H「通過建立“無貸戶”名單推送機制,要求銀行對連續兩年無貸款記錄但納稅信用B級以上的企業開展主動對接,當年促成首貸戶新增4.7萬戶,首貸金額達192億元」.
+
+    A firm is listed while it has had no loan for `months_without_loan` months and its
+    tax-credit grade (纳税信用等级) is B or better; banks reach out to listed firms, which then
+    apply `outreach` times as often (the bank's screening is unchanged). The grade is a noisy
+    signal of the firm's PD: logit(PD) + `grade_noise` x N(0, 1), B or better for the
+    `grade_b_share` of firms with the lowest signal (assumptions: the report gives neither)."""
+
+    enabled: bool = False
+    months_without_loan: int = whole(24, 1, 600)  # H: 連續兩年無貸款記錄
+    grade_b_share: float = num(0.7, 0, 1, lo_open=True)  # share of firms graded B or better (assumption)
+    grade_noise: float = num(2.0, 0, 20)  # sd on the logit-PD scale (assumption: AUC about 0.76)
+    outreach: float = num(2.0, 1, 20)  # application rate multiplier of listed firms (assumption)
+    # Months without a loan of the firms that have none when the run starts: uniform over
+    # [0, this) (assumption: the sources give no age or credit history of the firms).
+    initial_months_max: int = whole(48, 1, 600)
+
+
+@dataclass
+class PlatformConfig:
+    """Digital platforms lending to small firms (网商贷, 微业贷), as partners of banks
+    (「平臺賦能、銀行放款」: the partner bank funds the loan and bears its loss). Hunan
+    (docs/sources.md#hunan-report-h): sharper screening, H「頭部數字平臺小微企業違約預測AUC值達0.86」;
+    cheaper, H「與平臺合作的小微貸款綜合收益率較自營產品低1.8—2.3個百分點」; borrowers do
+    not stay, H「合作貸款客戶在還款后轉向其他平臺產品的比例高達41%」.
+
+    Each month an applicant the bank does not lend to on its own (the scheme's candidates and
+    the refused) also applies to a platform with probability `reach` (a former platform
+    borrower: 1 - `churn`); the platform reads logit(PD) + `noise` x N(0, 1) and lends when its
+    estimated PD x LGD is within `max_expected_loss`. The firm takes the platform's loan, which
+    costs `rate_discount` less than the bank's rate and carries no guarantee fee, instead of
+    the scheme's. Off by default: the Hunan calibration was fitted without this channel."""
+
+    enabled: bool = False
+    noise: float = num(0.55, 0, 20)  # AUC 0.86 (bank.noise_shared_data measures the same)
+    # H「2025年數字平臺在長株潭都市圈小微貸款市場份額已升至31.7%」: a third (assumption: the
+    # metropolitan share read as the chance an applicant also tries a platform).
+    reach: float = num(0.3, 0, 1)
+    churn: float = num(0.41, 0, 1)  # H: 41% of borrowers move on after repaying
+    rate_discount: float = num(0.0205, 0, 1)  # H: 1.8-2.3 points below, the midpoint
+    max_expected_loss: float = num(0.012, 0, 1)  # assumption: the banks' mean appetite (bank.max_expected_loss)
 
 
 # ----------------------------------------------------------------------------- shocks
@@ -726,6 +797,8 @@ class SimConfig:
     national_fund: ReguarantorConfig = field(default_factory=lambda: ReguarantorConfig(capital=2e9))
     pool: PoolConfig = field(default_factory=PoolConfig)
     government: GovernmentConfig = field(default_factory=GovernmentConfig)
+    first_loan: FirstLoanConfig = field(default_factory=FirstLoanConfig)
+    platform: PlatformConfig = field(default_factory=PlatformConfig)
     shock: ShockConfig = field(default_factory=ShockConfig)
     mc: McConfig = field(default_factory=McConfig)
     report: ReportConfig = field(default_factory=ReportConfig)

@@ -31,6 +31,11 @@ NO_LOAN_TESTS, _UNUSED, LOAN_AMOUNT, LOAN_TERM, BANK_SIGNAL, BANK_EXTRA, GUARANT
     CAPACITY_ORDER = range(1, 9)
 FUND_APPROPRIATION = 9  # whether a prefecture fund's yearly appropriation arrives (row = fund)
 LATENT = 10
+# The policy instruments' own draws (sim/instruments.py), so that switching one on leaves every
+# other draw as it was: a firm's tax-credit grade signal (row = firm, month = its entry), the
+# months without a loan of the initial population, whether an applicant also tries a
+# platform, and the platform's signal.
+TAX_GRADE, FIRST_LOAN_HISTORY, PLATFORM_REACH, PLATFORM_SIGNAL = range(11, 15)
 ENTRANT_REGION, ENTRANT_SECTOR, ENTRANT_PD, ENTRANT_LGD, ENTRANT_FILE, ENTRANT_PLATFORM, \
     ENTRANT_INSURED = range(7)  # (the guarantor and the bank come from the region's number)
 RESPAWN_DEFAULT, RESPAWN_EXIT, RESPAWN_INIT = 0x100, 0x200, 0x300  # call sites of respawn
