@@ -210,3 +210,24 @@ def test_one_ctrl_c_stops_a_shock_run_counterfactual_included(tmp_path, launch):
     report = (run / "report.md").read_text()
     assert "Incomplete" in report and f"same {done} seeds" in report
     assert "complete" not in (run / "status.json").read_text()
+
+
+def test_a_ctrl_c_while_the_last_replications_are_kept_still_stops_the_run():
+    """With workers, the first Ctrl-C only sets a flag the waiting loop looks at; one that came
+    while the last replication was being handed to the writer used to be lost, and a study
+    (sim.sensitivity, sim.design) went on to its next point."""
+    import sim
+    from sim.run.runner import run_replications
+    from sim.run.writer import MemoryWriter
+
+    cfg = sim.load_config("4321", {"firms.n": 1000, "horizon": 3, "mc.replications": 4,
+                                   "mc.n_jobs": 2})
+
+    class CtrlCOnLast(MemoryWriter):
+        def add(self, rep):
+            super().add(rep)
+            if len(self.reps) == cfg.mc.replications:
+                os.kill(os.getpid(), signal.SIGINT)  # arrives inside the writer's add
+
+    res = run_replications(cfg, CtrlCOnLast(keep_timeseries=False), progress=False)
+    assert not res.complete and len(res.replications) == cfg.mc.replications

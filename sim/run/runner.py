@@ -248,6 +248,11 @@ def run_replications(cfg: SimConfig, writer: Writer, task: ReplicationTask | Non
                     for fut in sorted(finished, key=pending.__getitem__):
                         del pending[fut]
                         keep(fut.result())
+                # A Ctrl-C that came while the last replications were being kept only set the
+                # flag (the loop has no wait left to see it): it still stops the run, or a study
+                # running one point after another would go on to the next.
+                if stop.is_set():
+                    raise KeyboardInterrupt
             except KeyboardInterrupt:
                 stop.set()
                 complete = False
