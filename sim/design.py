@@ -236,7 +236,9 @@ def pareto(table: pd.DataFrame, risk: str = HALT) -> pd.DataFrame:
     else:
         raise ValueError(f"risk = {risk!r}: must be {HALT} or fiscal_cost")
     y, h = ran[obj].to_numpy(), ran[risk].to_numpy()
-    keep = [not np.any((y >= y[i]) & (h <= h[i]) & ((y > y[i]) | (h < h[i]))) for i in range(len(ran))]
+    # a boolean array, not a list: an empty list would select no columns instead of no rows
+    keep = np.array([not np.any((y >= y[i]) & (h <= h[i]) & ((y > y[i]) | (h < h[i])))
+                     for i in range(len(ran))], bool)
     front = ran[keep].sort_values([risk, obj], ascending=[True, False])
     # designs tied on both numbers are one point of the frontier: keep the first tried
     return front.drop_duplicates([risk, obj])

@@ -59,6 +59,11 @@ def test_pareto_keeps_the_undominated_designs_within_budget():
     assert D.best(t).trial == 4  # best reads `feasible` as the search set it
     # against fiscal cost, among those within the P(halt) limit (0.2): 3 is out, 4 is in
     assert D.pareto(t, "fiscal_cost").trial.tolist() == [1, 4]
+    # no design within the budget: an empty frontier with the table's columns (an empty
+    # selection once dropped every column, and sorting it raised KeyError)
+    t.attrs.update(fiscal_budget=0)
+    empty = D.pareto(t)
+    assert empty.empty and list(empty.columns) == list(t.columns)
 
 
 def test_space_from_the_command_line():
