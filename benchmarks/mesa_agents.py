@@ -260,7 +260,7 @@ class FirmLoopModel(mesa.Model):
             mix = [r.sector_mix.get(x, 0.0) for x in sectors] if r.sector_mix else [s.firm_share for s in p.sectors]
             t = sum(mix)
             self.sector_cum.append([x / t for x in accumulate(mix)])
-        self.region_pd = [r.pd for r in p.regions]
+        self.region_pd = [r.pd * p.pd_scale for r in p.regions]  # as sim/firms.py
         self.sector_mult = [s.pd_multiplier for s in p.sectors]
         self.insured_p = [f.bi_insurance.get(x, f.bi_insurance_other) for x in sectors]
         self.guarantor_count = [r.guarantors for r in p.regions]
