@@ -41,7 +41,8 @@ def test_entrants_are_drawn_from_their_keyed_numbers():
     f.respawn(idx, 7, st.RESPAWN_EXIT)
     assert np.array_equal(f.pd, pd_before)
     f.respawn(idx, 8, st.RESPAWN_EXIT)
-    assert not np.any(f.pd == pd_before)
+    inside = (f.pd > 1e-5) & (f.pd < 0.95)  # PDs are clipped to [1e-5, 0.95]: equal at the clips
+    assert inside.mean() > 0.9 and not np.any((f.pd == pd_before) & inside)
 
 
 def test_loan_book_kept_incrementally_equals_the_masked_sums_every_month():

