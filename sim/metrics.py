@@ -67,7 +67,10 @@ MONTHLY_DOC = {
     "guarantor_income": "guarantors' investment income on net assets (yuan)",
     "guarantor_costs": "guarantors' operating costs (yuan)",
     "interest_income": "interest on this month's new loans over their terms, booked to the banks (yuan)",
-    "dynamic_share_loans": "defaulted loans whose public share was raised by the dynamic rule",
+    "dynamic_share_loans": "defaulted scheme loans whose public share was raised by Anhui's health rule (real loans)",
+    "dynamic_share_loss": "exposure at default of those loans (yuan)",
+    "dynamic_triggers": "scheme loans the operating-health rule flagged this month (real loans)",
+    "dynamic_trigger_amount": "their outstanding amount when flagged (yuan)",
     **{f"paid_{p}": f"{p}: gross payments this month, incl. shortfall it bears and direct-loan losses (yuan)"
        for p in PAYERS},
     **{f"recovered_{p}": f"{p}: recoveries received this month (yuan)" for p in PAYERS},
@@ -129,7 +132,8 @@ FLOWS = (
     "released_scheme", "recoveries", "recoveries_direct", "fees", "reguarantee_fees", "subsidies", "capital_injections",
     "receivables_booked", "reimbursed_reguarantors", "reimbursed_funds", "receivables_written_off",
     "funds_due", "funds_filed", "funds_abandoned", "guarantor_income", "guarantor_costs", "interest_income",
-    "dynamic_share_loans", "overdue_new", "overdue_cured",
+    "dynamic_share_loans", "dynamic_share_loss", "dynamic_triggers", "dynamic_trigger_amount",
+    "overdue_new", "overdue_cured",
 )
 assert set(FLOWS) <= set(MONTHLY), sorted(set(FLOWS) - set(MONTHLY))
 
@@ -381,6 +385,16 @@ SUMMARY_DOC = {
     "counties_unpaid_two_years": ("prefecture funds that paid nothing in two calendar years running while "
                                   "claims waited"),
     "banks_in_scheme_mean": "mean over months of banks_in_scheme",
+    **{f"realised_share_{k}": (f"{k}'s share of the realised (net) losses on scheme loans, once the "
+                               "recoveries and claims booked by the end have settled: " + doc
+                               + " (each less what is in flight to it) / their sum")
+       for k, doc in (("fiscal", "loss_pool + loss_government"), ("bank", "loss_bank_scheme"),
+                      ("guarantor", "loss_guarantor"),
+                      ("other", "loss_reguarantor + loss_national_fund + loss_borrower"))},
+    "dynamic_triggers": "Σ dynamic_triggers: scheme loans flagged by Anhui's operating-health rule, one per firm (firms)",
+    "dynamic_trigger_amount": "Σ dynamic_trigger_amount: their amount when flagged (yuan)",
+    "dynamic_flagged_loss_share": ("Σ dynamic_share_loss / Σ default_scheme: share of scheme losses at "
+                                   "default on loans flagged before they defaulted"),
     "fiscal_cost": ("public money spent within the horizon: loss_pool + loss_government + subsidies + "
                     "capital_injections (yuan)"),
 }
@@ -414,6 +428,7 @@ def final_state(model: Any) -> dict:
         "counties_unpaid_two_years": int(led.counties_unpaid_two_years(
             funds=np.arange(1, model.pool.special))),
         "pool_size": float(model.pool.cfg.size),
+        **{f"in_flight_{p}": v for p, v in model.in_flight().items()},
     }
 
 
@@ -517,6 +532,18 @@ def summarise(ts: pd.DataFrame, payers_in_scheme: list[str], bearer: str = "bank
         s[k] = final.get(k, math.nan)
     s["banks_in_scheme_mean"] = ts.banks_in_scheme.mean()
     s["fiscal_cost"] = s["loss_pool"] + s["loss_government"] + s["subsidies"] + s["capital_injections"]
+    # as if every recovery and claim booked had settled (metrics.final_state: in_flight_*)
+    net = {p: s[f"loss_{p}"] - final.get(f"in_flight_{p}", 0.0) for p in PAYERS}
+    realised = {"fiscal": net["pool"] + net["government"],
+                "bank": net["bank"] - s["loss_bank_direct"], "guarantor": net["guarantor"],
+                "other": net["reguarantor"] + net["national_fund"] + net["borrower"]}
+    total = sum(realised.values())
+    for k, v in realised.items():
+        s[f"realised_share_{k}"] = v / total if total > 0 else math.nan
+    s["dynamic_triggers"] = ts.dynamic_triggers.sum()
+    s["dynamic_trigger_amount"] = ts.dynamic_trigger_amount.sum()
+    d = ts.default_scheme.sum()
+    s["dynamic_flagged_loss_share"] = ts.dynamic_share_loss.sum() / d if d else math.nan
     return s
 
 

@@ -59,6 +59,22 @@ REGUARANTORS = ("reguarantor", "national_fund")  # payers that are Reguarantor a
 REIMBURSERS = (*REGUARANTORS, "pool")  # shares the claimant pays first and claims back
 
 
+def flagged_shares(shares: np.ndarray, public: list[bool], public_share: float) -> np.ndarray:
+    """Tranche shares on a loan the dynamic rule flagged: the public payers' shares together
+    rise to `public_share` (pro rata among them; never lowered), the others shrink pro rata
+    so the total stays 1. Unchanged when the scheme has no public or no other tranche."""
+    shares = np.asarray(shares, float)
+    pub = np.asarray(public, bool)
+    out = shares.copy()
+    now, rest = shares[pub].sum(), shares[~pub].sum()
+    if now <= 0 or rest <= 0 or public_share <= now:
+        return out
+    up = min(public_share, now + rest)
+    out[pub] = shares[pub] * up / now
+    out[~pub] = shares[~pub] * (now + rest - up) / rest
+    return out
+
+
 def _logit_limit(p: np.ndarray) -> np.ndarray:
     """logit of a probability limit, +inf at or above 1 (no limit) and -inf at or below 0."""
     p = np.clip(np.asarray(p, float), 0.0, 1.0)
@@ -131,6 +147,8 @@ class GuaranteeModel(mesa.Model):
         self._npl_scheme = 0.0
         # claims (代偿) and released guarantees by month and guarantor, for 12-month claim rates
         self._claims_hist = np.zeros((span, G))
+        # scheme losses at default by month: on loans the health rule flagged, and all
+        self._flagged_loss_hist = np.zeros((span, 2))
         self._released_hist = np.zeros((span, G))
         # The time series lives in the DataCollector only, as its table "monthly": the metrics
         # phase computes the month's row once (the columns share intermediate sums) and adds
@@ -147,7 +165,8 @@ class GuaranteeModel(mesa.Model):
         self._app_amount = np.zeros(n)
         self._app_term = np.zeros(n, np.int16)
         self._app_outcome = np.zeros(n, np.int8)
-        self._lent = np.zeros(5)  # the month's direct loans (kernel.screen)
+        # the month's direct loans (kernel.screen), then loans flagged by the health rule
+        self._lent = np.zeros(7)
         self._new_direct = 0.0
         self._counts = np.zeros(9, np.int64)
         self._released = np.zeros(G)  # scheme loans repaid, by guarantor (unweighted)
@@ -231,15 +250,12 @@ class GuaranteeModel(mesa.Model):
         # Liability balance (责任余额) per yuan outstanding: what the guarantor is liable for and
         # has not ceded to re-guarantors.
         self.liability_share = (self.share_of["guarantor"] + self.share_of["pool"]) if self.uses_guarantor else 0.0
-        # Shares on loans that trip the dynamic-sharing rule: public payers' shares scaled up,
-        # the others shrunk pro rata so the total stays 1.
-        pub = np.array([p in PUBLIC_PAYERS for p in self.tranche_payers])
-        dyn = self.shares.copy()
-        up = min(self.shares[pub].sum() * s.dynamic.public_multiplier, 1.0)
-        if pub.any() and (~pub).any() and self.shares[~pub].sum() > 0:
-            dyn[pub] = self.shares[pub] * up / self.shares[pub].sum() if self.shares[pub].sum() else 0
-            dyn[~pub] = self.shares[~pub] * (1 - up) / self.shares[~pub].sum()
-        self.dynamic_shares = dyn
+        # Shares on loans flagged by Anhui's operating-health rule (scheme.dynamic).
+        self.dynamic_shares = flagged_shares(self.shares, [p in PUBLIC_PAYERS for p in self.tranche_payers],
+                                             s.dynamic.public_share)
+        self.dynamic_on = bool(s.dynamic.enabled) and not np.array_equal(self.dynamic_shares, self.shares)
+        self.dynamic_share_of = {p: float(sum(sh for q, sh in zip(self.tranche_payers, self.dynamic_shares)
+                                              if q == p)) for p in PAYERS}
 
     def _seed_loan_book(self) -> None:
         """Start near the steady state, not from an empty book: firms that would have a loan
@@ -285,6 +301,34 @@ class GuaranteeModel(mesa.Model):
         c, r = self._last_12m()
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(r > 0, c / np.where(r > 0, r, 1.0), np.nan)
+
+    def in_flight(self) -> dict[str, float]:
+        """Per payer, what the books still owe it on scheme losses (+) or it still owes (-) at
+        this point: recoveries scheduled for later months (the banks' on direct loans left
+        out), receivables owed to the claimants, and what the re-guarantors and the funds owe
+        them (the funds' queue). Sums to zero across payers except the scheduled recoveries,
+        so a payer's loss less this is its loss once everything booked has settled."""
+        out = dict.fromkeys(PAYERS, 0.0)
+        due = self._recoveries_due[self.month:].sum(axis=0)
+        for acc, d in zip(self.accounts, due):
+            out[acc.payer] += float(d)
+        out["bank"] -= float(self._direct_recoveries_due[self.month:].sum())
+        out["guarantor"] += float(self.receivable[:-1].sum())
+        out["bank"] += float(self.receivable[-1])
+        owed_reguarantors = 0.0
+        for r, p in enumerate(REGUARANTORS):
+            owed = float(self._reimburse_due[self.month:, r].sum())
+            out[p] -= owed
+            owed_reguarantors += owed
+        out["pool"] -= float(self.receivable.sum()) - owed_reguarantors  # the funds' queue
+        return out
+
+    def flagged_loss_share_12m(self) -> float:
+        """Share of the last 12 months' scheme losses at default that fell on loans flagged by
+        Anhui's operating-health rule (0 before any loss)."""
+        lo = max(0, self.month - 11)
+        flagged, total = self._flagged_loss_hist[lo:self.month + 1].sum(axis=0)
+        return float(flagged / total) if total > 0 else 0.0
 
     def npl_exposure(self) -> float:
         """Non-performing loans as a stock: EAD of defaulted loans (90+ days overdue) not yet
@@ -344,9 +388,15 @@ class GuaranteeModel(mesa.Model):
         fund_part = min(pool_share, c.pool.max_share)
         # the funds' share the claimant expects not to get (in present value)
         pool_kept = pool_share - fund_part * funds_back
+        # Under Anhui's rule a share `flagged` of losses (the last 12 months' experience) falls
+        # on flagged loans, where the public share is raised and the others keep less.
+        flagged = self.flagged_loss_share_12m() if self.dynamic_on else 0.0
+        dyn_pool = self.dynamic_share_of["pool"]
+        dyn_pool_kept = dyn_pool - min(dyn_pool, max(c.pool.max_share, dyn_pool)) * funds_back
         rates = self.claim_rates_12m()
         if self.uses_guarantor:
-            kept = np.full(self.n_guarantors, self.share_of["guarantor"] + pool_kept)
+            kept = np.full(self.n_guarantors, (1.0 - flagged) * (self.share_of["guarantor"] + pool_kept)
+                           + flagged * (self.dynamic_share_of["guarantor"] + dyn_pool_kept))
             net_fee = c.scheme.guarantee_fee
             for p in REGUARANTORS:
                 sh = self.share_of[p]
@@ -358,11 +408,13 @@ class GuaranteeModel(mesa.Model):
             self.guarantor_kept = kept
             self._guarantor_max_pd = GuaranteeAgency.max_acceptable_pd(c.guarantor, kept, net_fee,
                                                                        c.firms.lgd_mean)
-            self.bank_kept = self.bank_share
+            self.bank_kept = (1.0 - flagged) * self.bank_share + flagged * self.dynamic_share_of["bank"]
         else:
             self.guarantor_kept = np.zeros(self.n_guarantors)
             bank_back = self.pool.expected_recovery(c.bank.rate_file)
-            kept = self.bank_share + pool_share - fund_part * bank_back
+            dyn_bank_pool = dyn_pool - min(dyn_pool, max(c.pool.max_share, dyn_pool)) * bank_back
+            kept = ((1.0 - flagged) * (self.bank_share + pool_share - fund_part * bank_back)
+                    + flagged * (self.dynamic_share_of["bank"] + dyn_bank_pool))
             for p in REGUARANTORS:
                 sh = self.share_of[p]
                 if sh > 0:
@@ -446,13 +498,15 @@ class GuaranteeModel(mesa.Model):
             self._shift, self._sigma, t_default, t_overdue, c.overdue_months, h_refused, h_other,
             self._apply_probabilities(c.apply_rate),
             self._no_multiplier if eff is None else eff.apply_mult,
-            self.cfg.scheme.dynamic.enabled, kernel.PHI, self._screen_bases(self.month),
+            self._dyn_terms(), kernel.PHI, self._screen_bases(self.month),
             self._screening, self._lend_terms(), self._defaulted_buf, self._exits_buf, self._applicants_buf,
             self._app_amount, self._app_term, self._app_outcome, self._released, self._repaid,
             self._lent, k, self._work)
         self.defaulted = self._defaulted_buf[:k[0]]
         self.applicants = self._applicants_buf[:k[1]]
         self._book_direct(self._lent)
+        m.dynamic_triggers += w * self._lent[5]
+        m.dynamic_trigger_amount += w * self._lent[6]
         m.overdue_new += w * k[2]
         m.overdue_cured += w * k[3]
         m.exits += w * k[4]
@@ -510,10 +564,13 @@ class GuaranteeModel(mesa.Model):
         claimant = agency if self.uses_guarantor else np.full(loss.shape[0], G, np.intp)
         payer = self._payer_matrix(claimant)
         shares = self.shares
-        if self.cfg.scheme.dynamic.enabled:
-            tripped = f.health_falls[idx[s_idx]] >= self.cfg.scheme.dynamic.periods
+        tripped = None
+        if self.dynamic_on:
+            tripped = f.flagged[idx[s_idx]]
             shares = np.where(tripped[:, None], self.dynamic_shares[None, :], self.shares[None, :])
             m.dynamic_share_loans += w * np.count_nonzero(tripped)
+            m.dynamic_share_loss += loss[tripped].sum()
+            self._flagged_loss_hist[self.month] += (loss[tripped].sum(), loss.sum())
         budget = np.array([acc.budget() for acc in self.accounts])
         for p, rate in self.cap_rate.items():
             if p in REIMBURSERS:
@@ -553,7 +610,10 @@ class GuaranteeModel(mesa.Model):
                 m.funds_due += owed.sum()
                 c = self.cfg.pool
                 eligible = (f.amount[idx[s_idx]] <= c.max_loan) * c.payout_efficiency
-                claim = np.minimum(owed, c.max_share * loss * lgd[s_idx]) * eligible
+                cap = c.max_share
+                if tripped is not None:  # the raised fiscal share is the cap on a flagged loan
+                    cap = np.where(tripped, max(c.max_share, self.dynamic_shares[j]), c.max_share)
+                claim = np.minimum(owed, cap * loss * lgd[s_idx]) * eligible
                 kept += owed - claim
                 self._file_fund_claims(claim, claimant, f.region[idx[s_idx]].astype(np.intp))
             else:
@@ -753,10 +813,15 @@ class GuaranteeModel(mesa.Model):
                                                       streams.BANK_SIGNAL, streams.BANK_EXTRA,
                                                       streams.GUARANTOR_SIGNAL])
 
+    def _dyn_terms(self) -> tuple:
+        """Anhui's operating-health rule as the firm kernel runs it (kernel.month's `dyn`)."""
+        d = self.cfg.scheme.dynamic
+        return (self.dynamic_on, float(d.persistence), float(d.noise), int(d.periods),
+                streams.base(self.shocks.key, self.month, streams.HEALTH_READING))
+
     def _lend_terms(self) -> tuple:
         c = self.cfg
-        return (float(c.bank.rate_file), float(c.bank.rate_no_file), self.n_guarantors,
-                bool(c.scheme.dynamic.enabled))
+        return (float(c.bank.rate_file), float(c.bank.rate_no_file), self.n_guarantors)
 
     def _book_direct(self, lent: np.ndarray) -> None:
         """The month's direct loans, made in the firm kernel (`kernel.screen` sums them)."""
@@ -849,8 +914,8 @@ class GuaranteeModel(mesa.Model):
         f.age[idx] = 0
         f.loans_taken[idx] = taken + 1
         self.loans_running += idx.shape[0]
-        if c.scheme.dynamic.enabled:
-            f.health_falls[idx] = 0
+        # a new loan starts a fresh operating-health record (= kernel.new_loan_health)
+        f.health[idx], f.health_falls[idx], f.state[idx], f.flagged[idx] = 0.0, 0, 0.0, False
         agency = f.guarantor[idx].astype(np.intp) if agency is None else agency
         f.agency[idx] = agency
         by_agency = np.bincount(agency, weights=amount, minlength=G)

@@ -30,7 +30,7 @@ STRESSED = dict(pool__size=2e6, pool__city_size=2e6, pool__city_annual_amount=0.
 
 @pytest.mark.parametrize("scenario,extra", [
     ("4321", {}), ("2_8", {}), ("bank_only", {}), ("jiangxi_4321", {}), ("hebei_4321", {}),
-    ("4321", STRESSED), ("jiangxi_5311", STRESSED),
+    ("4321", STRESSED), ("jiangxi_5311", STRESSED), ("anhui_433", {"scheme__dynamic__enabled": True}),
 ])
 def test_money_is_conserved_every_month(scenario, extra):
     ts = months(small(scenario, **extra))

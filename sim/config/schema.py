@@ -158,15 +158,25 @@ class TrancheConfig:
 
 @dataclass
 class DynamicSharingConfig:
-    """Anhui 2025 rule (docs/sources.md#anhui-report-a): 「自動提高財政風險補償比例從30%升至45%」
-    when a firm's operating-health index falls two periods running. Here the health index is
-    the firm's latent asset value in the copula; on a loan whose index fell `periods` months
-    running before default, the public payers' (pool, government) shares are multiplied by
-    `public_multiplier` (30% -> 45% is 1.5) and the other tranches shrink pro rata."""
+    """Anhui's dynamic risk-sharing platform (动态风险分担, 2025; docs/sources.md#anhui-report-a):
+    A「當某筆貸款的“經營健康度指數”連續兩周下滑且現金流預測缺口擴大,系統會自動提高財政風險補償比例從30%升至45%」.
+
+    The platform keeps an operating-health index on each scheme loan: an exponentially
+    weighted mean (weight `persistence` on last month's index) of its monthly readings of the
+    firm's state (the latent value of the default copula, held through an arrears spell),
+    each reading off by a normal error of sd `noise`. The forecast cash-flow gap is how far the
+    index is below the firm's arrears line. The rule fires on a loan when the index has
+    fallen `periods` months running and the gap widened; from then on the loan's public
+    payers (pool, government) take `public_share` of its loss together (the funds' per-loss
+    cap, pool.max_share, rises to it for that loan) and the other tranches shrink pro rata.
+    "Two weeks in a row" is one monthly step: a fortnight's fall fits within a month, and the
+    model has no finer step. See docs/instruments.md."""
 
     enabled: bool = False
-    periods: int = whole(2, 1, 24)
-    public_multiplier: float = num(1.5, 1, 10)
+    persistence: float = num(0.5, 0, 1, hi_open=True)  # assumption
+    noise: float = num(0.5, 0, 10)  # sd of a reading, in sd of the latent value (assumption)
+    periods: int = whole(1, 1, 24)
+    public_share: float = num(0.45, 0, 1)  # A: 30% -> 45%
 
 
 @dataclass

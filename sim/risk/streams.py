@@ -31,6 +31,7 @@ NO_LOAN_TESTS, _UNUSED, LOAN_AMOUNT, LOAN_TERM, BANK_SIGNAL, BANK_EXTRA, GUARANT
     CAPACITY_ORDER = range(1, 9)
 FUND_APPROPRIATION = 9  # whether a prefecture fund's yearly appropriation arrives (row = fund)
 LATENT = 10
+HEALTH_READING = 11  # the platform's error in reading a scheme loan's operating health (Anhui)
 ENTRANT_REGION, ENTRANT_SECTOR, ENTRANT_PD, ENTRANT_LGD, ENTRANT_FILE, ENTRANT_PLATFORM, \
     ENTRANT_INSURED = range(7)  # (the guarantor and the bank come from the region's number)
 RESPAWN_DEFAULT, RESPAWN_EXIT, RESPAWN_INIT = 0x100, 0x200, 0x300  # call sites of respawn
