@@ -262,8 +262,11 @@ def screen(apps, b, pop, scr, lend, table, lent, app_amount, app_term, app_outco
     bank uses the scheme (`in_scheme[bank]`) and the amount is within `max_loan`, it screens
     with the extra noise of moral hazard (sd `extra_scale` x noise) against
     `scheme_limit[bank]`; then the firm's guarantor reads its own signal against
-    `guarantor_limit[guarantor]`. Outcomes: 0 refused by the bank, 2 for the scheme (the
-    guarantors' capacity decides next), 3 refused by the guarantor on risk.
+    `guarantor_limit[guarantor, bank]` (a guarantor's limit may differ by the bank asking:
+    Hunan's performance-linked split). Outcomes: 0 refused by the bank, 2 for the scheme (the
+    guarantors' capacity decides next), 3 refused by the guarantor on risk, 4 refused because
+    the bank's scoring model is suspended (`bank_open`: Anhui's circuit-breaker). The bank's
+    noise is times its scoring model's quality factor `bank_noise[bank]`.
 
     A direct loan sums into `lent`: 0 amount, 1 interest over the term (at the rate of the
     firm's credit file), 2 first loans, 3 amount x years of first loans, 4 loans. A new loan
@@ -274,7 +277,8 @@ def screen(apps, b, pop, scr, lend, table, lent, app_amount, app_term, app_outco
      recovery_delay, shock_until, loans_taken, channel, amount, term, age, agency, status,
      overdue_start, will_default, state, flagged) = pop
     (log_min, log_max, term_min, term_span, noise, direct_limit, scheme_limit, in_scheme,
-     extra_scale, max_loan, uses_guarantor, guarantor_noise, guarantor_limit) = scr
+     extra_scale, max_loan, uses_guarantor, guarantor_noise, guarantor_limit, bank_noise,
+     bank_open) = scr
     rate_file, rate_no_file, direct_bucket = lend
     left = 0
     for j in range(apps.shape[0]):
@@ -284,7 +288,12 @@ def screen(apps, b, pop, scr, lend, table, lent, app_amount, app_term, app_outco
         u = float(bits64(b[1], i) >> _S11) * _TWO_M53
         trm = term_min + min(int(u * term_span), term_span - 1)
         k = bank[i]
-        sd = noise[0] if on_platform[i] else (noise[1] if has_file[i] else noise[2])
+        if not bank_open[k]:  # its scoring model's lending authority is suspended
+            apps[left] = i
+            app_amount[left], app_term[left], app_outcome[left] = amt, trm, 4
+            left += 1
+            continue
+        sd = (noise[0] if on_platform[i] else (noise[1] if has_file[i] else noise[2])) * bank_noise[k]
         v = uniform_open(b[2], i)
         lp = logit_pd[i]
         if _signal_within(v, direct_limit[k, np.int64(on_platform[i])], lp, sd, table):
@@ -313,7 +322,7 @@ def screen(apps, b, pop, scr, lend, table, lent, app_amount, app_term, app_outco
                                   sd * extra_scale, table):
                 out = 0
             elif uses_guarantor and not _signal_within(uniform_open(b[4], i),
-                                                       guarantor_limit[guarantor[i]], lp,
+                                                       guarantor_limit[guarantor[i], k], lp,
                                                        guarantor_noise, table):
                 out = 3
         apps[left] = i

@@ -8,8 +8,10 @@ import pytest
 
 import sim
 from sim import kernel
+from sim.model import GuaranteeModel
+from sim.run.runner import replication_seed
 from sim.instruments import in_force
-from sim.model import flagged_shares
+from sim.risk.sharing import flagged_shares, performance_scores, performance_shares
 
 from conftest import K, assert_down, assert_up, paired
 
@@ -66,3 +68,91 @@ def test_instruments_in_force_are_named():
     cfg = sim.load_config("anhui_433", {"firms.n": 2000, "scheme.dynamic.enabled": True}, province="anhui")
     names = [n for n, _ in in_force(cfg)]
     assert any("动态" in n for n in names)
+
+
+# ------------------------------------------------------------------ 3. Hunan's dynamic split
+def test_performance_scores_and_shares():
+    # NPL half the province's, first-time share 20% above, credit share as the province
+    s = performance_scores(np.array([0.01, 0.04, np.nan]), np.array([0.36, 0.2, np.nan]),
+                           np.array([0.1, 0.1, np.nan]), 0.02, 0.3, 0.1, (1.0, 0.5, 0.5))
+    np.testing.assert_allclose(s, [0.5 + 0.1, -1.0, 0.0])  # the second clipped; no loans: 0
+    shares = np.array([0.48, 0.32, 0.20])  # Hunan 2:8: guarantor, pool, bank
+    out = performance_shares(shares, [False, True, False], [True, False, False], s, 0.25)
+    np.testing.assert_allclose(out[0], [0.48 - 0.048, 0.32 + 0.048, 0.20])  # 0.25 x 0.6 x 0.32
+    np.testing.assert_allclose(out[1], [0.48 + 0.08, 0.32 - 0.08, 0.20])
+    np.testing.assert_allclose(out.sum(axis=1), 1.0)
+    np.testing.assert_allclose(out[2], shares)
+
+
+def test_hunan_dynamic_split_needs_a_guarantor_and_a_fiscal_payer():
+    with pytest.raises(sim.ConfigError, match="scheme.performance_split.enabled"):
+        sim.load_config("bank_only", {"scheme.performance_split.enabled": True})
+    with pytest.raises(sim.ConfigError, match=r"scheme.performance_split.step = 2"):
+        sim.load_config("hunan_2_8", {"scheme.performance_split.step": 2})
+
+
+def test_hunan_dynamic_split_draws_out_scheme_credit_through_good_performers():
+    """Mechanism: once a year each bank is scored on its NPL, first-time-borrower and
+    credit-loan shares; on a good performer's loans the funds take more and the guarantor
+    less, so the guarantors accept more of its applicants, and the bank itself tolerates more
+    expected loss on scheme loans. Scheme credit and first-time borrowers rise, and so does
+    the fiscal cost."""
+    off = run("hunan_2_8")
+    on = run("hunan_2_8", scheme__performance_split__enabled=True)
+    assert_up(off, on, "new_lending_scheme", "first_time_borrowers", "fiscal_cost")
+
+
+# ------------------------------------------------------------------ 2. the model circuit-breaker
+BREAKER = dict(bank__scoring_model_dispersion=0.5)  # models differ in quality, in both arms
+
+
+def test_circuit_breaker_suspends_models_and_books_the_advance_every_month():
+    cfg = sim.load_config("anhui_433", {"firms.n": 20000, "horizon": 48, "bank.scoring_model_dispersion": 0.5,
+                                        "bank.circuit_breaker.enabled": True}, province="anhui")
+    m = GuaranteeModel(cfg, rng=np.random.default_rng(replication_seed(cfg.mc.seed, 0)))
+    tripped, before = [], 0.0
+    while m.running:
+        was = m.model_suspended_until.copy()
+        m.step()
+        tripped += list(np.flatnonzero(m.model_suspended_until > was))
+        t = m.tally
+        owed = float(m.model_advance_out.sum())
+        # the banks' payable: advanced, less what losses used up, less what went back
+        assert owed - before == pytest.approx(t.model_advances - t.model_advance_absorbed
+                                              - t.model_advance_returned, abs=0.01)
+        before = owed
+        assert abs(sum(a.compensated_month for a in m.accounts)) < 0.01  # a transfer
+        m.pool.ledger.check()
+    assert len(tripped) >= 2
+    ts = m.timeseries()
+    assert ts.rationed_model_suspended.sum() > 0 and ts.model_advances.sum() > 0
+
+
+def test_circuit_breaker_withholds_credit_and_moves_losses_to_the_pool():
+    """Mechanism: a model above twice the NPL of all loans two month-ends running loses its
+    lending authority (its banks refuse their applicants for the suspension) and the pool
+    advances its expected losses, set against the banks' losses on its loans. Less credit,
+    more refusals, a higher fiscal cost and a lower bank loss."""
+    off = run("anhui_433", province="anhui", **BREAKER)
+    on = run("anhui_433", province="anhui", bank__circuit_breaker__enabled=True, **BREAKER)
+    assert off.replications.model_trips.sum() == 0 and on.replications.model_trips.mean() >= 1
+    assert_up(off, on, "rationed", "fiscal_cost")
+    assert_down(off, on, "new_lending_total", "loss_bank")
+
+
+# ------------------------------------------------------------------ named in the report and the app
+def test_the_report_and_the_app_name_the_instruments_in_force(tmp_path):
+    from sim.app import explain
+    from sim.app.levers import from_query
+
+    lv, _ = from_query("scenario=anhui_433&instruments=dynamic,circuit_breaker")
+    line = explain.scheme_lines(lv.configs()[0])[-1]
+    assert "动态风险分担" in line and "熔断" in line
+    assert "none" in explain.scheme_lines(from_query("scenario=anhui_433")[0].configs()[0])[-1]
+    with pytest.raises(sim.ConfigError, match="unknown instrument 'x'"):
+        from_query("instruments=x")
+    sim.run("anhui_433", {"firms.n": 4000, "horizon": 24, "mc.replications": 2, "scheme.dynamic.enabled": True},
+            province="anhui", out_dir=tmp_path)
+    report = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "Instruments in force" in report and "Anhui dynamic risk-sharing platform" in report
+    assert "| fiscal |" in report and "38.2" in report

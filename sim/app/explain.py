@@ -7,6 +7,7 @@ panel says what the model does.
 from __future__ import annotations
 
 from ..config import SimConfig, tranche_payer
+from ..instruments import in_force
 
 # Who pays a tranche (sim.config.PAYERS), in words.
 PAYER_WORDS = {
@@ -90,4 +91,7 @@ def scheme_lines(cfg: SimConfig) -> list[str]:
         lines.append(f"**Flood (洪水)**: {size} strikes in month {ev.month} ({year}-{month + 1:02d}) "
                      "the prefectures around Dongting Lake (洞庭湖); their farm loans fall overdue "
                      "(逾期) and default (违约) more.")
+    found = in_force(cfg)
+    lines.append("**Instruments in force** (在用政策工具): "
+                 + ("; ".join(name for name, _ in found) if found else "none (the split is fixed)") + ".")
     return lines
