@@ -15,10 +15,13 @@ PCT = {"realised_share_fiscal", "realised_share_bank", "realised_share_guarantor
        "dynamic_flagged_loss_share", "npl_ratio_year_end", "model_trip_loss_rate", "rationed_share"}
 
 
+COUNTS = {"first_time_borrowers", "rationed", "model_trips", "dynamic_triggers"}
+
+
 def show(metric: str, x: float) -> str:
     if metric in PCT:
         return f"{100 * x:.2f}%"
-    if abs(x) >= 1e6:
+    if abs(x) >= 1e6 and metric not in COUNTS:
         return f"{x / 1e9:.3f} bn"
     return f"{x:,.1f}"
 
@@ -39,7 +42,7 @@ def arms(scenario, province, base, on):
 
 
 def main() -> None:
-    which = sys.argv[1:] or ["anhui", "breaker", "hunan", "tests"]
+    which = sys.argv[1:] or ["anhui", "breaker", "models", "hunan", "tests"]
     if "anhui" in which:
         print("1. Anhui platform, province=anhui scenario=anhui_433, firms.n=auto, 60 months, 40 replications")
         off, on = arms("anhui_433", "anhui", {"mc.replications": 40}, {"scheme.dynamic.enabled": True})
@@ -60,6 +63,31 @@ def main() -> None:
               f"suspended {100 * r.model_trip_loss_rate.mean():.3f}%")
         paired(off, on, ["new_lending_total", "new_lending_scheme", "rationed_share", "npl_ratio_year_end",
                          "fiscal_cost", "loss_bank", "funds_queue_peak"])
+    if "models" in which:
+        print("2b. NPL ratio by scoring model, bank.scoring_model_dispersion=0.5, firms.n 20000, 48 months, "
+              "mean over months 13-48 and 3 replications")
+        import numpy as np
+
+        from sim.model import GuaranteeModel
+        from sim.run.runner import replication_seed
+        for scenario, province in (("hunan_2_8", "hunan"), ("anhui_433", "anhui")):
+            cfg = sim.load_config(scenario, {"firms.n": 20000, "horizon": 48,
+                                             "bank.scoring_model_dispersion": 0.5}, province=province)
+            runs = []
+            for r in range(3):
+                m = GuaranteeModel(cfg, rng=np.random.default_rng(replication_seed(cfg.mc.seed, r)))
+                rows = []
+                while m.running:
+                    m.step()
+                    k = m.model_noise.shape[0]
+                    out = m.weight * np.bincount(m.model_of_bank[m.firms.bank], weights=m.firms.amount, minlength=k)
+                    npl = np.bincount(m.model_of_bank, weights=np.maximum(m._npl_bank, 0.0), minlength=k)
+                    if m.month > 12:
+                        rows.append(npl / (out + npl))
+                runs.append(np.mean(rows, axis=0))
+            order = np.argsort(m.model_noise)
+            print(f"  {province}: noise multiplier " + " ".join(f"{x:.2f}" for x in m.model_noise[order])
+                  + " -> NPL " + " ".join(f"{100 * x:.2f}%" for x in np.mean(runs, axis=0)[order]))
     if "hunan" in which:
         print("3. Hunan dynamic split, province=hunan scenario=hunan_2_8, firms.n=auto, 60 months, 20 replications")
         base = {"mc.replications": 20}
