@@ -262,8 +262,8 @@ def screen(apps, b, pop, scr, lend, table, lent, app_amount, app_term, app_outco
     bank uses the scheme (`in_scheme[bank]`) and the amount is within `max_loan`, it screens
     with the extra noise of moral hazard (sd `extra_scale` x noise) against
     `scheme_limit[bank]`; then the firm's guarantor reads its own signal against
-    `guarantor_limit[guarantor, bank]` (a guarantor's limit may differ by the bank asking:
-    Hunan's performance-linked split). Outcomes: 0 refused by the bank, 2 for the scheme (the
+    `guarantor_limit[guarantor, guarantor_col[bank]]` (a guarantor's limit may differ by the
+    bank asking: Hunan's performance-linked split). Outcomes: 0 refused by the bank, 2 for the scheme (the
     guarantors' capacity decides next), 3 refused by the guarantor on risk, 4 refused because
     the bank's scoring model is suspended (`bank_open`: Anhui's circuit-breaker). The bank's
     noise is times its scoring model's quality factor `bank_noise[bank]`.
@@ -278,7 +278,7 @@ def screen(apps, b, pop, scr, lend, table, lent, app_amount, app_term, app_outco
      overdue_start, will_default, state, flagged) = pop
     (log_min, log_max, term_min, term_span, noise, direct_limit, scheme_limit, in_scheme,
      extra_scale, max_loan, uses_guarantor, guarantor_noise, guarantor_limit, bank_noise,
-     bank_open) = scr
+     bank_open, guarantor_col) = scr
     rate_file, rate_no_file, direct_bucket = lend
     left = 0
     for j in range(apps.shape[0]):
@@ -322,7 +322,7 @@ def screen(apps, b, pop, scr, lend, table, lent, app_amount, app_term, app_outco
                                   sd * extra_scale, table):
                 out = 0
             elif uses_guarantor and not _signal_within(uniform_open(b[4], i),
-                                                       guarantor_limit[guarantor[i], k], lp,
+                                                       guarantor_limit[guarantor[i], guarantor_col[k]], lp,
                                                        guarantor_noise, table):
                 out = 3
         apps[left] = i

@@ -409,9 +409,12 @@ class GuaranteeModel(mesa.Model):
         if self.uses_guarantor:
             funds_back = self.pool.expected_recovery(c.guarantor.investment_return)
             # what the guarantor keeps on each bank's loans (its tranche and the funds' share it
-            # fronts and expects not to get back), as a row per bank
-            by_bank = ((1.0 - flagged) * self._kept_by_claimant(self.bank_shares, "guarantor", funds_back)
-                       + flagged * self._kept_by_claimant(self.bank_dynamic_shares, "guarantor", funds_back))
+            # fronts and expects not to get back): a column per bank under Hunan's dynamic
+            # split, else one column for all
+            rows, dyn_rows = ((self.bank_shares, self.bank_dynamic_shares) if self.performance_on
+                              else (self.shares[None, :], self.dynamic_shares[None, :]))
+            by_bank = ((1.0 - flagged) * self._kept_by_claimant(rows, "guarantor", funds_back)
+                       + flagged * self._kept_by_claimant(dyn_rows, "guarantor", funds_back))
             kept = np.repeat(by_bank[None, :], self.n_guarantors, axis=0)
             net_fee = c.scheme.guarantee_fee
             for p in REGUARANTORS:
@@ -421,7 +424,7 @@ class GuaranteeModel(mesa.Model):
                     refuses = ~acc.shares_claims(rates) | (acc.capital <= 0)
                     kept += sh * refuses[:, None]
                     net_fee -= sh * float(acc.fee_rates(np.array([c.firms.loan_max]))[0])
-            self.guarantor_kept = kept  # (guarantors, banks)
+            self.guarantor_kept = kept  # (guarantors, banks or 1)
             self._guarantor_max_pd = GuaranteeAgency.max_acceptable_pd(c.guarantor, kept, net_fee,
                                                                        c.firms.lgd_mean)
             bank_col = [p == "bank" for p in self.tranche_payers]
@@ -929,17 +932,18 @@ class GuaranteeModel(mesa.Model):
         # base x (1 + moral_hazard x (1 - effort)), effort = min(1, kept share / full_effort_share).
         effort = min(1.0, self.bank_kept / bc.full_effort_share) if bc.full_effort_share > 0 else 1.0
         k = 1.0 + bc.moral_hazard * (1.0 - effort)
-        # each guarantor's limit by the bank asking (guarantors x banks; one column serves all
-        # banks when they do not differ)
+        # each guarantor's limit by the bank asking: column guarantor_col[bank] (one column
+        # for all banks unless they differ)
         gmax = self._guarantor_max_pd if self.uses_guarantor else np.zeros((1, 1))
-        gmax = np.ascontiguousarray(np.broadcast_to(gmax, (gmax.shape[0], bc.count)))
+        guarantor_col = (np.arange(bc.count) if gmax.shape[1] > 1 else np.zeros(bc.count, np.int64))
         self._screening = (
             math.log(fc.loan_min), math.log(fc.loan_max), fc.term_min, fc.term_max - fc.term_min + 1,
             np.array([bc.noise_shared_data, bc.noise_file, bc.noise_no_file]), direct_limit,
             scheme_limit, self.bank_in_scheme & self._scheme_open, math.sqrt(k * k - 1.0),
             float(c.scheme.max_loan), self.uses_guarantor, float(c.guarantor.noise), _logit_limit(gmax),
             np.ascontiguousarray(self.model_noise[self.model_of_bank]),
-            np.ascontiguousarray(self.model_suspended_until[self.model_of_bank] <= self.month))
+            np.ascontiguousarray(self.model_suspended_until[self.model_of_bank] <= self.month),
+            guarantor_col)
 
     def _screen_bases(self, month: int) -> np.ndarray:
         return streams.bases(self.shocks.key, month, [streams.LOAN_AMOUNT, streams.LOAN_TERM,
