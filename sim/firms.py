@@ -72,12 +72,14 @@ class FirmPopulation:
             ("pd", "f8"),  # true annual PD
             ("logit_pd", "f8"),  # logit(pd), cached for the screening signals
             ("lgd", "f8"),  # loss given default on this firm's loan (collateral)
-            ("health", "f8"),  # operating-health index (latent asset value), last month
+            ("health", "f8"),  # operating-health index the platform keeps on a scheme loan
+            ("state", "f8"),  # the loan's latent value last drawn (held through arrears)
             # Set by shocks at an event's onset, for defaults recognised before `shock_until`:
             ("collateral_loss", "f8"),  # share of collateral value lost (LGD up)
             ("shock_until", "i4"),  # first month (0-based) they no longer apply
             ("recovery_delay", "i2"),  # extra months before recoveries
             ("health_falls", "i2"),  # consecutive months the index fell
+            ("flagged", "?"),  # the operating-health rule fired on this loan (public share raised)
             ("region", "i2"),
             ("sector", "i2"),
             ("guarantor", "i2"),  # the government guarantor serving the firm's county
@@ -122,7 +124,7 @@ class FirmPopulation:
                 self.on_platform, self.refused, self.health, self.health_falls, self.insured,
                 self.collateral_loss, self.recovery_delay, self.shock_until, self.loans_taken,
                 self.channel, self.amount, self.term, self.age, self.agency, self.status,
-                self.overdue_start, self.will_default)
+                self.overdue_start, self.will_default, self.state, self.flagged)
 
     def entrant_bases(self, month: int, site: int) -> np.ndarray:
         """The seven keyed bases of entrants at call site `site` of `month` (streams.ENTRANT_*)."""

@@ -91,6 +91,9 @@ class CompensationFunds:
         self.filed = np.zeros(f)
         self.abandoned = np.zeros(f)
         self.lapsed = np.zeros(f)
+        # advances paid out ahead of any claim (the circuit-breaker's), and what came back
+        self.advanced = np.zeros(f)
+        self.returned = np.zeros(f)
         self.filed_count = np.zeros(f)
         self.paid_count = np.zeros(f)
         self.abandoned_count = np.zeros(f)
@@ -121,6 +124,20 @@ class CompensationFunds:
         a = self._per_fund(amount, "amount")
         self.balance += a
         self.appropriated += a
+
+    def advance(self, fund: int, amount: float) -> float:
+        """Pay `amount` out of `fund` now, ahead of its queue (an advance against losses to
+        come), as far as its cash goes; return what was paid."""
+        a = min(max(float(amount), 0.0), max(float(self.balance[fund]), 0.0))
+        self.balance[fund] -= a
+        self.advanced[fund] += a
+        return a
+
+    def take_back(self, fund: int, amount: float) -> None:
+        """An unused advance comes back to `fund`."""
+        a = max(float(amount), 0.0)
+        self.balance[fund] += a
+        self.returned[fund] += a
 
     # ------------------------------------------------------------------------- claims in
     def file(self, month: int, fund, claimant, amount, count=1.0, checked: bool = False) -> None:
@@ -407,8 +424,10 @@ class CompensationFunds:
 
         owed = self.queue.sum(axis=1)  # the whole span: nothing may hide outside the window
         res = {
-            "cash": rel([self.endowed, self.appropriated, self.paid, self.lapsed, self.balance],
-                        self.endowed + self.appropriated - self.paid - self.lapsed - self.balance),
+            "cash": rel([self.endowed, self.appropriated, self.paid, self.lapsed, self.balance,
+                         self.advanced, self.returned],
+                        self.endowed + self.appropriated + self.returned - self.paid - self.advanced
+                        - self.lapsed - self.balance),
             "claims": rel([self.filed, self.paid, self.abandoned],
                           self.filed - self.paid - self.abandoned - owed.sum(axis=1)),
             "count": rel([self.filed_count, self.paid_count, self.abandoned_count],

@@ -100,6 +100,7 @@ ZH = {
     "Scenario": "情景",
     "Headline table": "主要结果",
     "Plots": "图表",
+    "Instruments in force": "在用政策工具",
 }
 
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")

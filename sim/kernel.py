@@ -156,7 +156,7 @@ def respawn_rows(rows, b, pop, ent):
     (region, sector, group, guarantor, bank, pd, logit_pd, threshold, threshold_overdue, lgd,
      has_file, on_platform, refused, health, health_falls, insured, collateral_loss,
      recovery_delay, shock_until, loans_taken, channel, amount, term, age, agency, status,
-     overdue_start, will_default) = pop
+     overdue_start, will_default, state, flagged) = pop
     (region_cdf, region_lo, sector_cum, region_pd, sector_mult, pd_disp, cure_ratio, max_monthly,
      lgd_mean, lgd_disp, file_share, coverage, insured_p, g_count, g_first, n_banks) = ent
     n_regions = region_cdf.shape[0]
@@ -196,6 +196,8 @@ def respawn_rows(rows, b, pop, ent):
         refused[i] = False
         health[i] = 0.0
         health_falls[i] = 0
+        state[i] = 0.0
+        flagged[i] = False
         collateral_loss[i] = 0.0
         recovery_delay[i] = 0
         shock_until[i] = 0
@@ -208,6 +210,32 @@ def respawn_rows(rows, b, pop, ent):
         term[i] = 0
         age[i] = 0
 
+
+
+@njit(cache=True, inline="always")
+def new_loan_health(i, health, health_falls, state, flagged):
+    """A new loan starts with a neutral operating-health record (the index at the latent
+    value's mean, no falls, not flagged): the platform scores each loan from its own start."""
+    health[i] = 0.0
+    health_falls[i] = 0
+    state[i] = 0.0
+    flagged[i] = False
+
+
+@njit(cache=True)
+def health_step(h_old, falls_old, reading, persistence, arrears_line, periods):
+    """One month of Anhui's operating-health rule (经营健康度指数) for one loan, pure math.
+
+    The index is an exponentially weighted mean of the platform's monthly readings of the
+    firm's state: h = persistence x h_old + (1 - persistence) x reading. A fall extends the
+    run of consecutive falls, anything else ends it. The forecast cash-flow gap is how far
+    the index is below the firm's arrears line (the latent level below which it misses a
+    payment): gap = max(arrears_line - h, 0). The rule fires when the index has fallen
+    `periods` months running and the gap widened this month. Returns (h, falls, fires)."""
+    h = persistence * h_old + (1.0 - persistence) * reading
+    falls = falls_old + 1 if h < h_old else 0
+    widened = max(arrears_line - h, 0.0) > max(arrears_line - h_old, 0.0)
+    return h, falls, falls >= periods and widened
 
 
 @njit(cache=True, inline="always")
@@ -234,19 +262,24 @@ def screen(apps, b, pop, scr, lend, table, lent, app_amount, app_term, app_outco
     bank uses the scheme (`in_scheme[bank]`) and the amount is within `max_loan`, it screens
     with the extra noise of moral hazard (sd `extra_scale` x noise) against
     `scheme_limit[bank]`; then the firm's guarantor reads its own signal against
-    `guarantor_limit[guarantor]`. Outcomes: 0 refused by the bank, 2 for the scheme (the
-    guarantors' capacity decides next), 3 refused by the guarantor on risk.
+    `guarantor_limit[guarantor, guarantor_col[bank]]` (a guarantor's limit may differ by the
+    bank asking: Hunan's performance-linked split). Outcomes: 0 refused by the bank, 2 for the scheme (the
+    guarantors' capacity decides next), 3 refused by the guarantor on risk, 4 refused because
+    the bank's scoring model is suspended (`bank_open`: Anhui's circuit-breaker). The bank's
+    noise is times its scoring model's quality factor `bank_noise[bank]`.
 
     A direct loan sums into `lent`: 0 amount, 1 interest over the term (at the rate of the
-    firm's credit file), 2 first loans, 3 amount x years of first loans, 4 loans.
+    firm's credit file), 2 first loans, 3 amount x years of first loans, 4 loans. A new loan
+    starts a fresh operating-health record (`new_loan_health`).
     """
     (region, sector, group, guarantor, bank, pd, logit_pd, threshold, threshold_overdue, lgd,
      has_file, on_platform, refused, health, health_falls, insured, collateral_loss,
      recovery_delay, shock_until, loans_taken, channel, amount, term, age, agency, status,
-     overdue_start, will_default) = pop
+     overdue_start, will_default, state, flagged) = pop
     (log_min, log_max, term_min, term_span, noise, direct_limit, scheme_limit, in_scheme,
-     extra_scale, max_loan, uses_guarantor, guarantor_noise, guarantor_limit) = scr
-    rate_file, rate_no_file, direct_bucket, dynamic = lend
+     extra_scale, max_loan, uses_guarantor, guarantor_noise, guarantor_limit, bank_noise,
+     bank_open, guarantor_col) = scr
+    rate_file, rate_no_file, direct_bucket = lend
     left = 0
     for j in range(apps.shape[0]):
         i = apps[j]
@@ -255,7 +288,12 @@ def screen(apps, b, pop, scr, lend, table, lent, app_amount, app_term, app_outco
         u = float(bits64(b[1], i) >> _S11) * _TWO_M53
         trm = term_min + min(int(u * term_span), term_span - 1)
         k = bank[i]
-        sd = noise[0] if on_platform[i] else (noise[1] if has_file[i] else noise[2])
+        if not bank_open[k]:  # its scoring model's lending authority is suspended
+            apps[left] = i
+            app_amount[left], app_term[left], app_outcome[left] = amt, trm, 4
+            left += 1
+            continue
+        sd = (noise[0] if on_platform[i] else (noise[1] if has_file[i] else noise[2])) * bank_noise[k]
         v = uniform_open(b[2], i)
         lp = logit_pd[i]
         if _signal_within(v, direct_limit[k, np.int64(on_platform[i])], lp, sd, table):
@@ -273,8 +311,7 @@ def screen(apps, b, pop, scr, lend, table, lent, app_amount, app_term, app_outco
             loans_taken[i] += 1
             agency[i] = direct_bucket
             refused[i] = False
-            if dynamic:
-                health_falls[i] = 0
+            new_loan_health(i, health, health_falls, state, flagged)
             continue
         out = 2
         if not in_scheme[k] or amt > max_loan:
@@ -285,7 +322,7 @@ def screen(apps, b, pop, scr, lend, table, lent, app_amount, app_term, app_outco
                                   sd * extra_scale, table):
                 out = 0
             elif uses_guarantor and not _signal_within(uniform_open(b[4], i),
-                                                       guarantor_limit[guarantor[i]], lp,
+                                                       guarantor_limit[guarantor[i], guarantor_col[k]], lp,
                                                        guarantor_noise, table):
                 out = 3
         apps[left] = i
@@ -306,7 +343,7 @@ def _applies(bits, cell, p_apply, apply_mult, apply_below, i):
 
 @njit(cache=True)
 def month(pop, ent, month_index, base_risk, base_free, b_exit, shift, sigma, t_default, t_overdue,
-          overdue_months, h_refused, h_other, p_apply, apply_mult, dynamic, table,
+          overdue_months, h_refused, h_other, p_apply, apply_mult, dyn, table,
           b_screen, scr, lend, defaulted, exits, applicants, app_amount, app_term, app_outcome,
           released, repaid, lent, counts, work):
     """One month of every firm row, in row order (`work`: two rows of scratch, int64, as long
@@ -323,6 +360,11 @@ def month(pop, ent, month_index, base_risk, base_free, b_exit, shift, sigma, t_d
     (summed in `lent`); the others are left at the front of `applicants` with their request
     and outcome, for the guarantors' capacity and the scheme's loans.
 
+    dyn = (on, persistence, noise, periods, base): Anhui's operating-health rule
+    (`health_step`), run on scheme loans when on: each month the platform reads the firm's
+    state (its latent value; held through an arrears spell) with keyed noise (base) and flags
+    the loan once the rule fires; `lent[5]`, `lent[6]` sum the loans flagged and their amount.
+
     counts (int64, filled): 0 defaulted, 1 applicants not lent to directly, 2 new overdue,
     3 cured, 4 exits, 5 exits of refused firms, 6 loans running at the end (defaulted
     excluded, direct loans made included), 7 overdue at the end, 8 applicants. Returns the
@@ -331,8 +373,10 @@ def month(pop, ent, month_index, base_risk, base_free, b_exit, shift, sigma, t_d
     (region, sector, group, guarantor, bank, pd, logit_pd, threshold, threshold_overdue, lgd,
      has_file, on_platform, refused, health, health_falls, insured, collateral_loss,
      recovery_delay, shock_until, loans_taken, channel, amount, term, age, agency, status,
-     overdue_start, will_default) = pop
+     overdue_start, will_default, state, flagged) = pop
     inv_sigma = 1.0 / sigma
+    track, h_persist, h_noise, h_periods, base_health = dyn
+    triggers = trigger_amount = 0.0
     nd = na = n_new = n_cured = n_exit = n_exit_ref = n_running = n_overdue = 0
     overdue_amount = 0.0
     # u < h  <=>  k < ceil(h 2^32) for u = k 2^-32: the tests of a firm without a loan compare
@@ -389,18 +433,25 @@ def month(pop, ent, month_index, base_risk, base_free, b_exit, shift, sigma, t_d
         else:
             v = uniform_open(base_risk, i)
             s = shift[group[i]]
-            if dynamic:  # the health index is the latent value itself
-                x = s + sigma * ndtri(v)
-                if x < health[i]:
-                    health_falls[i] += 1
-                else:
-                    health_falls[i] = 0
-                health[i] = x
+            if track and channel[i] == SCHEME:
+                state[i] = s + sigma * ndtri(v)  # the firm's state this month: its latent value
             if below(v, (t_overdue[i] - s) * inv_sigma, table):
                 status[i] = OVERDUE
                 overdue_start[i] = month_index
                 will_default[i] = below(v, (t_default[i] - s) * inv_sigma, table)
                 n_new += 1
+        if track and channel[i] == SCHEME and not flagged[i]:
+            # The platform reads the state (held through an arrears spell: the firm stays in
+            # the distress that put it there) with its own error; see health_step.
+            reading = state[i] + h_noise * ndtri(uniform_open(base_health, i))
+            h, falls, fires = health_step(health[i], health_falls[i], reading, h_persist,
+                                          threshold_overdue[i], h_periods)
+            health[i] = h
+            health_falls[i] = min(falls, 30000)
+            if fires:
+                flagged[i] = True
+                triggers += 1.0
+                trigger_amount += amount[i]
         n_running += 1
         if status[i] == OVERDUE:
             n_overdue += 1
@@ -441,4 +492,6 @@ def month(pop, ent, month_index, base_risk, base_free, b_exit, shift, sigma, t_d
     counts[0], counts[1], counts[2], counts[3] = nd, na, n_new, n_cured
     counts[4], counts[5], counts[6], counts[7] = n_exit, n_exit_ref, n_running, n_overdue
     counts[8] = n_apps
+    lent[5] += triggers
+    lent[6] += trigger_amount
     return overdue_amount

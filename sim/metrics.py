@@ -43,6 +43,7 @@ MONTHLY_DOC = {
     "rationed_guarantor_risk": "applicants the guarantor refused on risk",
     "rationed_capacity": "applicants the guarantor refused for lack of capacity (leverage cap, suspension)",
     "rationed_scheme_closed": "applicants refused because the pool is empty and the scheme stopped",
+    "rationed_model_suspended": "applicants refused because their bank's scoring model is suspended (circuit-breaker)",
     "informal_credit": "amount refused applicants borrow informally instead (yuan)",
     "informal_interest": "interest they pay on it at firms.informal_rate over the loan term (yuan)",
     "exits": "firms closing without a loan running (survival hazard)",
@@ -79,7 +80,18 @@ MONTHLY_DOC = {
     "guarantor_income": "guarantors' investment income on net assets (yuan)",
     "guarantor_costs": "guarantors' operating costs (yuan)",
     "interest_income": "interest on this month's new loans over their terms, booked to the banks (yuan)",
-    "dynamic_share_loans": "defaulted loans whose public share was raised by the dynamic rule",
+    "dynamic_share_loans": "defaulted scheme loans whose public share was raised by Anhui's health rule (real loans)",
+    "dynamic_share_loss": "exposure at default of those loans (yuan)",
+    "dynamic_triggers": "scheme loans the operating-health rule flagged this month (real loans)",
+    "model_trips": "scoring models whose lending authority the circuit-breaker suspended this month",
+    "model_trip_outstanding": "their loans outstanding when suspended (yuan)",
+    "model_advances": "expected losses the provincial pool advanced to the banks on them (yuan)",
+    "model_advance_absorbed": "banks' net losses on suspended models' loans set against the advances (yuan)",
+    "model_advance_returned": "unused advances the banks paid back to the pool when suspensions ended (yuan)",
+    "model_suspended_loss": "net loss (EAD x LGD, all parties) on loans of suspended models that defaulted this month (yuan)",
+    "model_advance_outstanding": "advances the banks still owe the pool at month end (yuan)",
+    "models_suspended": "scoring models suspended at month end",
+    "dynamic_trigger_amount": "their outstanding amount when flagged (yuan)",
     **{f"paid_{p}": f"{p}: gross payments this month, incl. shortfall it bears and direct-loan losses (yuan)"
        for p in PAYERS},
     **{f"recovered_{p}": f"{p}: recoveries received this month (yuan)" for p in PAYERS},
@@ -139,13 +151,16 @@ FLOWS = (
     "new_direct", "new_scheme", "applicants", "first_time", "new_borrowers", "listed_firms",
     "new_platform", "platform_borrowers", "platform_first_time", "scheme_applicants",
     "scheme_applicants_pd", "rewards", "rationed_bank_risk",
-    "rationed_guarantor_risk", "rationed_capacity", "rationed_scheme_closed", "informal_credit",
+    "rationed_guarantor_risk", "rationed_capacity", "rationed_scheme_closed", "rationed_model_suspended",
+    "informal_credit",
     "informal_interest", "exits", "exits_refused", "defaults", "default_direct", "default_scheme",
     "loss_direct_bank", *(f"scheme_loss_{p}" for p in PAYERS), "shortfall", "claims",
     "released_scheme", "recoveries", "recoveries_direct", "fees", "reguarantee_fees", "subsidies", "capital_injections",
     "receivables_booked", "reimbursed_reguarantors", "reimbursed_funds", "receivables_written_off",
     "funds_due", "funds_filed", "funds_abandoned", "guarantor_income", "guarantor_costs", "interest_income",
-    "dynamic_share_loans", "overdue_new", "overdue_cured",
+    "dynamic_share_loans", "dynamic_share_loss", "dynamic_triggers", "dynamic_trigger_amount",
+    "overdue_new", "overdue_cured", "model_trips", "model_trip_outstanding", "model_advances",
+    "model_advance_absorbed", "model_advance_returned", "model_suspended_loss",
 )
 assert set(FLOWS) <= set(MONTHLY), sorted(set(FLOWS) - set(MONTHLY))
 
@@ -267,6 +282,8 @@ def monthly_row(model: MonthState) -> dict:
     row["bank_receivables"] = float(model.receivable[-1])
     row["guarantor_kept_share"] = float(np.mean(model.guarantor_kept)) if len(model.guarantor_kept) else 0.0
     row["bank_kept_share"] = model.bank_kept
+    row["model_advance_outstanding"] = float(model.model_advance_out.sum())
+    row["models_suspended"] = float(np.count_nonzero(model.model_suspended_until > model.month))
     row["banks_in_scheme"] = float(np.mean(model.bank_in_scheme))
     row["priority_claimants"] = float(np.count_nonzero(model.pool.priority))
     row["reguarantor_capital"] = model.reguarantor.capital
@@ -398,6 +415,21 @@ SUMMARY_DOC = {
     "counties_unpaid_two_years": ("prefecture funds that paid nothing in two calendar years running while "
                                   "claims waited"),
     "banks_in_scheme_mean": "mean over months of banks_in_scheme",
+    **{f"realised_share_{k}": (f"{k}'s share of the realised (net) losses on scheme loans, once the "
+                               "recoveries and claims booked by the end have settled: " + doc
+                               + " (each less what is in flight to it) / their sum")
+       for k, doc in (("fiscal", "loss_pool + loss_government"), ("bank", "loss_bank_scheme"),
+                      ("guarantor", "loss_guarantor"),
+                      ("other", "loss_reguarantor + loss_national_fund + loss_borrower"))},
+    "model_trips": "Σ model_trips: scoring-model suspensions by the circuit-breaker",
+    "model_trip_outstanding": "Σ model_trip_outstanding: loans outstanding of the models when suspended (yuan)",
+    "model_advances": "Σ model_advances: expected losses the pool advanced on them (yuan)",
+    "model_trip_loss_rate": ("Σ model_suspended_loss / Σ model_trip_outstanding: realised loss rate on the "
+                             "suspended models' loans while suspended (A reports 0.9%)"),
+    "dynamic_triggers": "Σ dynamic_triggers: scheme loans flagged by Anhui's operating-health rule, one per firm (firms)",
+    "dynamic_trigger_amount": "Σ dynamic_trigger_amount: their amount when flagged (yuan)",
+    "dynamic_flagged_loss_share": ("Σ dynamic_share_loss / Σ default_scheme: share of scheme losses at "
+                                   "default on loans flagged before they defaulted"),
     "fiscal_cost": ("public money spent within the horizon: loss_pool + loss_government + subsidies + "
                     "capital_injections + rewards (yuan)"),
     "rewards": "Σ rewards: performance rewards paid (yuan)",
@@ -447,6 +479,7 @@ def final_state(model: Any) -> dict:
             funds=np.arange(1, model.pool.special))),
         "pool_size": float(model.pool.cfg.size),
         "start_year": int(model.cfg.start_year),
+        **{f"in_flight_{p}": v for p, v in model.in_flight().items()},
     }
 
 
@@ -469,7 +502,7 @@ def summarise(ts: pd.DataFrame, payers_in_scheme: list[str], bearer: str = "bank
     s["first_time_borrowers"] = ts.first_time.sum()
     s["applicants"] = ts.applicants.sum()
     s["rationed"] = (ts.rationed_bank_risk + ts.rationed_guarantor_risk + ts.rationed_capacity
-                     + ts.rationed_scheme_closed).sum()
+                     + ts.rationed_scheme_closed + ts.rationed_model_suspended).sum()
     s["rationed_share"] = s["rationed"] / s["applicants"] if s["applicants"] else 0.0
     s["guarantor_leverage_mean"] = ts.guarantor_leverage.replace(np.inf, np.nan).mean()
     s["guarantor_leverage_peak"] = ts.guarantor_leverage_max.max()
@@ -560,6 +593,23 @@ def summarise(ts: pd.DataFrame, payers_in_scheme: list[str], bearer: str = "bank
     s["platform_first_time_share"] = ts.platform_first_time.sum() / pb if pb else math.nan
     sa = ts.scheme_applicants.sum()
     s["scheme_applicant_pd_mean"] = ts.scheme_applicants_pd.sum() / sa if sa else math.nan
+    # as if every recovery and claim booked had settled (metrics.final_state: in_flight_*)
+    net = {p: s[f"loss_{p}"] - final.get(f"in_flight_{p}", 0.0) for p in PAYERS}
+    realised = {"fiscal": net["pool"] + net["government"],
+                "bank": net["bank"] - s["loss_bank_direct"], "guarantor": net["guarantor"],
+                "other": net["reguarantor"] + net["national_fund"] + net["borrower"]}
+    total = sum(realised.values())
+    for k, v in realised.items():
+        s[f"realised_share_{k}"] = v / total if total > 0 else math.nan
+    s["model_trips"] = ts.model_trips.sum()
+    s["model_trip_outstanding"] = ts.model_trip_outstanding.sum()
+    s["model_advances"] = ts.model_advances.sum()
+    s["model_trip_loss_rate"] = (ts.model_suspended_loss.sum() / s["model_trip_outstanding"]
+                                 if s["model_trip_outstanding"] else math.nan)
+    s["dynamic_triggers"] = ts.dynamic_triggers.sum()
+    s["dynamic_trigger_amount"] = ts.dynamic_trigger_amount.sum()
+    d = ts.default_scheme.sum()
+    s["dynamic_flagged_loss_share"] = ts.dynamic_share_loss.sum() / d if d else math.nan
     return s
 
 

@@ -52,6 +52,7 @@ from . import kernel
 from .firms import DIRECT, NO_LOAN, PERFORMING, SCHEME, FirmPopulation
 from .risk import streams
 from .risk.copula import draw_factors
+from .risk.sharing import flagged_shares, performance_scores, performance_shares
 from .risk.waterfall import split_losses
 from .shocks import ShockEngine
 
@@ -129,11 +130,16 @@ class GuaranteeModel(mesa.Model):
         # them): defaulted loans until written off at their recovery date.
         self._npl_release_region = np.zeros((span, self.n_regions))
         self._npl_region = np.zeros(self.n_regions)
+        # ... and by bank (Hunan's dynamic split scores banks on it)
+        self._npl_release_bank = np.zeros((span, cfg.bank.count))
+        self._npl_bank = np.zeros(cfg.bank.count)
         # the scheme's part of the NPL stock, apart (NPL inside vs outside the scheme, as J)
         self._npl_release_scheme = np.zeros(span)
         self._npl_scheme = 0.0
         # claims (代偿) and released guarantees by month and guarantor, for 12-month claim rates
         self._claims_hist = np.zeros((span, G))
+        # scheme losses at default by month: on loans the health rule flagged, and all
+        self._flagged_loss_hist = np.zeros((span, 2))
         self._released_hist = np.zeros((span, G))
         # The time series lives in the DataCollector only, as its table "monthly": the metrics
         # phase computes the month's row once (the columns share intermediate sums) and adds
@@ -150,7 +156,8 @@ class GuaranteeModel(mesa.Model):
         self._app_amount = np.zeros(n)
         self._app_term = np.zeros(n, np.int16)
         self._app_outcome = np.zeros(n, np.int8)
-        self._lent = np.zeros(5)  # the month's direct loans (kernel.screen)
+        # the month's direct loans (kernel.screen), then loans flagged by the health rule
+        self._lent = np.zeros(7)
         self._new_direct = 0.0
         self._counts = np.zeros(9, np.int64)
         self._released = np.zeros(G)  # scheme loans repaid, by guarantor (unweighted)
@@ -185,6 +192,18 @@ class GuaranteeModel(mesa.Model):
         self.banks = self.agents_by_type[Bank]
         self._bank_appetite = appetite
         self.bank_in_scheme = np.zeros(nb, bool)
+        # Named scoring models: bank k scores with model k mod M; model m's quality multiplies
+        # its banks' signal noise (a fixed shuffled order of normal quantiles, as above).
+        n_models = c.bank.scoring_models
+        self.model_of_bank = np.arange(nb) % n_models
+        z = ndtri((np.arange(n_models) + 0.5) / n_models)[np.random.default_rng(1).permutation(n_models)]
+        self.model_noise = np.exp(c.bank.scoring_model_dispersion * z)
+        # The circuit-breaker's state per model: month-ends above the NPL threshold in a row,
+        # the month its authority comes back (0: not suspended), and the advance the banks
+        # owe the provincial pool on it.
+        self.model_months_over = np.zeros(n_models, np.int64)
+        self.model_suspended_until = np.zeros(n_models, np.int64)
+        self.model_advance_out = np.zeros(n_models)
         names, region, capital = guarantors(c)
         self.n_guarantors = len(names)
         self.guarantor_region = region
@@ -235,15 +254,26 @@ class GuaranteeModel(mesa.Model):
         # Liability balance (责任余额) per yuan outstanding: what the guarantor is liable for and
         # has not ceded to re-guarantors.
         self.liability_share = (self.share_of["guarantor"] + self.share_of["pool"]) if self.uses_guarantor else 0.0
-        # Shares on loans that trip the dynamic-sharing rule: public payers' shares scaled up,
-        # the others shrunk pro rata so the total stays 1.
-        pub = np.array([p in PUBLIC_PAYERS for p in self.tranche_payers])
-        dyn = self.shares.copy()
-        up = min(self.shares[pub].sum() * s.dynamic.public_multiplier, 1.0)
-        if pub.any() and (~pub).any() and self.shares[~pub].sum() > 0:
-            dyn[pub] = self.shares[pub] * up / self.shares[pub].sum() if self.shares[pub].sum() else 0
-            dyn[~pub] = self.shares[~pub] * (1 - up) / self.shares[~pub].sum()
-        self.dynamic_shares = dyn
+        # Shares on loans flagged by Anhui's operating-health rule (scheme.dynamic).
+        self.dynamic_shares = flagged_shares(self.shares, [p in PUBLIC_PAYERS for p in self.tranche_payers],
+                                             s.dynamic.public_share)
+        self.dynamic_on = bool(s.dynamic.enabled) and not np.array_equal(self.dynamic_shares, self.shares)
+        self._public = [p in PUBLIC_PAYERS for p in self.tranche_payers]
+        self._pool_col = self.tranche_payers.index("pool") if "pool" in self.tranche_payers else -1
+        # Hunan's dynamic split (scheme.performance_split): shares by bank, moved once a year
+        # from each bank's score; until then every bank's are the scheme's.
+        self.performance_on = bool(s.performance_split.enabled)
+        self.bank_score = np.zeros(self.cfg.bank.count)
+        self._set_bank_shares()
+
+    def _set_bank_shares(self) -> None:
+        """Each bank's tranche shares (Hunan's dynamic split; the scheme's without it), and the
+        same on loans Anhui's health rule flagged."""
+        ps = self.cfg.scheme.performance_split
+        self.bank_shares = performance_shares(self.shares, self._public,
+                                              [p == "guarantor" for p in self.tranche_payers],
+                                              self.bank_score, ps.step if self.performance_on else 0.0)
+        self.bank_dynamic_shares = flagged_shares(self.bank_shares, self._public, self.cfg.scheme.dynamic.public_share)
 
     def _init_instruments(self) -> None:
         """State of the policy instruments that are switched on (sim/incentives.py, docs/levers.md);
@@ -347,6 +377,37 @@ class GuaranteeModel(mesa.Model):
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(r > 0, c / np.where(r > 0, r, 1.0), np.nan)
 
+    def in_flight(self) -> dict[str, float]:
+        """Per payer, what the books still owe it on scheme losses (+) or it still owes (-) at
+        this point: recoveries scheduled for later months (the banks' on direct loans left
+        out), receivables owed to the claimants, and what the re-guarantors and the funds owe
+        them (the funds' queue). Sums to zero across payers except the scheduled recoveries,
+        so a payer's loss less this is its loss once everything booked has settled."""
+        out = dict.fromkeys(PAYERS, 0.0)
+        due = self._recoveries_due[self.month:].sum(axis=0)
+        for acc, d in zip(self.accounts, due):
+            out[acc.payer] += float(d)
+        out["bank"] -= float(self._direct_recoveries_due[self.month:].sum())
+        out["guarantor"] += float(self.receivable[:-1].sum())
+        out["bank"] += float(self.receivable[-1])
+        owed_reguarantors = 0.0
+        for r, p in enumerate(REGUARANTORS):
+            owed = float(self._reimburse_due[self.month:, r].sum())
+            out[p] -= owed
+            owed_reguarantors += owed
+        out["pool"] -= float(self.receivable.sum()) - owed_reguarantors  # the funds' queue
+        advanced = float(self.model_advance_out.sum())  # the banks owe the pool (circuit-breaker)
+        out["bank"] -= advanced
+        out["pool"] += advanced
+        return out
+
+    def flagged_loss_share_12m(self) -> float:
+        """Share of the last 12 months' scheme losses at default that fell on loans flagged by
+        Anhui's operating-health rule (0 before any loss)."""
+        lo = max(0, self.month - 11)
+        flagged, total = self._flagged_loss_hist[lo:self.month + 1].sum(axis=0)
+        return float(flagged / total) if total > 0 else 0.0
+
     def npl_exposure(self) -> float:
         """Non-performing loans as a stock: EAD of defaulted loans (90+ days overdue) not yet
         written off; a loan is written off at its recovery date."""
@@ -400,42 +461,56 @@ class GuaranteeModel(mesa.Model):
         rules and its experience, and what follows: each guarantor's largest acceptable PD,
         each bank's choice to use the scheme (once a year)."""
         c = self.cfg
-        funds_back = self.pool.expected_recovery(c.guarantor.investment_return)
-        pool_share = self.share_of["pool"]
-        fund_part = min(pool_share, c.pool.max_share)
-        if self.pool.priority.any():
-            # A claimant with priority in the provincial pool expects its claims paid sooner
-            # and given up less: it keeps less of a loss (performance-linked payouts).
-            ahead = self.pool.expected_recovery(c.guarantor.investment_return, priority=True)
-            funds_back = np.where(self.pool.priority[:self.n_guarantors], ahead, funds_back)
-        # the funds' share the claimant expects not to get (in present value)
-        pool_kept = pool_share - fund_part * funds_back
+        if self.performance_on and self.month % 12 == 0 and self.month > 0:
+            self._score_banks()
+        # Under Anhui's rule a share `flagged` of losses (the last 12 months' experience) falls
+        # on flagged loans, where the public share is raised and the others keep less.
+        flagged = self.flagged_loss_share_12m() if self.dynamic_on else 0.0
         rates = self.claim_rates_12m()
+        G = self.n_guarantors
         if self.uses_guarantor:
-            kept = np.full(self.n_guarantors, self.share_of["guarantor"] + pool_kept, dtype=float)
+            funds_back = self.pool.expected_recovery(c.guarantor.investment_return)
+            # what the guarantor keeps on each bank's loans (its tranche and the funds' share it
+            # fronts and expects not to get back): a column per bank under Hunan's dynamic
+            # split, else one column for all
+            rows, dyn_rows = ((self.bank_shares, self.bank_dynamic_shares) if self.performance_on
+                              else (self.shares[None, :], self.dynamic_shares[None, :]))
+
+            def by_bank(back):
+                return ((1.0 - flagged) * self._kept_by_claimant(rows, "guarantor", back)
+                        + flagged * self._kept_by_claimant(dyn_rows, "guarantor", back))
+
+            kept = np.repeat(by_bank(funds_back)[None, :], G, axis=0)
+            if self.pool.priority[:G].any():
+                # A claimant with priority in the provincial pool expects its claims paid sooner
+                # and given up less: it keeps less of a loss (performance-linked payouts).
+                ahead = self.pool.expected_recovery(c.guarantor.investment_return, priority=True)
+                kept[self.pool.priority[:G]] = by_bank(ahead)
             net_fee = c.scheme.guarantee_fee
             for p in REGUARANTORS:
                 sh = self.share_of[p]
                 if sh > 0:
                     acc = self.accounts[self._account_index[p]]
                     refuses = ~acc.shares_claims(rates) | (acc.capital <= 0)
-                    kept += sh * refuses
+                    kept += sh * refuses[:, None]
                     net_fee -= sh * float(acc.fee_rates(np.array([c.firms.loan_max]))[0])
-            self.guarantor_kept = kept
+            self.guarantor_kept = kept  # (guarantors, banks or 1)
             self._guarantor_max_pd = GuaranteeAgency.max_acceptable_pd(c.guarantor, kept, net_fee,
                                                                        c.firms.lgd_mean)
-            self.bank_kept = self.bank_share
+            bank_col = [p == "bank" for p in self.tranche_payers]
+            self.bank_kept = float((1.0 - flagged) * self.bank_shares[0, bank_col].sum()
+                                   + flagged * self.bank_dynamic_shares[0, bank_col].sum())
         else:
-            self.guarantor_kept = np.zeros(self.n_guarantors)
-            bank_back = self.pool.expected_recovery(c.bank.rate_file,
-                                                    priority=bool(self.pool.priority[self.n_guarantors]))
-            kept = self.bank_share + pool_share - fund_part * bank_back
+            self.guarantor_kept = np.zeros((G, 1))
+            bank_back = self.pool.expected_recovery(c.bank.rate_file, priority=bool(self.pool.priority[G]))
+            kept = ((1.0 - flagged) * self._kept_by_claimant(self.shares[None, :], "bank", bank_back)[0]
+                    + flagged * self._kept_by_claimant(self.dynamic_shares[None, :], "bank", bank_back)[0])
             for p in REGUARANTORS:
                 sh = self.share_of[p]
                 if sh > 0:
                     acc = self.accounts[self._account_index[p]]
                     kept += sh * (not bool(acc.shares_claims(self.claim_rate_12m())) or acc.capital <= 0)
-            self.bank_kept = kept
+            self.bank_kept = float(kept)
         # on direct loans to firms on the platform a special pool may compensate the bank
         self.bank_direct_kept = (1.0 - c.pool.special_share * self.pool.expected_recovery(
             c.bank.rate_file, special=True)) if c.pool.special_size > 0 else 1.0
@@ -443,6 +518,49 @@ class GuaranteeModel(mesa.Model):
             for b in self.banks:
                 b.decide_participation(self.bank_kept, self.scheme_active)
             self.bank_in_scheme = np.array(self.banks.get("in_scheme"), bool)
+
+    def _kept_by_claimant(self, shares: np.ndarray, claimant: str, funds_back: float) -> np.ndarray:
+        """Share of a loss the claimant (the guarantor, or the bank without one) expects to keep
+        on loans with these tranche shares (rows): its own tranche, plus the funds' share it
+        pays first less what it expects the funds to pay back (their per-loss cap,
+        pool.max_share, rises with a raised pool share: `_fund_cap`)."""
+        own = shares[:, [p == claimant for p in self.tranche_payers]].sum(axis=1)
+        if self._pool_col < 0:
+            return own
+        ps = shares[:, self._pool_col]
+        return own + ps - np.minimum(ps, self._fund_cap(ps)) * funds_back
+
+    def _fund_cap(self, pool_share: np.ndarray) -> np.ndarray:
+        """The funds' per-loss cap on loans with this pool share: pool.max_share, or the
+        share itself where an instrument raised it above the scheme's (Anhui's fiscal share on
+        a flagged loan, Hunan's on a good performer's loans)."""
+        cap = self.cfg.pool.max_share
+        base = self.shares[self._pool_col] if self._pool_col >= 0 else 0.0
+        return np.where(pool_share > base + 1e-12, np.maximum(cap, pool_share), cap)
+
+    def _score_banks(self) -> None:
+        """Hunan's dynamic split, once a year: each bank's score from its NPL ratio, its share
+        of first-time borrowers and its share of credit (unsecured) loans against the
+        province's (risk.sharing.performance_scores), then its tranche shares and its extra
+        tolerance on scheme loans."""
+        f, ps = self.firms, self.cfg.scheme.performance_split
+        nb = self.cfg.bank.count
+        on = f.channel != NO_LOAN
+        bank = f.bank[on].astype(np.intp)
+        amount = f.amount[on]
+        out = np.bincount(bank, weights=amount, minlength=nb)
+        npl = np.maximum(self._npl_bank, 0.0) / self.weight  # unweighted, as the book
+        loans = np.bincount(bank, minlength=nb).astype(float)
+        first = np.bincount(bank, weights=(f.loans_taken[on] == 1).astype(float), minlength=nb)
+        credit = np.bincount(bank, weights=(f.lgd[on] >= ps.credit_loan_lgd).astype(float), minlength=nb)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            self.bank_score = performance_scores(
+                npl / (out + npl), first / loans, credit / loans,
+                npl.sum() / (out.sum() + npl.sum()) if out.sum() + npl.sum() > 0 else 0.0,
+                first.sum() / loans.sum() if loans.sum() else 0.0,
+                credit.sum() / loans.sum() if loans.sum() else 0.0,
+                (ps.npl_weight, ps.first_loan_weight, ps.credit_loan_weight))
+        self._set_bank_shares()
 
     # ------------------------------------------------------------------ the month
     def step(self) -> None:
@@ -515,7 +633,7 @@ class GuaranteeModel(mesa.Model):
             f.pop, f.ent, self.month, b[0], b[1], f.entrant_bases(self.month, streams.RESPAWN_EXIT),
             self._shift, self._sigma, t_default, t_overdue, c.overdue_months, h_refused, h_other,
             self._apply_probabilities(c.apply_rate), apply_mult,
-            self.cfg.scheme.dynamic.enabled, kernel.PHI, self._screen_bases(self.month),
+            self._dyn_terms(), kernel.PHI, self._screen_bases(self.month),
             self._screening, self._lend_terms(), self._defaulted_buf, self._exits_buf, self._applicants_buf,
             self._app_amount, self._app_term, self._app_outcome, self._released, self._repaid,
             self._lent, k, self._work)
@@ -523,6 +641,8 @@ class GuaranteeModel(mesa.Model):
         self.applicants = self._applicants_buf[:k[1]]
         self._entered(self._exits_buf[:k[4]], streams.RESPAWN_EXIT)
         self._book_direct(self._lent)
+        m.dynamic_triggers += w * self._lent[5]
+        m.dynamic_trigger_amount += w * self._lent[6]
         m.overdue_new += w * k[2]
         m.overdue_cured += w * k[3]
         m.exits += w * k[4]
@@ -545,11 +665,15 @@ class GuaranteeModel(mesa.Model):
         # NPL stock: in at default, out when written off at the recovery date
         self._npl_region += np.bincount(f.region[idx], weights=ead, minlength=self.n_regions)
         np.add.at(self._npl_release_region, (due, f.region[idx]), ead)
+        self._npl_bank += np.bincount(f.bank[idx], weights=ead, minlength=self._npl_bank.shape[0])
+        np.add.at(self._npl_release_bank, (due, f.bank[idx]), ead)
         m.defaults += w * idx.shape[0]
         is_direct = f.channel[idx] == DIRECT
         in_scheme = ~is_direct
         self._npl_scheme += float(ead[in_scheme].sum())
         np.add.at(self._npl_release_scheme, due[in_scheme], ead[in_scheme])
+        if self.cfg.bank.circuit_breaker.enabled:
+            self._set_against_advances(idx, ead, lgd, is_direct)
         # Direct loans: the bank bears everything and gets all the recovery.
         direct_loss = ead[is_direct].sum()
         self.bank.pay(direct_loss)
@@ -583,10 +707,16 @@ class GuaranteeModel(mesa.Model):
             np.add.at(self._npl_release_claimant, (due[s_idx], claimant), loss)
         payer = self._payer_matrix(claimant)
         shares = self.shares
-        if self.cfg.scheme.dynamic.enabled:
-            tripped = f.health_falls[idx[s_idx]] >= self.cfg.scheme.dynamic.periods
-            shares = np.where(tripped[:, None], self.dynamic_shares[None, :], self.shares[None, :])
+        if self.performance_on:  # Hunan: each bank's own shares
+            shares = self.bank_shares[f.bank[idx[s_idx]]]
+        if self.dynamic_on:  # Anhui: raised public share on flagged loans
+            tripped = f.flagged[idx[s_idx]]
+            flagged_rows = (self.bank_dynamic_shares[f.bank[idx[s_idx]]] if self.performance_on
+                            else self.dynamic_shares[None, :])
+            shares = np.where(tripped[:, None], flagged_rows, shares)
             m.dynamic_share_loans += w * np.count_nonzero(tripped)
+            m.dynamic_share_loss += loss[tripped].sum()
+            self._flagged_loss_hist[self.month] += (loss[tripped].sum(), loss.sum())
         budget = np.array([acc.budget() for acc in self.accounts])
         for p, rate in self.cap_rate.items():
             if p in REIMBURSERS:
@@ -626,7 +756,8 @@ class GuaranteeModel(mesa.Model):
                 m.funds_due += owed.sum()
                 c = self.cfg.pool
                 eligible = (f.amount[idx[s_idx]] <= c.max_loan) * c.payout_efficiency
-                claim = np.minimum(owed, c.max_share * loss * lgd[s_idx]) * eligible
+                cap = self._fund_cap(shares[:, j]) if shares.ndim == 2 else c.max_share
+                claim = np.minimum(owed, cap * loss * lgd[s_idx]) * eligible
                 kept += owed - claim
                 self._file_fund_claims(claim, claimant, f.region[idx[s_idx]].astype(np.intp))
             else:
@@ -652,6 +783,63 @@ class GuaranteeModel(mesa.Model):
             self.claims_pending += np.bincount(agency, weights=stays, minlength=G)
             np.add.at(self._pending_due, (due_s, agency), stays)
         self._retire(idx, streams.RESPAWN_DEFAULT)
+
+    def _set_against_advances(self, idx: np.ndarray, ead: np.ndarray, lgd: np.ndarray,
+                              is_direct: np.ndarray) -> None:
+        """Circuit-breaker: the banks' net losses on the defaults of a suspended model's loans
+        (all of a direct loan's, the bank's tranche of a scheme loan's) are set against the
+        advance the pool paid on that model; counted too: every party's net loss on them."""
+        model = self.model_of_bank[self.firms.bank[idx]]
+        suspended = self.model_suspended_until[model] > self.month
+        if not suspended.any():
+            return
+        net = ead * lgd
+        bank_part = np.where(is_direct, 1.0, self.bank_share) * net
+        n_models = self.model_advance_out.shape[0]
+        loss = np.bincount(model[suspended], weights=bank_part[suspended], minlength=n_models)
+        absorbed = np.minimum(loss, self.model_advance_out)
+        self.model_advance_out -= absorbed
+        self.tally.model_advance_absorbed += absorbed.sum()
+        self.tally.model_suspended_loss += net[suspended].sum()
+
+    def _circuit_breaker(self) -> None:
+        """Anhui's model circuit-breaker, at month end: each scoring model's NPL ratio (its
+        banks' NPL stock / (their loans outstanding + it)); a model above `npl_multiple` x
+        the NPL ratio of all loans for
+        `months` month-ends running is suspended and the provincial pool advances its
+        expected losses to the banks (a payable of theirs); at the end of a suspension the
+        unused advance goes back to the pool."""
+        cb, f = self.cfg.bank.circuit_breaker, self.firms
+        n_models = self.model_advance_out.shape[0]
+        ending = (self.model_suspended_until > 0) & (self.model_suspended_until <= self.month)
+        for mdl in np.flatnonzero(ending):
+            back = self.model_advance_out[mdl]
+            self.pool.ledger.take_back(0, back)
+            self.pool.compensate(back)
+            self.bank.compensate(-back)
+            self.tally.model_advance_returned += back
+            self.model_advance_out[mdl] = 0.0
+            self.model_suspended_until[mdl] = 0
+        out = self.weight * np.bincount(self.model_of_bank[f.bank], weights=f.amount, minlength=n_models)
+        npl = np.bincount(self.model_of_bank, weights=np.maximum(self._npl_bank, 0.0), minlength=n_models)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = np.where(out + npl > 0, npl / (out + npl), 0.0)
+        total = out.sum() + npl.sum()
+        threshold = cb.npl_multiple * npl.sum() / total if total > 0 else math.inf
+        active = self.model_suspended_until == 0
+        self.model_months_over = np.where(active & (ratio > threshold) & (npl > 0),
+                                          self.model_months_over + 1, 0)
+        for mdl in np.flatnonzero(self.model_months_over >= cb.months):
+            self.model_months_over[mdl] = 0
+            self.model_suspended_until[mdl] = self.month + 1 + cb.suspension_months
+            paid = self.pool.ledger.advance(0, ratio[mdl] * out[mdl] * self.cfg.firms.lgd_mean)
+            self.pool.compensate(-paid)
+            self.bank.compensate(paid)
+            self.model_advance_out[mdl] += paid
+            m = self.tally
+            m.model_trips += 1.0
+            m.model_trip_outstanding += out[mdl]
+            m.model_advances += paid
 
     def _claim_special(self, rows: np.ndarray, net_loss: np.ndarray) -> None:
         """The bank claims the special pool's share of the net loss on direct loans to firms
@@ -700,6 +888,7 @@ class GuaranteeModel(mesa.Model):
         self.tally.recoveries_direct += self._direct_recoveries_due[self.month]
         # loans reaching their recovery date leave the NPL stock and the pending claims
         self._npl_region -= self._npl_release_region[self.month]
+        self._npl_bank -= self._npl_release_bank[self.month]
         self._npl_scheme -= self._npl_release_scheme[self.month]
         if self._priority_on:
             self._npl_claimant -= self._npl_release_claimant[self.month]
@@ -767,6 +956,8 @@ class GuaranteeModel(mesa.Model):
                 m.capital_injections += injection
         if self._priority_on and self.month % 12 == 0 and self.month > 0:
             self._performance_payouts()
+        if self.cfg.bank.circuit_breaker.enabled:
+            self._circuit_breaker()
         if self.month % 12 == 0 and self.month > 0:
             self.government.new_year()
             u = streams.counter_uniform(self.shocks.key, self.month, streams.FUND_APPROPRIATION,
@@ -843,27 +1034,41 @@ class GuaranteeModel(mesa.Model):
         with np.errstate(divide="ignore"):
             direct_limit = _logit_limit(np.minimum(bc.max_pd, self._bank_appetite[:, None]
                                                    / (fc.lgd_mean * keep_direct[None, :])))
-            scheme_limit = _logit_limit(np.minimum(bc.max_pd, self._bank_appetite / (fc.lgd_mean * self.bank_kept)))
+            # Hunan's dynamic split gives good performers more tolerance on scheme loans
+            appetite = self._bank_appetite + (c.scheme.performance_split.tolerance * np.maximum(self.bank_score, 0.0)
+                                              if self.performance_on else 0.0)
+            scheme_limit = _logit_limit(np.minimum(bc.max_pd, appetite / (fc.lgd_mean * self.bank_kept)))
         # Less effort = a noisier signal: extra independent noise so that the total sd is
         # base x (1 + moral_hazard x (1 - effort)), effort = min(1, kept share / full_effort_share).
         effort = min(1.0, self.bank_kept / bc.full_effort_share) if bc.full_effort_share > 0 else 1.0
         k = 1.0 + bc.moral_hazard * (1.0 - effort)
-        gmax = self._guarantor_max_pd if self.uses_guarantor else np.zeros(1)
+        # each guarantor's limit by the bank asking: column guarantor_col[bank] (one column
+        # for all banks unless they differ)
+        gmax = self._guarantor_max_pd if self.uses_guarantor else np.zeros((1, 1))
+        guarantor_col = (np.arange(bc.count) if gmax.shape[1] > 1 else np.zeros(bc.count, np.int64))
         self._screening = (
             math.log(fc.loan_min), math.log(fc.loan_max), fc.term_min, fc.term_max - fc.term_min + 1,
             np.array([bc.noise_shared_data, bc.noise_file, bc.noise_no_file]), direct_limit,
             scheme_limit, self.bank_in_scheme & self._scheme_open, math.sqrt(k * k - 1.0),
-            float(c.scheme.max_loan), self.uses_guarantor, float(c.guarantor.noise), _logit_limit(gmax))
+            float(c.scheme.max_loan), self.uses_guarantor, float(c.guarantor.noise), _logit_limit(gmax),
+            np.ascontiguousarray(self.model_noise[self.model_of_bank]),
+            np.ascontiguousarray(self.model_suspended_until[self.model_of_bank] <= self.month),
+            guarantor_col)
 
     def _screen_bases(self, month: int) -> np.ndarray:
         return streams.bases(self.shocks.key, month, [streams.LOAN_AMOUNT, streams.LOAN_TERM,
                                                       streams.BANK_SIGNAL, streams.BANK_EXTRA,
                                                       streams.GUARANTOR_SIGNAL])
 
+    def _dyn_terms(self) -> tuple:
+        """Anhui's operating-health rule as the firm kernel runs it (kernel.month's `dyn`)."""
+        d = self.cfg.scheme.dynamic
+        return (self.dynamic_on, float(d.persistence), float(d.noise), int(d.periods),
+                streams.base(self.shocks.key, self.month, streams.HEALTH_READING))
+
     def _lend_terms(self) -> tuple:
         c = self.cfg
-        return (float(c.bank.rate_file), float(c.bank.rate_no_file), self.n_guarantors,
-                bool(c.scheme.dynamic.enabled))
+        return (float(c.bank.rate_file), float(c.bank.rate_no_file), self.n_guarantors)
 
     def _book_direct(self, lent: np.ndarray) -> None:
         """The month's direct loans, made in the firm kernel (`kernel.screen` sums them)."""
@@ -907,6 +1112,7 @@ class GuaranteeModel(mesa.Model):
         else:
             m.rationed_bank_risk += w * refused
         m.rationed_guarantor_risk += w * np.count_nonzero(outcome == 3)
+        m.rationed_model_suspended += w * np.count_nonzero(outcome == 4)
         cand = np.flatnonzero(outcome == 2)
         agency = None
         if self.uses_guarantor and cand.shape[0]:
@@ -1012,8 +1218,8 @@ class GuaranteeModel(mesa.Model):
         f.age[idx] = 0
         f.loans_taken[idx] = taken + 1
         self.loans_running += idx.shape[0]
-        if c.scheme.dynamic.enabled:
-            f.health_falls[idx] = 0
+        # a new loan starts a fresh operating-health record (= kernel.new_loan_health)
+        f.health[idx], f.health_falls[idx], f.state[idx], f.flagged[idx] = 0.0, 0, 0.0, False
         agency = f.guarantor[idx].astype(np.intp) if agency is None else agency
         f.agency[idx] = agency
         by_agency = np.bincount(agency, weights=amount, minlength=G)

@@ -574,6 +574,41 @@ def first_loan_line(res: "Results") -> str:
             f"change {100 * rise['mean']:+.1f} points (years judged: 2026 on, after the first simulated year).")
 
 
+def _band_text(x: pd.Series, scale: float = 1.0, fmt: str = "{:.1f}") -> str:
+    x = x.dropna() * scale
+    if x.empty:
+        return "n/a"
+    return f"{fmt.format(x.mean())} [{fmt.format(x.quantile(0.05))}, {fmt.format(x.quantile(0.95))}]"
+
+
+def instrument_lines(res: "Results") -> list[str]:
+    """The report's section on the policy instruments in force (sim/instruments.py), with
+    the outcomes the Anhui report gives beside the model's where an instrument has them
+    (docs/instruments.md): compared with, not fitted to."""
+    c, r = res.config, res.replications
+    # the header's instruments_line names every instrument in force; this section adds the
+    # outcomes of those the reports give figures for
+    if not (c.scheme.dynamic.enabled or c.bank.circuit_breaker.enabled):
+        return []
+    lines = ["", f"## {tr('Instruments in force', c.report.lang)}", ""]
+    years = c.horizon / 12.0
+    if c.scheme.dynamic.enabled:
+        lines += ["", "Anhui platform, realised loss split on scheme loans once booked claims and recoveries "
+                  "settle (mean [5%, 95%] over replications, %) beside the Anhui report's 2025 split:", "",
+                  markdown_table(["party", "model", "Anhui report"], [
+                      [k, _band_text(r[f"realised_share_{k}"], 100), v] for k, v in
+                      (("fiscal", "38.2"), ("bank", "32.7"), ("guarantor", "18.5"), ("other", "10.6 (tech firm)"))]),
+                  "", f"Loans flagged a year: {_band_text(r.dynamic_triggers / years, fmt='{:,.0f}')} on "
+                  f"{_band_text(r.dynamic_trigger_amount / years, 1e-9, '{:.2f}')} bn yuan (report: 2,147 on "
+                  f"9.86 bn); share of scheme losses on flagged loans {_band_text(r.dynamic_flagged_loss_share, 100)}%."]
+    if c.bank.circuit_breaker.enabled:
+        lines += ["", f"Circuit-breaker trips a year: {_band_text(r.model_trips / years, fmt='{:.1f}')} on "
+                  f"{_band_text(r.model_trip_outstanding / years, 1e-9, '{:.2f}')} bn yuan of the models' loans; "
+                  f"realised loss rate on them while suspended {_band_text(r.model_trip_loss_rate, 100, '{:.2f}')}% "
+                  "(report: 17 trips on 1.24 bn, 0.9%)."]
+    return lines + [""]
+
+
 def markdown_report(res: "Results", table: str, plots: list[str], shock_text: str = "") -> str:
     c = res.config
     guarantor = "guarantor" in scheme_payers(c)
@@ -607,6 +642,7 @@ def markdown_report(res: "Results", table: str, plots: list[str], shock_text: st
     ]
     if not res.complete:
         lines.append(f"- **Incomplete**: interrupted after {len(res.replications)} of {c.mc.replications} replications.")
+    lines += instrument_lines(res)
     lines += ["", f"## {tr('Headline table', c.report.lang)}", "", "Mean and [5%, 95%] over replications; VaR and ES at 99% "
               "over replications. Definitions of every metric are in `sim/metrics.py`.", "",
               "```", table, "```", ""]

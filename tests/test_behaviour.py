@@ -181,14 +181,3 @@ def test_refused_firms_survive_less():
     worse = run("bank_only", firms__survival_without_credit=0.2)
     assert_up(same, worse, "firm_exits", "exit_share_refused")
     assert same.summary["mean"].informal_credit > 0
-
-
-def test_dynamic_sharing_raises_the_public_share_on_deteriorating_loans():
-    base = run("4321", mc__replications=16)
-    dyn = run("4321", scheme__dynamic__enabled=True, mc__replications=16)
-    assert_up(base, dyn, "funds_filed")
-    assert_down(base, dyn, "scheme_share_bank")
-    ts = dyn.timeseries
-    assert ts.dynamic_share_loans.sum() > 0
-    payers = [f"scheme_loss_{p}" for p in sim.config.PAYERS]
-    assert (ts[payers].sum(axis=1) + ts.shortfall - ts.default_scheme).abs().max() < 0.01

@@ -30,7 +30,9 @@ STRESSED = dict(pool__size=2e6, pool__city_size=2e6, pool__city_annual_amount=0.
 
 @pytest.mark.parametrize("scenario,extra", [
     ("4321", {}), ("2_8", {}), ("bank_only", {}), ("jiangxi_4321", {}), ("hebei_4321", {}),
-    ("4321", STRESSED), ("jiangxi_5311", STRESSED),
+    ("4321", STRESSED), ("jiangxi_5311", STRESSED), ("anhui_433", {"scheme__dynamic__enabled": True}),
+    ("hunan_2_8", {"scheme__dynamic__enabled": True, "scheme__performance_split__enabled": True,
+                   "bank__circuit_breaker__enabled": True, "bank__scoring_model_dispersion": 0.5}),
 ])
 def test_money_is_conserved_every_month(scenario, extra):
     ts = months(small(scenario, **extra))

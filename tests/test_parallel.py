@@ -41,6 +41,17 @@ def test_one_and_two_workers_give_identical_results():
     assert list(two.replications.replication) == [0, 1, 2, 3]
 
 
+def test_the_instruments_give_identical_results_with_one_and_two_workers():
+    on = {"scheme.dynamic.enabled": True, "bank.circuit_breaker.enabled": True,
+          "bank.scoring_model_dispersion": 0.5, "scheme.performance_split.enabled": True,
+          "firms.n": 4000, "horizon": 26}
+    one = run_monte_carlo(cfg(**on, **{"mc.n_jobs": 1}), progress=False)
+    two = run_monte_carlo(cfg(**on, **{"mc.n_jobs": 2}), progress=False)
+    assert one.timeseries.dynamic_triggers.sum() > 0
+    assert_frame_equal(one.timeseries, two.timeseries, check_exact=True)
+    assert_frame_equal(one.replications, two.replications, check_exact=True)
+
+
 def test_n_jobs_auto_is_every_available_core_and_gives_the_same_numbers(monkeypatch):
     import os
 

@@ -81,8 +81,6 @@ def scheme_lines(cfg: SimConfig) -> list[str]:
     lines.append(f"Banks see sharp data (征信数据) on {_pct(cfg.bank.data_coverage)} of firms "
                  "(the credit-data platform, 征信平台); the rest they judge by a credit file or "
                  "nothing, and refuse more of them.")
-    for name, source in in_force(cfg):  # the policy instruments switched on in this run
-        lines.append(f"**Instrument in force (政策工具)**: {name}. Source: {source}.")
     ev = cfg.shock
     if ev.kind == "flood":
         size = (f"a 1-in-{ev.return_period:g}-year flood" if ev.return_period
@@ -93,4 +91,8 @@ def scheme_lines(cfg: SimConfig) -> list[str]:
         lines.append(f"**Flood (洪水)**: {size} strikes in month {ev.month} ({year}-{month + 1:02d}) "
                      "the prefectures around Dongting Lake (洞庭湖); their farm loans fall overdue "
                      "(逾期) and default (违约) more.")
+    found = in_force(cfg)
+    lines.append("**Instruments in force** (在用政策工具): "
+                 + ("; ".join(f"{name} (source: {src})" for name, src in found) if found
+                    else "none (the split is fixed)") + ".")
     return lines

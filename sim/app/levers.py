@@ -100,6 +100,15 @@ def control_values(cfg: SimConfig) -> dict[str, float]:
     return out
 
 
+# The policy instruments the page can switch on (docs/instruments.md): query name -> (config
+# key, label). The scheme panel names those in force (sim/instruments.py).
+INSTRUMENTS = {
+    "dynamic": ("scheme.dynamic.enabled", "Anhui dynamic sharing 动态风险分担"),
+    "circuit_breaker": ("bank.circuit_breaker.enabled", "model circuit-breaker 熔断—回滚—补偿"),
+    "performance_split": ("scheme.performance_split.enabled", "Hunan dynamic split 分险比例动态调整"),
+}
+
+
 @dataclass(frozen=True)
 class Levers:
     """Everything the page sets. `values` are page values (see Control.scale); `tranches` the
@@ -115,6 +124,7 @@ class Levers:
     flood_return_period: float | None = None
     seed: int = 20260101
     compare: str = ""
+    instruments: tuple = ()  # names of INSTRUMENTS switched on
     # any other config overrides, passed on as they are (the tests use a small firms.n)
     extra: dict = field(default_factory=dict)
 
@@ -129,7 +139,7 @@ class Levers:
         tranches = {k: t.share for k, t in cfg.scheme.tranches.items()}
         kept = {} if base is None else {f: getattr(base, f) for f in (
             "replenish", "flood", "flood_month", "flood_severity", "flood_return_period", "seed",
-            "compare", "extra")}
+            "compare", "instruments", "extra")}
         return replace(cls(scenario=scenario, tranches=tranches, values=values,
                            replenish=cfg.pool.replenish), **kept)
 
@@ -147,6 +157,8 @@ class Levers:
                 out[f"scheme.tranches.{name}.share"] = share
         out["pool.replenish"] = self.replenish
         out["mc.seed"] = int(self.seed)
+        for name in self.instruments:
+            out[INSTRUMENTS[name][0]] = True
         if self.flood:
             out["shock"] = "flood"
             out["shock.month"] = int(self.flood_month)
@@ -171,10 +183,20 @@ class Levers:
         return cfgs
 
 
+def _instruments(text: str) -> tuple:
+    names = tuple(n for n in text.split(",") if n)
+    for n in names:
+        if n not in INSTRUMENTS:
+            raise ConfigError(f"query instruments = {text!r}: unknown instrument {n!r}; "
+                              f"use {', '.join(INSTRUMENTS)}")
+    return names
+
+
 def from_query(search: str) -> tuple[Levers, int]:
     """Levers and a number of months to run from a page's query string, e.g.
     `scenario=4321&pool.size=0.5&flood=1&return_period=50&months=60`: `scenario`, `compare`
     (a preset to run beside it, or 1 for the usual pair), `seed`, `replenish`, `flood` (0/1), `flood_month`, `severity`, `return_period`,
+    `instruments` (comma-separated names of INSTRUMENTS),
     `tranche.NAME` (percent), any slider's config key (in the slider's unit) and `months`.
     Raises ConfigError naming a key it does not know or a value it cannot read."""
     q = dict(parse_qsl(search.lstrip("?")))
@@ -184,7 +206,8 @@ def from_query(search: str) -> tuple[Levers, int]:
               "seed": ("seed", int),
               "replenish": ("replenish", str), "flood": ("flood", lambda x: x == "1"),
               "flood_month": ("flood_month", int), "severity": ("flood_severity", float),
-              "return_period": ("flood_return_period", float)}
+              "return_period": ("flood_return_period", float),
+              "instruments": ("instruments", _instruments)}
     changes = {}
     for key, text in q.items():
         try:
@@ -199,8 +222,10 @@ def from_query(search: str) -> tuple[Levers, int]:
                 values[key] = float(text)
             else:
                 raise ConfigError(f"query {key} = {text!r}: unknown key; use scenario, compare, seed, "
-                                  "replenish, flood, flood_month, severity, return_period, months, "
+                                  "replenish, flood, flood_month, severity, return_period, instruments, months, "
                                   "tranche.NAME or a slider's key (" + ", ".join(CONTROL) + ")")
+        except ConfigError:
+            raise
         except ValueError:
             raise ConfigError(f"query {key} = {text!r}: not a number") from None
     return replace(lv, values=values, tranches=tranches, **changes), months

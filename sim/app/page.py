@@ -23,7 +23,7 @@ import solara
 
 from ..config import ConfigError
 from . import charts, explain
-from .levers import CONTROLS, PRESETS, REPLENISH, RETURN_PERIODS, Levers, from_query, rebalance
+from .levers import CONTROLS, INSTRUMENTS, PRESETS, REPLENISH, RETURN_PERIODS, Levers, from_query, rebalance
 from .session import Session
 
 PLAY_SECONDS = 0.4  # pause between months while playing: long enough to watch each one
@@ -150,6 +150,11 @@ def Controls():
                                    on_value=set_value(c.key), disabled=busy, thumb_label=True)
     solara.Select("pool replenishment 资金池补充规则", values=list(REPLENISH), value=lv.replenish,
                   on_value=lambda v: apply(replace(lv, replenish=v)), disabled=busy)
+    md("Instruments 政策工具", tag="h3")
+    for name, (_, label) in INSTRUMENTS.items():
+        solara.Checkbox(label=label, value=name in lv.instruments, disabled=busy,
+                        on_value=lambda v, name=name: apply(replace(lv, instruments=tuple(
+                            n for n in INSTRUMENTS if (n == name and v) or (n != name and n in lv.instruments)))))
     md("Flood 洪水", tag="h3")
     solara.Checkbox(label="flood 洪水", value=lv.flood,
                     on_value=lambda v: apply(replace(lv, flood=v)), disabled=busy)

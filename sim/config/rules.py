@@ -82,6 +82,10 @@ def _check_scheme(cfg: SimConfig) -> None:
     dup = sorted({p for p in payers if payers.count(p) > 1})
     if dup:
         fail("scheme.tranches", payers, f"each payer may hold one tranche; repeated: {', '.join(dup)}")
+    if s.performance_split.enabled and not ({"pool", "government"} & set(payers) and "guarantor" in payers):
+        fail("scheme.performance_split.enabled", True,
+             f"moves shares between the fiscal payers and the guarantor; scheme {s.name or '?'} "
+             f"has payers {', '.join(payers)} (needs guarantor and pool or government)")
 
 
 def _check_province(p: ProvinceConfig) -> None:

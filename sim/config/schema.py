@@ -158,15 +158,49 @@ class TrancheConfig:
 
 @dataclass
 class DynamicSharingConfig:
-    """Anhui 2025 rule (docs/sources.md#anhui-report-a): 「自動提高財政風險補償比例從30%升至45%」
-    when a firm's operating-health index falls two periods running. Here the health index is
-    the firm's latent asset value in the copula; on a loan whose index fell `periods` months
-    running before default, the public payers' (pool, government) shares are multiplied by
-    `public_multiplier` (30% -> 45% is 1.5) and the other tranches shrink pro rata."""
+    """Anhui's dynamic risk-sharing platform (动态风险分担, 2025; docs/sources.md#anhui-report-a):
+    A「當某筆貸款的“經營健康度指數”連續兩周下滑且現金流預測缺口擴大,系統會自動提高財政風險補償比例從30%升至45%」.
+
+    The platform keeps an operating-health index on each scheme loan: an exponentially
+    weighted mean (weight `persistence` on last month's index) of its monthly readings of the
+    firm's state (the latent value of the default copula, held through an arrears spell),
+    each reading off by a normal error of sd `noise`. The forecast cash-flow gap is how far the
+    index is below the firm's arrears line. The rule fires on a loan when the index has
+    fallen `periods` months running and the gap widened; from then on the loan's public
+    payers (pool, government) take `public_share` of its loss together (the funds' per-loss
+    cap, pool.max_share, rises to it for that loan) and the other tranches shrink pro rata.
+    "Two weeks in a row" is one monthly step: a fortnight's fall fits within a month, and the
+    model has no finer step. See docs/instruments.md."""
 
     enabled: bool = False
-    periods: int = whole(2, 1, 24)
-    public_multiplier: float = num(1.5, 1, 10)
+    persistence: float = num(0.5, 0, 1, hi_open=True)  # assumption
+    noise: float = num(0.5, 0, 10)  # sd of a reading, in sd of the latent value (assumption)
+    periods: int = whole(1, 1, 24)
+    public_share: float = num(0.45, 0, 1)  # A: 30% -> 45%
+
+
+@dataclass
+class PerformanceSplitConfig:
+    """Hunan's dynamic split (风险分担比例动态调整, the Chang-Zhu-Tan pilot;
+    docs/sources.md#hunan-report-h): H「根據銀行歷史不良率、首貸戶占比、信用貸款比例等指標,自動調節財政與擔保機構的分險比例,對表現優異機構給予更高風險容忍度與更低代償門檻」.
+    The report gives the inputs, not the formula; the one chosen (docs/instruments.md): once a
+    year each bank gets a score in [-1, 1], the weighted relative gaps of its NPL ratio (below
+    the province's is good), its share of first-time borrowers and its share of credit
+    (unsecured) loans (above the province's is good), among its loans running. On its scheme
+    loans the public payers' share moves by `step` x score x that share and the guarantor's
+    the other way; the funds' per-loss cap rises with a raised share (a lower compensation
+    threshold); a bank with a positive score accepts `tolerance` x score more expected loss on
+    scheme loans (more tolerance)."""
+
+    enabled: bool = False
+    step: float = num(0.25, 0, 1)  # assumption
+    npl_weight: float = num(1.0, 0, 10)  # assumption
+    first_loan_weight: float = num(0.5, 0, 10)  # assumption
+    credit_loan_weight: float = num(0.5, 0, 10)  # assumption
+    tolerance: float = num(0.005, 0, 1)  # assumption (cf. A: NPL tolerance 1.5% -> 3.0%)
+    # A loan to a firm whose LGD is at least this counts as a credit (unsecured) loan: the
+    # model has LGD (collateral) per firm, not a loan type (assumption).
+    credit_loan_lgd: float = num(0.5, 0, 1)
 
 
 @dataclass
@@ -183,6 +217,7 @@ class SchemeConfig:
     # one key a sweep needs for the moral-hazard frontier (`scheme.bank_share=0,0.1,0.2`).
     bank_share: Optional[float] = num(None, 0, 1)
     dynamic: DynamicSharingConfig = field(default_factory=DynamicSharingConfig)
+    performance_split: PerformanceSplitConfig = field(default_factory=PerformanceSplitConfig)
 
 
 @dataclass
@@ -354,6 +389,29 @@ class CopulaConfig:
 
 
 @dataclass
+class CircuitBreakerConfig:
+    """Anhui's model circuit-breaker (熔断—回滚—补偿; docs/sources.md#anhui-report-a):
+    A「當某類AI模型不良率連續兩月超過閾值,系統自動暫停該模型授信權限,啟動人工復核,并由風險補償基金先行墊付潛在損失,待模型優化驗證后再恢復運行」.
+    When the NPL ratio of the loans one scoring model approved (bank.scoring_models) is above
+    `npl_multiple` times the NPL ratio of all loans for `months` month-ends running, the model loses its lending authority for
+    `suspension_months`: its banks' applicants are refused. The provincial pool advances the
+    model's expected losses to the banks (its NPL ratio x its loans outstanding x the mean
+    LGD, as far as the pool's cash goes), a payable of the banks: the banks' losses on that
+    model's loans that default while it is suspended are set against it, and the rest goes
+    back to the pool when the suspension ends. See docs/instruments.md."""
+
+    enabled: bool = False
+    # The threshold, relative so that it holds whatever the level of NPL: assumption, from the
+    # NPL tolerance Anhui doubles for loans its compensation fund covers,
+    # A「將不良容忍度從1.5%提升至3.0%」: a model is out of tolerance at twice the usual NPL.
+    npl_multiple: float = num(2.0, 1, 100)
+    months: int = whole(2, 1, 24)  # A「連續兩月」
+    # Until the model is re-validated (A「待模型優化驗證后再恢復運行」): the report gives no time;
+    # half a year is an assumption.
+    suspension_months: int = whole(6, 1, 120)
+
+
+@dataclass
 class BankConfig:
     capital: float = num(150e9, 0)  # yuan; H: banks' SME books are ~1.87 tn at CAR 12.4% (assumption)
     # The bank's risk signal is logit(PD) + noise * N(0,1). Noise levels are calibrated to the
@@ -393,6 +451,15 @@ class BankConfig:
     # as 「增信裝飾」; full effort at 50% (H: the national 「五五分擔」); sizes are assumptions.
     moral_hazard: float = num(2.0, 0, 10)
     full_effort_share: float = num(0.5, 0, 1)
+    # Named scoring models (评分模型, e.g. vendors' AI models): bank k scores every applicant
+    # with model k mod scoring_models, so a loan's model is its bank's. Models differ in
+    # quality: model m multiplies its banks' signal noise by exp(dispersion x z_m), z_m the
+    # normal quantiles (m + 0.5) / scoring_models in a fixed shuffled order; dispersion 0 =
+    # every model as good as the noise settings above (assumption: the reports name models'
+    # AUCs, 0.74 to 0.89, not how many a province runs).
+    scoring_models: int = whole(6, 1, 10000)
+    scoring_model_dispersion: float = num(0.0, 0, 3)
+    circuit_breaker: CircuitBreakerConfig = field(default_factory=CircuitBreakerConfig)
 
 
 @dataclass

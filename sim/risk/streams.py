@@ -36,6 +36,7 @@ LATENT = 10
 # months without a loan of the initial population, whether an applicant also tries a
 # platform, and the platform's signal.
 TAX_GRADE, FIRST_LOAN_HISTORY, PLATFORM_REACH, PLATFORM_SIGNAL = range(11, 15)
+HEALTH_READING = 15  # the platform's error in reading a scheme loan's operating health (Anhui)
 ENTRANT_REGION, ENTRANT_SECTOR, ENTRANT_PD, ENTRANT_LGD, ENTRANT_FILE, ENTRANT_PLATFORM, \
     ENTRANT_INSURED = range(7)  # (the guarantor and the bank come from the region's number)
 RESPAWN_DEFAULT, RESPAWN_EXIT, RESPAWN_INIT = 0x100, 0x200, 0x300  # call sites of respawn

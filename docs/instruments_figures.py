@@ -1,0 +1,116 @@
+"""Every figure of docs/instruments.md, from the model: python docs/instruments_figures.py
+
+Paired runs (the same seeds in both arms: common random numbers); a difference is the mean
+over replications of (instrument on - off), with its standard error (sd of the per-replication
+differences / sqrt(n)). Takes a few minutes on one core."""
+
+from __future__ import annotations
+
+import math
+import sys
+
+import sim
+
+PCT = {"realised_share_fiscal", "realised_share_bank", "realised_share_guarantor", "realised_share_other",
+       "dynamic_flagged_loss_share", "npl_ratio_year_end", "model_trip_loss_rate", "rationed_share"}
+
+
+COUNTS = {"first_time_borrowers", "rationed", "model_trips", "dynamic_triggers"}
+
+
+def show(metric: str, x: float) -> str:
+    if metric in PCT:
+        return f"{100 * x:.2f}%"
+    if abs(x) >= 1e6 and metric not in COUNTS:
+        return f"{x / 1e9:.3f} bn"
+    return f"{x:,.1f}"
+
+
+def paired(off, on, metrics):
+    a = off.replications.set_index("replication")
+    b = on.replications.set_index("replication")
+    for m in metrics:
+        d = (b[m] - a[m]).dropna()
+        se = d.std(ddof=1) / math.sqrt(len(d))
+        print(f"  {m:28s} off {show(m, a[m].mean()):>12s}  on {show(m, b[m].mean()):>12s}  "
+              f"diff {show(m, d.mean()):>12s}  se {show(m, se):>10s}  n {len(d)}")
+
+
+def arms(scenario, province, base, on):
+    return (sim.run(scenario, base, province=province),
+            sim.run(scenario, {**base, **on}, province=province))
+
+
+def main() -> None:
+    which = sys.argv[1:] or ["anhui", "breaker", "models", "hunan", "tests"]
+    if "anhui" in which:
+        print("1. Anhui platform, province=anhui scenario=anhui_433, firms.n=auto, 60 months, 40 replications")
+        off, on = arms("anhui_433", "anhui", {"mc.replications": 40}, {"scheme.dynamic.enabled": True})
+        r, years = on.replications, on.config.horizon / 12
+        print(f"  firms.n {on.config.firms.n}; loans flagged a year {r.dynamic_triggers.mean() / years:,.0f} on "
+              f"{r.dynamic_trigger_amount.mean() / years / 1e9:.3f} bn")
+        paired(off, on, ["realised_share_fiscal", "realised_share_bank", "realised_share_guarantor",
+                         "realised_share_other", "dynamic_flagged_loss_share", "new_lending_scheme",
+                         "first_time_borrowers", "fiscal_cost", "any_guarantor_suspended"])
+    if "breaker" in which:
+        print("2. Circuit-breaker, province=anhui scenario=anhui_433, bank.scoring_model_dispersion=0.5 in both "
+              "arms, firms.n=auto, 60 months, 20 replications")
+        off, on = arms("anhui_433", "anhui", {"mc.replications": 20, "bank.scoring_model_dispersion": 0.5},
+                       {"bank.circuit_breaker.enabled": True})
+        r, years = on.replications, on.config.horizon / 12
+        print(f"  trips a year {r.model_trips.mean() / years:.2f} on {r.model_trip_outstanding.mean() / years / 1e9:.2f} bn; "
+              f"advanced {r.model_advances.mean() / years / 1e9:.3f} bn a year; realised loss rate while "
+              f"suspended {100 * r.model_trip_loss_rate.mean():.3f}%")
+        paired(off, on, ["new_lending_total", "new_lending_scheme", "rationed_share", "npl_ratio_year_end",
+                         "fiscal_cost", "loss_bank", "funds_queue_peak"])
+    if "models" in which:
+        print("2b. NPL ratio by scoring model, bank.scoring_model_dispersion=0.5, firms.n 20000, 48 months, "
+              "mean over months 13-48 and 3 replications")
+        import numpy as np
+
+        from sim.model import GuaranteeModel
+        from sim.run.runner import replication_seed
+        for scenario, province in (("hunan_2_8", "hunan"), ("anhui_433", "anhui")):
+            cfg = sim.load_config(scenario, {"firms.n": 20000, "horizon": 48,
+                                             "bank.scoring_model_dispersion": 0.5}, province=province)
+            runs = []
+            for r in range(3):
+                m = GuaranteeModel(cfg, rng=np.random.default_rng(replication_seed(cfg.mc.seed, r)))
+                rows = []
+                while m.running:
+                    m.step()
+                    k = m.model_noise.shape[0]
+                    out = m.weight * np.bincount(m.model_of_bank[m.firms.bank], weights=m.firms.amount, minlength=k)
+                    npl = np.bincount(m.model_of_bank, weights=np.maximum(m._npl_bank, 0.0), minlength=k)
+                    if m.month > 12:
+                        rows.append(npl / (out + npl))
+                runs.append(np.mean(rows, axis=0))
+            order = np.argsort(m.model_noise)
+            print(f"  {province}: noise multiplier " + " ".join(f"{x:.2f}" for x in m.model_noise[order])
+                  + " -> NPL " + " ".join(f"{100 * x:.2f}%" for x in np.mean(runs, axis=0)[order]))
+    if "hunan" in which:
+        print("3. Hunan dynamic split, province=hunan scenario=hunan_2_8, firms.n=auto, 60 months, 20 replications")
+        base = {"mc.replications": 20}
+        off = sim.run("hunan_2_8", base)
+        for step, tol in ((0.1, 0.005), (0.25, 0.005), (0.5, 0.005), (0.25, 0.0), (0.0, 0.005)):
+            on = sim.run("hunan_2_8", {**base, "scheme.performance_split.enabled": True,
+                                       "scheme.performance_split.step": step,
+                                       "scheme.performance_split.tolerance": tol})
+            print(f" step {step}, tolerance {tol}")
+            paired(off, on, ["new_lending_scheme", "first_time_borrowers", "fiscal_cost",
+                             "realised_share_fiscal", "npl_ratio_year_end", "any_guarantor_suspended"])
+    if "tests" in which:
+        print("Paired tests of tests/test_instruments.py (firms.n 20000, 48 months, 16 replications, seed 11)")
+        base = {"firms.n": 20000, "horizon": 48, "mc.replications": 16, "mc.seed": 11}
+        off, on = arms("anhui_433", "anhui", base, {"scheme.dynamic.enabled": True})
+        paired(off, on, ["realised_share_fiscal", "loss_pool", "new_lending_scheme", "realised_share_bank",
+                         "realised_share_guarantor"])
+        b = {**base, "bank.scoring_model_dispersion": 0.5}
+        off, on = arms("anhui_433", "anhui", b, {"bank.circuit_breaker.enabled": True})
+        paired(off, on, ["rationed", "fiscal_cost", "new_lending_total", "loss_bank"])
+        off, on = arms("hunan_2_8", None, base, {"scheme.performance_split.enabled": True})
+        paired(off, on, ["new_lending_scheme", "first_time_borrowers", "fiscal_cost"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,171 @@
+"""Policy instruments as the reports describe them (sim/instruments.py, docs/instruments.md):
+each is a lever that is off unless a province runs it, acts through an institution's decision,
+and moves a named outcome beyond K paired standard errors under common random numbers (both
+arms run the same seeds, so the same firms and draws)."""
+
+import numpy as np
+import pytest
+
+import sim
+from sim import kernel
+from sim.model import GuaranteeModel
+from sim.run.runner import replication_seed
+from sim.instruments import in_force
+from sim.risk.sharing import flagged_shares, performance_scores, performance_shares
+
+from conftest import K, assert_down, assert_up, paired
+
+# Mechanism tests at a small sample: loans of the schema's 50k-500k, not the calibrated Hunan
+# loans of up to 2.8 m, which 20,000 firms would make a sixth of a small guarantor's capacity
+# (firms.max_grain), so that guarantors fail by their losses and not by the sample's grain.
+BASE = {"firms.n": 20000, "horizon": 48, "mc.replications": 16, "mc.seed": 11,
+        "firms.loan_min": 5e4, "firms.loan_max": 5e5}
+
+
+def run(scenario, province=None, **o):
+    d = dict(BASE)
+    d.update({k.replace("__", "."): v for k, v in o.items()})
+    return sim.run(scenario, d, province=province)
+
+
+# ------------------------------------------------------------------ 1. Anhui's dynamic sharing
+def test_health_rule_fires_on_consecutive_falls_with_a_widening_gap():
+    # the index is an exponentially weighted mean of the readings
+    h, falls, fires = kernel.health_step(0.0, 0, -2.0, 0.5, -1.5, 1)
+    assert h == -1.0 and falls == 1 and not fires  # fell, but still above the arrears line
+    h, falls, fires = kernel.health_step(h, falls, -3.0, 0.5, -1.5, 1)
+    assert h == -2.0 and falls == 2 and fires  # fell again and the cash-flow gap opened
+    assert not kernel.health_step(h, falls, -3.0, 0.5, -1.5, 4)[2]  # four falls needed, three so far
+    assert kernel.health_step(-2.0, 4, 0.0, 0.5, -1.5, 1)[1:] == (0, False)  # a rise ends the run
+
+
+def test_flagged_loans_take_the_raised_public_share():
+    shares = np.array([0.40, 0.30, 0.30])  # Anhui 4:3:3: pool, bank, guarantor
+    out = flagged_shares(shares, [True, False, False], 0.45)
+    np.testing.assert_allclose(out, [0.45, 0.275, 0.275])
+    np.testing.assert_allclose(flagged_shares(shares, [True, False, False], 0.30), shares)  # never lowered
+    np.testing.assert_allclose(flagged_shares(shares, [False] * 3, 0.45), shares)  # no public payer
+
+
+def test_anhui_platform_moves_losses_to_the_fiscal_side_and_fires_on_distress_not_noise():
+    """Mechanism: a flagged loan's loss falls 45% on the funds; the guarantors and banks,
+    expecting to keep less of a loss (their experience of flagged losses), guarantee and lend
+    more. The index is persistent, so the rule fires on loans in distress: most flagged
+    loans' losses are caught before default, and flagged loans default far more often than
+    scheme loans in general."""
+    off = run("anhui_433", province="anhui")
+    on = run("anhui_433", province="anhui", scheme__dynamic__enabled=True)
+    assert off.replications.dynamic_triggers.sum() == 0
+    assert_up(off, on, "realised_share_fiscal", "loss_pool", "new_lending_scheme")
+    assert_down(off, on, "realised_share_bank", "realised_share_guarantor")
+    ts = on.timeseries
+    assert ts.dynamic_share_loss.sum() / ts.default_scheme.sum() > 0.5
+    # flagged loans that defaulted, per flagged loan, against defaults per scheme loan made
+    flagged_default = ts.dynamic_share_loans.sum() / ts.dynamic_triggers.sum()
+    loans_made = ts.new_scheme.sum() / (0.5 * (50_000 + 500_000))  # about: the mean loan size
+    base_default = (ts.default_scheme.sum() / (0.5 * (50_000 + 500_000))) / loans_made
+    assert flagged_default > 3 * base_default  # 4.7x at the calibrated PDs
+
+
+def test_instruments_in_force_are_named():
+    assert in_force(sim.load_config("anhui_433", {"firms.n": 2000}, province="anhui")) == []
+    cfg = sim.load_config("anhui_433", {"firms.n": 2000, "scheme.dynamic.enabled": True}, province="anhui")
+    names = [n for n, _ in in_force(cfg)]
+    assert any("动态" in n for n in names)
+
+
+# ------------------------------------------------------------------ 3. Hunan's dynamic split
+def test_performance_scores_and_shares():
+    # NPL half the province's, first-time share 20% above, credit share as the province
+    s = performance_scores(np.array([0.01, 0.04, np.nan]), np.array([0.36, 0.2, np.nan]),
+                           np.array([0.1, 0.1, np.nan]), 0.02, 0.3, 0.1, (1.0, 0.5, 0.5))
+    np.testing.assert_allclose(s, [0.5 + 0.1, -1.0, 0.0])  # the second clipped; no loans: 0
+    shares = np.array([0.48, 0.32, 0.20])  # Hunan 2:8: guarantor, pool, bank
+    out = performance_shares(shares, [False, True, False], [True, False, False], s, 0.25)
+    np.testing.assert_allclose(out[0], [0.48 - 0.048, 0.32 + 0.048, 0.20])  # 0.25 x 0.6 x 0.32
+    np.testing.assert_allclose(out[1], [0.48 + 0.08, 0.32 - 0.08, 0.20])
+    np.testing.assert_allclose(out.sum(axis=1), 1.0)
+    np.testing.assert_allclose(out[2], shares)
+
+
+def test_hunan_dynamic_split_needs_a_guarantor_and_a_fiscal_payer():
+    with pytest.raises(sim.ConfigError, match="scheme.performance_split.enabled"):
+        sim.load_config("bank_only", {"scheme.performance_split.enabled": True})
+    with pytest.raises(sim.ConfigError, match=r"scheme.performance_split.step = 2"):
+        sim.load_config("hunan_2_8", {"scheme.performance_split.step": 2})
+
+
+def test_hunan_dynamic_split_draws_out_scheme_credit_through_good_performers():
+    """Mechanism: once a year each bank is scored on its NPL, first-time-borrower and
+    credit-loan shares; on a good performer's loans the funds take more and the guarantor
+    less, so the guarantors accept more of its applicants, and the bank itself tolerates more
+    expected loss on scheme loans. Scheme credit and first-time borrowers rise. (The fiscal
+    cost rises too, +7.8 m yuan, but at 1.7 se on 16 paired runs: not asserted.)"""
+    # At the schema's bank appetite (1.2%): at the calibrated Hunan appetite (4.8%) the banks'
+    # PD cap (bank.max_pd), not their expected-loss limit, binds on scheme loans, so the extra
+    # tolerance changes nothing and the split alone moves scheme credit by +0.06 bn (se 0.05,
+    # 16 paired runs): docs/instruments.md.
+    o = dict(bank__max_expected_loss=0.012)
+    off = run("hunan_2_8", **o)
+    on = run("hunan_2_8", scheme__performance_split__enabled=True, **o)
+    assert_up(off, on, "new_lending_scheme", "first_time_borrowers")
+
+
+# ------------------------------------------------------------------ 2. the model circuit-breaker
+BREAKER = dict(bank__scoring_model_dispersion=0.5)  # models differ in quality, in both arms
+
+
+def test_circuit_breaker_suspends_models_and_books_the_advance_every_month():
+    # a threshold of 1.5x the NPL of all loans, so that models trip more than once in a run
+    # (at the calibrated PDs 2x tripped once in this replication)
+    cfg = sim.load_config("anhui_433", {"firms.n": 20000, "horizon": 48, "bank.scoring_model_dispersion": 0.5,
+                                        "bank.circuit_breaker.enabled": True,
+                                        "bank.circuit_breaker.npl_multiple": 1.5,
+                                        "firms.loan_min": 5e4, "firms.loan_max": 5e5}, province="anhui")
+    m = GuaranteeModel(cfg, rng=np.random.default_rng(replication_seed(cfg.mc.seed, 0)))
+    tripped, before = [], 0.0
+    while m.running:
+        was = m.model_suspended_until.copy()
+        m.step()
+        tripped += list(np.flatnonzero(m.model_suspended_until > was))
+        t = m.tally
+        owed = float(m.model_advance_out.sum())
+        # the banks' payable: advanced, less what losses used up, less what went back
+        assert owed - before == pytest.approx(t.model_advances - t.model_advance_absorbed
+                                              - t.model_advance_returned, abs=0.01)
+        before = owed
+        assert abs(sum(a.compensated_month for a in m.accounts)) < 0.01  # a transfer
+        m.pool.ledger.check()
+    assert len(tripped) >= 2
+    ts = m.timeseries()
+    assert ts.rationed_model_suspended.sum() > 0 and ts.model_advances.sum() > 0
+
+
+def test_circuit_breaker_withholds_credit_and_moves_losses_to_the_pool():
+    """Mechanism: a model above twice the NPL of all loans two month-ends running loses its
+    lending authority (its banks refuse their applicants for the suspension) and the pool
+    advances its expected losses, set against the banks' losses on its loans. Less credit,
+    more refusals, a higher fiscal cost and a lower bank loss."""
+    off = run("anhui_433", province="anhui", **BREAKER)
+    on = run("anhui_433", province="anhui", bank__circuit_breaker__enabled=True, **BREAKER)
+    assert off.replications.model_trips.sum() == 0 and on.replications.model_trips.mean() >= 1
+    assert_up(off, on, "rationed", "fiscal_cost")
+    assert_down(off, on, "new_lending_total", "loss_bank")
+
+
+# ------------------------------------------------------------------ named in the report and the app
+def test_the_report_and_the_app_name_the_instruments_in_force(tmp_path):
+    from sim.app import explain
+    from sim.app.levers import from_query
+
+    lv, _ = from_query("scenario=anhui_433&instruments=dynamic,circuit_breaker")
+    line = explain.scheme_lines(lv.configs()[0])[-1]
+    assert "动态风险分担" in line and "熔断" in line
+    assert "none" in explain.scheme_lines(from_query("scenario=anhui_433")[0].configs()[0])[-1]
+    with pytest.raises(sim.ConfigError, match="unknown instrument 'x'"):
+        from_query("instruments=x")
+    sim.run("anhui_433", {"firms.n": 4000, "horizon": 24, "mc.replications": 2, "scheme.dynamic.enabled": True},
+            province="anhui", out_dir=tmp_path)
+    report = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "Instruments in force" in report and "Anhui dynamic risk-sharing platform" in report
+    assert "| fiscal |" in report and "38.2" in report
