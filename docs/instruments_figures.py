@@ -11,7 +11,7 @@ import sys
 
 import sim
 
-PCT = {"realised_share_fiscal", "realised_share_bank", "realised_share_guarantor", "realised_share_other",
+PCT = {"any_guarantor_suspended", "realised_share_fiscal", "realised_share_bank", "realised_share_guarantor", "realised_share_other",
        "dynamic_flagged_loss_share", "npl_ratio_year_end", "model_trip_loss_rate", "rationed_share"}
 
 
@@ -42,7 +42,7 @@ def arms(scenario, province, base, on):
 
 
 def main() -> None:
-    which = sys.argv[1:] or ["anhui", "breaker", "models", "hunan", "tests"]
+    which = sys.argv[1:] or ["anhui", "breaker", "models", "hunan", "tests", "table"]
     if "anhui" in which:
         print("1. Anhui platform, province=anhui scenario=anhui_433, firms.n=auto, 60 months, 40 replications")
         off, on = arms("anhui_433", "anhui", {"mc.replications": 40}, {"scheme.dynamic.enabled": True})
@@ -101,15 +101,42 @@ def main() -> None:
                              "realised_share_fiscal", "npl_ratio_year_end", "any_guarantor_suspended"])
     if "tests" in which:
         print("Paired tests of tests/test_instruments.py (firms.n 20000, 48 months, 16 replications, seed 11)")
-        base = {"firms.n": 20000, "horizon": 48, "mc.replications": 16, "mc.seed": 11}
+        base = {"firms.n": 20000, "horizon": 48, "mc.replications": 16, "mc.seed": 11,
+                "firms.loan_min": 5e4, "firms.loan_max": 5e5}
         off, on = arms("anhui_433", "anhui", base, {"scheme.dynamic.enabled": True})
         paired(off, on, ["realised_share_fiscal", "loss_pool", "new_lending_scheme", "realised_share_bank",
                          "realised_share_guarantor"])
         b = {**base, "bank.scoring_model_dispersion": 0.5}
         off, on = arms("anhui_433", "anhui", b, {"bank.circuit_breaker.enabled": True})
         paired(off, on, ["rationed", "fiscal_cost", "new_lending_total", "loss_bank"])
-        off, on = arms("hunan_2_8", None, base, {"scheme.performance_split.enabled": True})
+        off, on = arms("hunan_2_8", None, {**base, "bank.max_expected_loss": 0.012},
+                       {"scheme.performance_split.enabled": True})
         paired(off, on, ["new_lending_scheme", "first_time_borrowers", "fiscal_cost"])
+    if "table" in which or "breaker-table" in which:
+        reps = 40
+        print(f"Each instrument on vs off at the Hunan preset (hunan_2_8, calibrated, firms.n=auto, "
+              f"60 months, {reps} replications, seed 20260101)")
+        levers = [("Anhui dynamic platform", "scheme.dynamic.enabled"),
+                  ("model circuit-breaker", "bank.circuit_breaker.enabled"),
+                  ("Hunan dynamic split", "scheme.performance_split.enabled"),
+                  ("performance-linked payouts", "pool.priority.enabled"),
+                  ("first-loan programme", "first_loan.enabled"),
+                  ("platform lenders", "platform.enabled")]
+        outcomes = ["new_lending_scheme", "first_time_borrowers", "any_guarantor_suspended",
+                    "guarantors_halted", "funds_queue_peak", "fiscal_cost"]
+        base = {"mc.replications": reps}
+        if "table" in which:
+            off = sim.run("hunan_2_8", base)
+            for name, key in levers:
+                print(f" {name} ({key}=true)")
+                paired(off, sim.run("hunan_2_8", {**base, key: True}), outcomes)
+        # the breaker with scoring models that differ (at the default dispersion 0 all six are
+        # alike and none trips): dispersion 0.5 in both arms
+        b = {**base, "bank.scoring_model_dispersion": 0.5}
+        print(" model circuit-breaker, models differing (bank.scoring_model_dispersion=0.5 in both arms)")
+        off, on = sim.run("hunan_2_8", b), sim.run("hunan_2_8", {**b, "bank.circuit_breaker.enabled": True})
+        print(f"  trips a year {on.replications.model_trips.mean() / (on.config.horizon / 12):.2f}")
+        paired(off, on, outcomes)
 
 
 if __name__ == "__main__":

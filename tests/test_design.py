@@ -124,7 +124,11 @@ def test_ctrl_c_leaves_the_finished_trials_readable(tmp_path):
     args = [sys.executable, "-m", "sim.design", "--trials", "50", "--out", str(tmp_path),
             "firms.n=2000", "horizon=12", "mc.replications=3"]
     p = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                         # Ctrl-C's default action in the child even when this test runs in the
+                         # background of a shell (which starts it with SIGINT ignored, and an
+                         # ignored signal stays ignored across exec)
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     seen, deadline = "", time.monotonic() + 120
     while "trial 2/" not in seen and time.monotonic() < deadline and p.poll() is None:
         if select.select([p.stderr], [], [], 1)[0]:
