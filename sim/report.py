@@ -606,7 +606,8 @@ def instrument_lines(res: "Results") -> list[str]:
                   f"{_band_text(r.model_trip_outstanding / years, 1e-9, '{:.2f}')} bn yuan of the models' loans; "
                   f"realised loss rate on them while suspended {_band_text(r.model_trip_loss_rate, 100, '{:.2f}')}% "
                   "(report: 17 trips on 1.24 bn, 0.9%)."]
-    return lines + [""]
+    lines.append("")
+    return [x for k, x in enumerate(lines) if x or k == 0 or lines[k - 1]]  # one blank line apart
 
 
 def markdown_report(res: "Results", table: str, plots: list[str], shock_text: str = "") -> str:
