@@ -300,7 +300,11 @@ class CompensationFunds:
         rf, rm = np.nonzero((wait > patience.min(axis=1)[:, None]) & (total > 0))
         if rf.size == 0:
             return out
-        w, p = wait[rf, rm][:, None], patience[rf]
+        return self._give_up(rf, rm, lo, wait[rf, rm][:, None], patience[rf], scale, out)
+
+    def _give_up(self, rf, rm, lo, w, p, scale, out):
+        """Claims in (fund rf, month lo + rm) that have waited w against patience p: the share
+        1 - exp(-(w - p) / scale) is abandoned (into `out`, by fund and claimant, and booked)."""
         # compare before subtracting: inf - inf would be NaN, and must mean "no excess"
         with np.errstate(invalid="ignore"):
             excess = np.where(w > p, w - p, 0.0)
@@ -334,16 +338,7 @@ class CompensationFunds:
         rf, rm = np.nonzero(hit.any(axis=2))
         if rf.size == 0:
             return out
-        w, p = w_all[rf, rm], patience[rf]
-        with np.errstate(invalid="ignore"):
-            excess = np.where(w > p, w - p, 0.0)
-        gone, gone_n = self._take(rf, rm + lo, -np.expm1(-excess / scale[rf]), dust=True)
-        np.add.at(out, rf, gone)
-        self.abandoned += out.sum(axis=1)
-        self.abandoned_count += np.bincount(rf, weights=gone_n.sum(axis=1), minlength=self.n_funds)
-        self.abandoned_by_claimant += out
-        self._advance()
-        return out
+        return self._give_up(rf, rm, lo, w_all[rf, rm], patience[rf], scale, out)
 
     # ------------------------------------------------------------------------- year end
     def close_year(self, month: int, lapse=None) -> np.ndarray:
