@@ -418,7 +418,8 @@ SUMMARY_DOC = {
     **{f"realised_share_{k}": (f"{k}'s share of the realised (net) losses on scheme loans, once the "
                                "recoveries and claims booked by the end have settled: " + doc
                                + " (each less what is in flight to it) / their sum")
-       for k, doc in (("fiscal", "loss_pool + loss_government"), ("bank", "loss_bank_scheme"),
+       for k, doc in (("fiscal", "loss_pool + loss_government - model_advance_absorbed"),
+                      ("bank", "loss_bank_scheme + model_advance_absorbed"),
                       ("guarantor", "loss_guarantor"),
                       ("other", "loss_reguarantor + loss_national_fund + loss_borrower"))},
     "model_trips": "Σ model_trips: scoring-model suspensions by the circuit-breaker",
@@ -595,8 +596,12 @@ def summarise(ts: pd.DataFrame, payers_in_scheme: list[str], bearer: str = "bank
     s["scheme_applicant_pd_mean"] = ts.scheme_applicants_pd.sum() / sa if sa else math.nan
     # as if every recovery and claim booked had settled (metrics.final_state: in_flight_*)
     net = {p: s[f"loss_{p}"] - final.get(f"in_flight_{p}", 0.0) for p in PAYERS}
-    realised = {"fiscal": net["pool"] + net["government"],
-                "bank": net["bank"] - s["loss_bank_direct"], "guarantor": net["guarantor"],
+    # The circuit-breaker's advances the banks' losses used up are the pool's money against the
+    # losses of a suspended model's loans, direct loans included: another instrument's transfer,
+    # left out of the split of scheme losses.
+    absorbed = ts.model_advance_absorbed.sum()
+    realised = {"fiscal": net["pool"] + net["government"] - absorbed,
+                "bank": net["bank"] - s["loss_bank_direct"] + absorbed, "guarantor": net["guarantor"],
                 "other": net["reguarantor"] + net["national_fund"] + net["borrower"]}
     total = sum(realised.values())
     for k, v in realised.items():

@@ -53,8 +53,10 @@ def test_anhui_platform_moves_losses_to_the_fiscal_side_and_fires_on_distress_no
     more. The index is persistent, so the rule fires on loans in distress: most flagged
     loans' losses are caught before default, and flagged loans default far more often than
     scheme loans in general."""
-    off = run("anhui_433", province="anhui")
-    on = run("anhui_433", province="anhui", scheme__dynamic__enabled=True)
+    # the platform alone: off and on (its file has it on), Anhui's circuit-breaker off in both
+    o = dict(bank__circuit_breaker__enabled=False)
+    off = run("anhui_433", province="anhui", scheme__dynamic__enabled=False, **o)
+    on = run("anhui_433", province="anhui", scheme__dynamic__enabled=True, **o)
     assert off.replications.dynamic_triggers.sum() == 0
     assert_up(off, on, "realised_share_fiscal", "loss_pool", "new_lending_scheme")
     assert_down(off, on, "realised_share_bank", "realised_share_guarantor")
@@ -68,10 +70,12 @@ def test_anhui_platform_moves_losses_to_the_fiscal_side_and_fires_on_distress_no
 
 
 def test_instruments_in_force_are_named():
-    assert in_force(sim.load_config("anhui_433", {"firms.n": 2000}, province="anhui")) == []
-    cfg = sim.load_config("anhui_433", {"firms.n": 2000, "scheme.dynamic.enabled": True}, province="anhui")
-    names = [n for n, _ in in_force(cfg)]
-    assert any("动态" in n for n in names)
+    assert in_force(sim.load_config("anhui_433", {"firms.n": 2000, "scheme.dynamic.enabled": False,
+                                                  "bank.circuit_breaker.enabled": False},
+                                    province="anhui")) == []
+    # Anhui's files switch on the platform (its scheme) and the circuit-breaker (its banks)
+    names = [n for n, _ in in_force(sim.load_config("anhui_433", {"firms.n": 2000}, province="anhui"))]
+    assert any("动态" in n for n in names) and any("熔断" in n for n in names)
 
 
 # ------------------------------------------------------------------ 3. Hunan's dynamic split
@@ -146,7 +150,7 @@ def test_circuit_breaker_withholds_credit_and_moves_losses_to_the_pool():
     lending authority (its banks refuse their applicants for the suspension) and the pool
     advances its expected losses, set against the banks' losses on its loans. Less credit,
     more refusals, a higher fiscal cost and a lower bank loss."""
-    off = run("anhui_433", province="anhui", **BREAKER)
+    off = run("anhui_433", province="anhui", bank__circuit_breaker__enabled=False, **BREAKER)
     on = run("anhui_433", province="anhui", bank__circuit_breaker__enabled=True, **BREAKER)
     assert off.replications.model_trips.sum() == 0 and on.replications.model_trips.mean() >= 1
     assert_up(off, on, "rationed", "fiscal_cost")
@@ -161,7 +165,10 @@ def test_the_report_and_the_app_name_the_instruments_in_force(tmp_path):
     lv, _ = from_query("scenario=anhui_433&instruments=dynamic,circuit_breaker")
     line = explain.scheme_lines(lv.configs()[0])[-1]
     assert "动态风险分担" in line and "熔断" in line
-    assert "none" in explain.scheme_lines(from_query("scenario=anhui_433")[0].configs()[0])[-1]
+    assert "none" in explain.scheme_lines(from_query("scenario=anhui_433&instruments=")[0].configs()[0])[-1]
+    # a preset starts with its own instruments checked (Anhui's scheme: its platform; Hunan,
+    # the app's province: the first-loan programme)
+    assert from_query("scenario=anhui_433")[0].instruments == ("dynamic", "first_loan")
     with pytest.raises(sim.ConfigError, match="unknown instrument 'x'"):
         from_query("instruments=x")
     sim.run("anhui_433", {"firms.n": 4000, "horizon": 24, "mc.replications": 2, "scheme.dynamic.enabled": True},

@@ -48,7 +48,9 @@ def test_a_bad_value_gives_one_line_naming_key_value_and_range(key, value, allow
 
 
 def test_instruments_are_off_by_default_and_named_when_on():
-    assert instruments.in_force(sim.load_config("4321")) == []
+    assert instruments.in_force(sim.load_config("4321", {"first_loan.enabled": False})) == []
+    # Hunan runs its first-loan programme (its province file switches it on)
+    assert [n for n, _ in instruments.in_force(sim.load_config("4321"))][0].startswith("First-loan")
     cfg = sim.load_config("4321", {"pool.priority.enabled": True, "first_loan.enabled": True,
                                    "platform.enabled": True})
     names = [n for n, _ in instruments.in_force(cfg)]
@@ -159,7 +161,7 @@ def test_first_loan_programme_brings_listed_firms_to_the_banks():
     apply more, and more firms borrow. (Whether they borrow for the first time depends on the
     population: early in a run most firms have no credit history, later most listed firms
     have borrowed before; docs/metrics.md.)"""
-    off = run("hunan_2_8")
+    off = run("hunan_2_8", first_loan__enabled=False)  # on in the Hunan file
     on = run("hunan_2_8", first_loan__enabled=True)
     assert_up(off, on, "borrowers", "new_lending_total")
     assert on.timeseries.listed_firms.max() > 0 and off.timeseries.listed_firms.max() == 0
@@ -238,8 +240,9 @@ def test_the_report_and_the_app_name_the_instruments_in_force():
     from sim.report import first_loan_line, instruments_line
     cfg = sim.load_config("hunan_2_8", {"first_loan.enabled": True})
     assert "首贷培植" in instruments_line(cfg) and "docs/sources.md#hunan-report-h" in instruments_line(cfg)
-    assert "none beyond the scheme" in instruments_line(sim.load_config("hunan_2_8"))
+    assert "none beyond the scheme" in instruments_line(sim.load_config("hunan_2_8", {"first_loan.enabled": False}))
     assert any("首贷培植" in line for line in explain.scheme_lines(cfg))
-    assert not any("Instrument in force" in line for line in explain.scheme_lines(sim.load_config("hunan_2_8")))
+    assert not any("Instrument in force" in line
+                   for line in explain.scheme_lines(sim.load_config("hunan_2_8", {"first_loan.enabled": False})))
     res = sim.run("hunan_2_8", {"firms.n": 3000, "horizon": 36, "mc.replications": 2, "first_loan.enabled": True})
     assert "First-loan target" in first_loan_line(res) and "of 2 replications" in first_loan_line(res)

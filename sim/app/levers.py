@@ -106,7 +106,22 @@ INSTRUMENTS = {
     "dynamic": ("scheme.dynamic.enabled", "Anhui dynamic sharing 动态风险分担"),
     "circuit_breaker": ("bank.circuit_breaker.enabled", "model circuit-breaker 熔断—回滚—补偿"),
     "performance_split": ("scheme.performance_split.enabled", "Hunan dynamic split 分险比例动态调整"),
+    "priority": ("pool.priority.enabled", "performance-linked payouts 绩效挂钩优先兑付"),
+    "first_loan": ("first_loan.enabled", "first-loan programme 首贷培植"),
+    "platform": ("platform.enabled", "platform lenders 数字平台助贷"),
 }
+
+
+def instruments_on(cfg: SimConfig) -> tuple:
+    """The INSTRUMENTS a config has switched on (a preset's own: Hunan's first-loan programme,
+    Anhui's platform and circuit-breaker, Jiangxi's payouts)."""
+    def on(key):
+        section, *rest = key.split(".")
+        node = getattr(cfg, section)
+        for part in rest:
+            node = getattr(node, part)
+        return bool(node)
+    return tuple(n for n, (key, _) in INSTRUMENTS.items() if on(key))
 
 
 @dataclass(frozen=True)
@@ -124,7 +139,7 @@ class Levers:
     flood_return_period: float | None = None
     seed: int = 20260101
     compare: str = ""
-    instruments: tuple = ()  # names of INSTRUMENTS switched on
+    instruments: tuple = ()  # names of INSTRUMENTS switched on; the others are off
     # any other config overrides, passed on as they are (the tests use a small firms.n)
     extra: dict = field(default_factory=dict)
 
@@ -141,7 +156,7 @@ class Levers:
             "replenish", "flood", "flood_month", "flood_severity", "flood_return_period", "seed",
             "compare", "instruments", "extra")}
         return replace(cls(scenario=scenario, tranches=tranches, values=values,
-                           replenish=cfg.pool.replenish), **kept)
+                           replenish=cfg.pool.replenish, instruments=instruments_on(cfg)), **kept)
 
     def overrides(self, scheme: bool = True) -> dict:
         """The config overrides these levers stand for. scheme=False leaves out the scheme's
@@ -157,8 +172,8 @@ class Levers:
                 out[f"scheme.tranches.{name}.share"] = share
         out["pool.replenish"] = self.replenish
         out["mc.seed"] = int(self.seed)
-        for name in self.instruments:
-            out[INSTRUMENTS[name][0]] = True
+        for name, (key, _) in INSTRUMENTS.items():  # the page's checkboxes, on or off
+            out[key] = name in self.instruments
         if self.flood:
             out["shock"] = "flood"
             out["shock.month"] = int(self.flood_month)
@@ -196,10 +211,11 @@ def from_query(search: str) -> tuple[Levers, int]:
     """Levers and a number of months to run from a page's query string, e.g.
     `scenario=4321&pool.size=0.5&flood=1&return_period=50&months=60`: `scenario`, `compare`
     (a preset to run beside it, or 1 for the usual pair), `seed`, `replenish`, `flood` (0/1), `flood_month`, `severity`, `return_period`,
-    `instruments` (comma-separated names of INSTRUMENTS),
+    `instruments` (comma-separated names of INSTRUMENTS switched on, the others off; without
+    it the preset's own; empty: none),
     `tranche.NAME` (percent), any slider's config key (in the slider's unit) and `months`.
     Raises ConfigError naming a key it does not know or a value it cannot read."""
-    q = dict(parse_qsl(search.lstrip("?")))
+    q = dict(parse_qsl(search.lstrip("?"), keep_blank_values=True))  # `instruments=`: none
     lv = Levers.for_scheme(q.pop("scenario", "4321"))
     months, values, tranches = 0, dict(lv.values), dict(lv.tranches)
     fields = {"compare": ("compare", lambda x: PAIR.get(lv.scenario, "") if x == "1" else x),
