@@ -10,6 +10,7 @@ import math
 import sys
 
 import sim
+import sim.instruments
 
 PCT = {"any_guarantor_suspended", "realised_share_fiscal", "realised_share_bank", "realised_share_guarantor", "realised_share_other",
        "dynamic_flagged_loss_share", "npl_ratio_year_end", "model_trip_loss_rate", "rationed_share"}
@@ -126,10 +127,19 @@ def main() -> None:
                     "guarantors_halted", "funds_queue_peak", "fiscal_cost"]
         base = {"mc.replications": reps}
         if "table" in which:
-            off = sim.run("hunan_2_8", base)
+            preset = sim.run("hunan_2_8", base)
+            print(f"  the preset runs: {', '.join(n for n, _ in sim.instruments.in_force(preset.config)) or 'none'}")
             for name, key in levers:
-                print(f" {name} ({key}=true)")
-                paired(off, sim.run("hunan_2_8", {**base, key: True}), outcomes)
+                node = preset.config
+                for part in key.split("."):
+                    node = getattr(node, part)
+                on_in_preset = bool(node)
+                if on_in_preset:  # the preset runs it: off is the change
+                    print(f" {name} (on in the preset; off: {key}=false)")
+                    paired(sim.run("hunan_2_8", {**base, key: False}), preset, outcomes)
+                else:
+                    print(f" {name} ({key}=true)")
+                    paired(preset, sim.run("hunan_2_8", {**base, key: True}), outcomes)
         # the breaker with scoring models that differ (at the default dispersion 0 all six are
         # alike and none trips): dispersion 0.5 in both arms
         b = {**base, "bank.scoring_model_dispersion": 0.5}

@@ -115,7 +115,7 @@ def _auc_se(a, n1, n0):
 def test_bank_signal_noise_gives_the_reported_auc(key, target):
     """H: AUC 0.86 for platforms, 0.74 for local banks, over the firm population the noise
     was set on: the Hunan preset's PDs before calibration (province.pd_scale=1). At the
-    calibrated PDs (x 2.23) the same noise gives 0.872 and 0.758 (docs/calibration.md)."""
+    calibrated PDs (x 2.20) the same noise gives 0.871 and 0.758 (docs/calibration.md)."""
     cfg = sim.load_config("4321", {"province.pd_scale": 1.0})
     rng = np.random.default_rng(2)
     firms = FirmPopulation(300_000, cfg.province, cfg.firms, 0.0, rng)
@@ -134,8 +134,8 @@ def test_data_sharing_sharpens_lending():
 
 def test_moral_hazard_makes_full_cover_screening_worse():
     # persistent factors (copula.ar1) cluster defaults in time, and the guarantor screens too:
-    # Hunan's grain (auto: 312,421 firms). Measured on 24 paired replications: claim rate
-    # +0.15 points (se 0.04); at 50,000 firms the sample's noise hid it (1.6 se on 32)
+    # Hunan's grain (firms.n=auto): at 50,000 firms, six times coarser than the calibrated
+    # loans need, the sample's noise hid the effect (1.6 se on 32 replications)
     o = dict(firms__n="auto", mc__replications=24)
     careful = run("full_guarantee", bank__moral_hazard=0.0, **o)
     careless = run("full_guarantee", bank__moral_hazard=3.0, **o)

@@ -178,7 +178,7 @@ def test_firms_n_auto_is_the_fewest_firms_within_the_grain():
     assert grain(coarse) > coarse.firms.max_grain and coarse.firms.n_from == ""
     auto = sim.load_config("4321")  # auto is the default
     assert auto.firms.n == needed_n(coarse) and auto.firms.n_from == "auto"
-    assert type(auto.firms.n) is int and 300_000 < auto.firms.n < 330_000  # Hunan: 312,421
+    assert type(auto.firms.n) is int and 300_000 < auto.firms.n < 330_000  # Hunan: 305,092
     assert grain(auto) <= auto.firms.max_grain
     one_fewer = sim.load_config("4321", {"firms.n": auto.firms.n - 1})
     assert grain(one_fewer) > one_fewer.firms.max_grain  # the fewest, not just enough

@@ -16,7 +16,7 @@ from sim.risk.sharing import flagged_shares, performance_scores, performance_sha
 from conftest import K, assert_down, assert_up, paired
 
 # Mechanism tests at a small sample: loans of the schema's 50k-500k, not the calibrated Hunan
-# loans of up to 2.8 m, which 20,000 firms would make a sixth of a small guarantor's capacity
+# loans of up to 2.7 m, which 20,000 firms would make a sixth of a small guarantor's capacity
 # (firms.max_grain), so that guarantors fail by their losses and not by the sample's grain.
 BASE = {"firms.n": 20000, "horizon": 48, "mc.replications": 16, "mc.seed": 11,
         "firms.loan_min": 5e4, "firms.loan_max": 5e5}

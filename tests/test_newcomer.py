@@ -99,10 +99,10 @@ def test_shock_keys_in_a_sweep_with_a_shock_are_fine(monkeypatch):
 
 # ------------------------------------------------------------------ 3. the key the user typed
 @pytest.mark.parametrize("arg,needle", [
-    # the other bound is the Hunan preset's (its calibration block: loans 280,857-2,808,574
+    # the other bound is the Hunan preset's (its calibration block: loans 273,173-2,731,731
     # yuan, terms 3-23 months)
-    ("firms.loan_min=3000000", "sim: error: firms.loan_min = 3000000.0: must be <= firms.loan_max (2.80857e+06)"),
-    ("firms.loan_max=1000", "sim: error: firms.loan_max = 1000.0: must be >= firms.loan_min (280857)"),
+    ("firms.loan_min=3000000", "sim: error: firms.loan_min = 3000000.0: must be <= firms.loan_max (2.73173e+06)"),
+    ("firms.loan_max=1000", "sim: error: firms.loan_max = 1000.0: must be >= firms.loan_min (273173)"),
     ("firms.term_min=24", "sim: error: firms.term_min = 24: must be <= firms.term_max (23)"),
     ("firms.term_max=2", "sim: error: firms.term_max = 2: must be >= firms.term_min (3)"),
 ])

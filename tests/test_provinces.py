@@ -76,8 +76,8 @@ def test_every_setting_reaches_the_config(name):
         assert value(cfg, key) == pytest.approx(v), key
 
 
-def test_hunan_sets_only_the_npl_time_on_the_books_its_other_defaults_are_the_schema():
-    assert settings("hunan") == [("firms.recovery_lag", 11)]
+def test_hunan_sets_only_the_npl_time_and_its_first_loan_programme_its_other_defaults_are_the_schema():
+    assert settings("hunan") == [("firms.recovery_lag", 11), ("first_loan.enabled", True)]
 
 
 @pytest.mark.parametrize("name", [p for p in PROVINCES if p != FITTED])
