@@ -388,12 +388,19 @@ def month(pop, ent, month_index, base_risk, base_free, b_exit, shift, sigma, t_d
         for first in range(2):
             apply_below[2 * f + first] = math.ceil(p_apply[f, first] * 2.0**32)
     # Pass 1, without branches: list the rows with a loan, and the rows without one whose
-    # number could make them close or apply (a superset: the highest application probability;
-    # with a shock's demand multiplier every row without a loan). Branching on a random
+    # number could make them close or apply (a superset: the highest application probability,
+    # times the highest per-firm multiplier if there are any: a shock's demand, the first-loan
+    # programme's outreach). Branching on a random
     # attribute row by row costs more than the work itself.
     loan_rows, free_rows = work[0], work[1]
     n = channel.shape[0]
-    any_apply = apply_below.max() if apply_mult.shape[0] == 0 else np.int64(1) << 33
+    if apply_mult.shape[0] == 0:
+        any_apply = apply_below.max()
+    else:  # a firm's probability is at most the highest cell's x the highest multiplier
+        top = 0.0
+        for i in range(apply_mult.shape[0]):
+            top = max(top, apply_mult[i])
+        any_apply = min(np.int64(math.ceil(p_apply.max() * top * 2.0**32)), np.int64(1) << 33)
     k_loan = k_free = 0
     for i in range(n):
         has_loan = channel[i] != NO_LOAN
