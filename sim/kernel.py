@@ -35,6 +35,8 @@ from numba import njit
 
 NO_LOAN, DIRECT, SCHEME = 0, 1, 2
 PERFORMING, OVERDUE, DEFAULTED = 0, 1, 2
+# Screening outcomes `screen` leaves in app_outcome (the model adds its own after these)
+BANK_REFUSED, FOR_SCHEME, GUARANTOR_REFUSED, MODEL_SUSPENDED = 0, 2, 3, 4
 
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)

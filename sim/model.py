@@ -58,9 +58,10 @@ from .shocks import ShockEngine
 
 REGUARANTORS = ("reguarantor", "national_fund")  # payers that are Reguarantor agents
 REIMBURSERS = (*REGUARANTORS, "pool")  # shares the claimant pays first and claims back
-# Screening outcome of an applicant a platform lent to (the kernel's are 0 refused by the bank,
-# 2 for the scheme, 3 refused by the guarantor).
-PLATFORM_LENT = 4
+# Screening outcome of an applicant a platform lent to, after the kernel's (0 refused by the
+# bank, 2 for the scheme, 3 refused by the guarantor, 4 refused while the bank's scoring model
+# is suspended). It was 4 too once, and a suspended model's refusals counted as served.
+PLATFORM_LENT = kernel.MODEL_SUSPENDED + 1
 
 
 def _logit_limit(p: np.ndarray) -> np.ndarray:
@@ -1103,17 +1104,17 @@ class GuaranteeModel(mesa.Model):
             outcome = self._platform_lend(apps, amount, term, outcome, month)
         # The scheme's pool of applicants: those the bank sends to the guarantor (outcome 2 or
         # 3), with their true PD, after any platform has taken the ones it wants.
-        asked = (outcome == 2) | (outcome == 3)
+        asked = (outcome == kernel.FOR_SCHEME) | (outcome == kernel.GUARANTOR_REFUSED)
         m.scheme_applicants += w * np.count_nonzero(asked)
         m.scheme_applicants_pd += w * f.pd[apps[asked]].sum()
-        refused = np.count_nonzero(outcome == 0)
+        refused = np.count_nonzero(outcome == kernel.BANK_REFUSED)
         if self.scheme_active and not self._scheme_open:
             m.rationed_scheme_closed += w * refused  # the pool is empty and the scheme stopped
         else:
             m.rationed_bank_risk += w * refused
-        m.rationed_guarantor_risk += w * np.count_nonzero(outcome == 3)
-        m.rationed_model_suspended += w * np.count_nonzero(outcome == 4)
-        cand = np.flatnonzero(outcome == 2)
+        m.rationed_guarantor_risk += w * np.count_nonzero(outcome == kernel.GUARANTOR_REFUSED)
+        m.rationed_model_suspended += w * np.count_nonzero(outcome == kernel.MODEL_SUSPENDED)
+        cand = np.flatnonzero(outcome == kernel.FOR_SCHEME)
         agency = None
         if self.uses_guarantor and cand.shape[0]:
             agency = f.guarantor[apps[cand]].astype(np.intp)
