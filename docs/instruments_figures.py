@@ -117,24 +117,19 @@ def main() -> None:
         reps = 40
         print(f"Each instrument on vs off at the Hunan preset (hunan_2_8, calibrated, firms.n=auto, "
               f"60 months, {reps} replications, seed 20260101)")
-        levers = [("Anhui dynamic platform", "scheme.dynamic.enabled"),
-                  ("model circuit-breaker", "bank.circuit_breaker.enabled"),
-                  ("Hunan dynamic split", "scheme.performance_split.enabled"),
-                  ("performance-linked payouts", "pool.priority.enabled"),
-                  ("first-loan programme", "first_loan.enabled"),
-                  ("platform lenders", "platform.enabled")]
+        names = {"dynamic": "Anhui dynamic platform", "circuit_breaker": "model circuit-breaker",
+                 "performance_split": "Hunan dynamic split", "priority": "performance-linked payouts",
+                 "first_loan": "first-loan programme", "platform": "platform lenders"}
         outcomes = ["new_lending_scheme", "first_time_borrowers", "any_guarantor_suspended",
                     "guarantors_halted", "funds_queue_peak", "fiscal_cost"]
         base = {"mc.replications": reps}
         if "table" in which:
             preset = sim.run("hunan_2_8", base)
             print(f"  the preset runs: {', '.join(n for n, _ in sim.instruments.in_force(preset.config)) or 'none'}")
-            for name, key in levers:
-                node = preset.config
-                for part in key.split("."):
-                    node = getattr(node, part)
-                on_in_preset = bool(node)
-                if on_in_preset:  # the preset runs it: off is the change
+            running = sim.instruments.switched_on(preset.config)
+            for short, key in sim.instruments.KEYS.items():
+                name = names[short]
+                if short in running:  # the preset runs it: off is the change
                     print(f" {name} (on in the preset; off: {key}=false)")
                     paired(sim.run("hunan_2_8", {**base, key: False}), preset, outcomes)
                 else:

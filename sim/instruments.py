@@ -7,6 +7,27 @@ from __future__ import annotations
 
 from .config import SimConfig
 
+# Each instrument's on/off key, in the order of issue 16 (the app's checkboxes, the figures).
+KEYS = {
+    "dynamic": "scheme.dynamic.enabled",
+    "circuit_breaker": "bank.circuit_breaker.enabled",
+    "performance_split": "scheme.performance_split.enabled",
+    "priority": "pool.priority.enabled",
+    "first_loan": "first_loan.enabled",
+    "platform": "platform.enabled",
+}
+
+
+def switched_on(cfg: SimConfig) -> tuple[str, ...]:
+    """Names (KEYS) of the instruments `cfg` switches on: a preset's own (Hunan's first-loan
+    programme, Anhui's platform and circuit-breaker, Jiangxi's payouts) and any typed."""
+    def on(key: str) -> bool:
+        node = cfg
+        for part in key.split("."):
+            node = getattr(node, part)
+        return bool(node)
+    return tuple(name for name, key in KEYS.items() if on(key))
+
 
 def in_force(cfg: SimConfig) -> list[tuple[str, str]]:
     """(name, source) of every instrument switched on in `cfg`, in the order of issue 16."""

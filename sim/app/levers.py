@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from urllib.parse import parse_qsl
 
+from .. import instruments as instr
 from ..config import ConfigError, SimConfig, load_config
 
 # The scheme the side-by-side mode puts beside a preset when the page turns it on (issue 15:
@@ -102,26 +103,15 @@ def control_values(cfg: SimConfig) -> dict[str, float]:
 
 # The policy instruments the page can switch on (docs/instruments.md): query name -> (config
 # key, label). The scheme panel names those in force (sim/instruments.py).
-INSTRUMENTS = {
-    "dynamic": ("scheme.dynamic.enabled", "Anhui dynamic sharing 动态风险分担"),
-    "circuit_breaker": ("bank.circuit_breaker.enabled", "model circuit-breaker 熔断—回滚—补偿"),
-    "performance_split": ("scheme.performance_split.enabled", "Hunan dynamic split 分险比例动态调整"),
-    "priority": ("pool.priority.enabled", "performance-linked payouts 绩效挂钩优先兑付"),
-    "first_loan": ("first_loan.enabled", "first-loan programme 首贷培植"),
-    "platform": ("platform.enabled", "platform lenders 数字平台助贷"),
+_LABELS = {
+    "dynamic": "Anhui dynamic sharing 动态风险分担",
+    "circuit_breaker": "model circuit-breaker 熔断—回滚—补偿",
+    "performance_split": "Hunan dynamic split 分险比例动态调整",
+    "priority": "performance-linked payouts 绩效挂钩优先兑付",
+    "first_loan": "first-loan programme 首贷培植",
+    "platform": "platform lenders 数字平台助贷",
 }
-
-
-def instruments_on(cfg: SimConfig) -> tuple:
-    """The INSTRUMENTS a config has switched on (a preset's own: Hunan's first-loan programme,
-    Anhui's platform and circuit-breaker, Jiangxi's payouts)."""
-    def on(key):
-        section, *rest = key.split(".")
-        node = getattr(cfg, section)
-        for part in rest:
-            node = getattr(node, part)
-        return bool(node)
-    return tuple(n for n, (key, _) in INSTRUMENTS.items() if on(key))
+INSTRUMENTS = {name: (key, _LABELS[name]) for name, key in instr.KEYS.items()}
 
 
 @dataclass(frozen=True)
@@ -156,7 +146,7 @@ class Levers:
             "replenish", "flood", "flood_month", "flood_severity", "flood_return_period", "seed",
             "compare", "instruments", "extra")}
         return replace(cls(scenario=scenario, tranches=tranches, values=values,
-                           replenish=cfg.pool.replenish, instruments=instruments_on(cfg)), **kept)
+                           replenish=cfg.pool.replenish, instruments=instr.switched_on(cfg)), **kept)
 
     def overrides(self, scheme: bool = True) -> dict:
         """The config overrides these levers stand for. scheme=False leaves out the scheme's
