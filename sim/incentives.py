@@ -64,12 +64,6 @@ def tax_grade_signal(logit_pd: np.ndarray, z: np.ndarray, noise: float) -> np.nd
     return logit_pd + noise * z
 
 
-def listed(has_loan: np.ndarray, months_without: np.ndarray, good_grade: np.ndarray,
-           months_needed: int) -> np.ndarray:
-    """The first-loan list (无贷户名单): no loan for `months_needed` months and grade B or better."""
-    return ~has_loan & (months_without >= months_needed) & good_grade
-
-
 def platform_logit_limit(max_expected_loss: float, lgd: float) -> float:
     """The platform lends when its estimated PD x LGD is within its appetite: the limit on its
     logit-PD estimate (+inf when any PD passes)."""

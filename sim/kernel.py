@@ -334,18 +334,30 @@ def screen(apps, b, pop, scr, lend, table, lent, app_amount, app_term, app_outco
 
 
 @njit(cache=True, inline="always")
-def _applies(bits, cell, p_apply, apply_mult, apply_below, i):
-    """The application test on the low 32 bits of a firm's hash: integer compare, or with a
-    shock's demand multiplier (`apply_mult` non-empty) the probability itself."""
+def _multiplier(i, apply_mult, first_loan, month_index):
+    """A firm's application multiplier: a shock's demand (`apply_mult`, empty without one) x
+    the first-loan programme's outreach while the firm is listed (no loan for the months
+    needed and tax-credit grade B or better)."""
+    on, months_needed, outreach, last_loan, tax_good = first_loan
+    m = apply_mult[i] if apply_mult.shape[0] > 0 else 1.0
+    if on and tax_good[i] and month_index - last_loan[i] >= months_needed:
+        m = outreach * m
+    return m
+
+
+@njit(cache=True, inline="always")
+def _applies(bits, cell, p_apply, by_probability, mult, apply_below):
+    """The application test on the low 32 bits of a firm's hash: an integer compare, or, with
+    per-firm multipliers (`by_probability`), the probability x the firm's multiplier."""
     lo = np.int64(bits & _LOW32)
-    if apply_mult.shape[0] > 0:
-        return lo * _TWO_M32 < p_apply[cell >> 1, cell & 1] * apply_mult[i]
+    if by_probability:
+        return lo * _TWO_M32 < p_apply[cell >> 1, cell & 1] * mult
     return lo < apply_below[cell]
 
 
 @njit(cache=True)
 def month(pop, ent, month_index, base_risk, base_free, b_exit, shift, sigma, t_default, t_overdue,
-          overdue_months, h_refused, h_other, p_apply, apply_mult, dyn, table,
+          overdue_months, h_refused, h_other, p_apply, apply_mult, first_loan, dyn, table,
           b_screen, scr, lend, defaulted, exits, applicants, app_amount, app_term, app_outcome,
           released, repaid, lent, counts, work):
     """One month of every firm row, in row order (`work`: two rows of scratch, int64, as long
@@ -357,10 +369,15 @@ def month(pop, ent, month_index, base_risk, base_free, b_exit, shift, sigma, t_d
     performing). For a row without a loan (repaid this month included): the exit test
     (hazard by whether its last application was refused; an entrant takes the row after the
     pass: `exits`), then the application test (probability by credit file and first loan,
-    times the shock's demand multiplier). Then the applicants are screened (`screen`, with
+    times the shock's demand multiplier and the first-loan programme's outreach). Then the applicants are screened (`screen`, with
     the limits the institutions set at the start of the month): direct loans are made at once
     (summed in `lent`); the others are left at the front of `applicants` with their request
     and outcome, for the guarantors' capacity and the scheme's loans.
+
+    first_loan = (on, months_needed, outreach, last_loan, tax_good): the first-loan programme
+    (首贷培植). When on, a row with a loan records the month in `last_loan`, and a row without
+    one is listed (无贷户名单) while `tax_good` and it has had no loan for `months_needed`
+    months (`_multiplier`); `counts[9]` counts the listed rows at the start of the month.
 
     dyn = (on, persistence, noise, periods, base): Anhui's operating-health rule
     (`health_step`), run on scheme loans when on: each month the platform reads the firm's
@@ -369,7 +386,8 @@ def month(pop, ent, month_index, base_risk, base_free, b_exit, shift, sigma, t_d
 
     counts (int64, filled): 0 defaulted, 1 applicants not lent to directly, 2 new overdue,
     3 cured, 4 exits, 5 exits of refused firms, 6 loans running at the end (defaulted
-    excluded, direct loans made included), 7 overdue at the end, 8 applicants. Returns the
+    excluded, direct loans made included), 7 overdue at the end, 8 applicants, 9 firms on the
+    first-loan list. Returns the
     overdue amount at the end.
     """
     (region, sector, group, guarantor, bank, pd, logit_pd, threshold, threshold_overdue, lgd,
@@ -396,14 +414,20 @@ def month(pop, ent, month_index, base_risk, base_free, b_exit, shift, sigma, t_d
     # attribute row by row costs more than the work itself.
     loan_rows, free_rows = work[0], work[1]
     n = channel.shape[0]
-    if apply_mult.shape[0] == 0:
+    fl_on, fl_months, fl_outreach, last_loan, tax_good = first_loan
+    by_probability = apply_mult.shape[0] > 0 or fl_on  # per-firm multipliers
+    if not by_probability:
         any_apply = apply_below.max()
     else:  # a firm's probability is at most the highest cell's x the highest multiplier
-        top = 0.0
-        for i in range(apply_mult.shape[0]):
-            top = max(top, apply_mult[i])
+        top = 1.0
+        if apply_mult.shape[0] > 0:
+            top = 0.0
+            for i in range(apply_mult.shape[0]):
+                top = max(top, apply_mult[i])
+        if fl_on:
+            top *= max(fl_outreach, 1.0)
         any_apply = min(np.int64(math.ceil(p_apply.max() * top * 2.0**32)), np.int64(1) << 33)
-    k_loan = k_free = 0
+    k_loan = k_free = n_listed = 0
     for i in range(n):
         has_loan = channel[i] != NO_LOAN
         loan_rows[k_loan] = i
@@ -412,10 +436,14 @@ def month(pop, ent, month_index, base_risk, base_free, b_exit, shift, sigma, t_d
         maybe = (np.int64(bits >> _S32) < exit_below[np.int64(refused[i])]) | (np.int64(bits & _LOW32) < any_apply)
         free_rows[k_free] = i
         k_free += maybe & (not has_loan)
+        if fl_on:  # the same every row: predicted
+            n_listed += (not has_loan) & tax_good[i] & (month_index - last_loan[i] >= fl_months)
     # Pass 2: the loans, in row order. Loans repaid this month join the rows without a loan.
     k_repaid = 0
     for j in range(k_loan):
         i = loan_rows[j]
+        if fl_on:
+            last_loan[i] = month_index
         st = status[i]
         a = age[i] + 1
         age[i] = a
@@ -483,7 +511,8 @@ def month(pop, ent, month_index, base_risk, base_free, b_exit, shift, sigma, t_d
             n_exit_ref += ref
             continue
         cell = 2 * np.int64(has_file[i]) + np.int64(loans_taken[i] == 0)
-        if _applies(bits, cell, p_apply, apply_mult, apply_below, i):
+        mult = _multiplier(i, apply_mult, first_loan, month_index) if by_probability else 1.0
+        if _applies(bits, cell, p_apply, by_probability, mult, apply_below):
             applicants[na] = i
             na += 1
     # Entrants in the closed firms' rows (one call: see respawn_rows), and their applications.
@@ -491,7 +520,8 @@ def month(pop, ent, month_index, base_risk, base_free, b_exit, shift, sigma, t_d
     for j in range(n_exit):
         i = exits[j]
         cell = 2 * np.int64(has_file[i]) + 1  # an entrant has no loan yet: a first loan
-        if _applies(bits64(base_free, i), cell, p_apply, apply_mult, apply_below, i):
+        mult = _multiplier(i, apply_mult, first_loan, month_index) if by_probability else 1.0
+        if _applies(bits64(base_free, i), cell, p_apply, by_probability, mult, apply_below):
             applicants[na] = i
             na += 1
     n_apps = na
@@ -500,7 +530,7 @@ def month(pop, ent, month_index, base_risk, base_free, b_exit, shift, sigma, t_d
     n_running += n_apps - na  # direct loans made
     counts[0], counts[1], counts[2], counts[3] = nd, na, n_new, n_cured
     counts[4], counts[5], counts[6], counts[7] = n_exit, n_exit_ref, n_running, n_overdue
-    counts[8] = n_apps
+    counts[8], counts[9] = n_apps, n_listed
     lent[5] += triggers
     lent[6] += trigger_amount
     return overdue_amount

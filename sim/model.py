@@ -160,7 +160,7 @@ class GuaranteeModel(mesa.Model):
         # the month's direct loans (kernel.screen), then loans flagged by the health rule
         self._lent = np.zeros(7)
         self._new_direct = 0.0
-        self._counts = np.zeros(9, np.int64)
+        self._counts = np.zeros(10, np.int64)
         self._released = np.zeros(G)  # scheme loans repaid, by guarantor (unweighted)
         self._repaid = np.zeros(G + 1)  # loans repaid, by book bucket (unweighted)
         self._no_multiplier = np.zeros(0)
@@ -320,18 +320,15 @@ class GuaranteeModel(mesa.Model):
         if self._platform_on:
             self._platform_client[rows] = False
 
-    def _first_loan_list(self, shock_mult: np.ndarray) -> np.ndarray:
-        """This month's first-loan list (首贷培植): firms without a loan for
-        first_loan.months_without_loan months and tax-credit grade B or better; banks reach out
-        to them, so they apply first_loan.outreach times as often. Returns the per-firm
-        application multiplier (with any shock's)."""
+    def _first_loan_terms(self) -> tuple:
+        """The first-loan programme (首贷培植) as the firm kernel runs it (kernel.month's
+        `first_loan`): firms without a loan for first_loan.months_without_loan months and
+        tax-credit grade B or better are listed; banks reach out to them, so they apply
+        first_loan.outreach times as often."""
+        if not self._first_loan_on:
+            return (False, 0, 1.0, np.zeros(0, np.int32), np.zeros(0, bool))
         f, fl = self.firms, self.cfg.first_loan
-        has = f.channel != NO_LOAN
-        f.last_loan[has] = self.month
-        on = incentives.listed(has, self.month - f.last_loan, f.tax_good, fl.months_without_loan)
-        self.tally.listed_firms += self.weight * np.count_nonzero(on)
-        mult = np.where(on, fl.outreach, 1.0)
-        return mult * shock_mult if shock_mult.shape[0] else mult
+        return (True, int(fl.months_without_loan), float(fl.outreach), f.last_loan, f.tax_good)
 
     def _seed_loan_book(self) -> None:
         """Start near the steady state, not from an empty book: firms that would have a loan
@@ -628,12 +625,10 @@ class GuaranteeModel(mesa.Model):
         self._lent[:] = 0.0
         k = self._counts
         apply_mult = self._no_multiplier if eff is None else eff.apply_mult
-        if self._first_loan_on:
-            apply_mult = self._first_loan_list(apply_mult)
         self.overdue_amount = kernel.month(
             f.pop, f.ent, self.month, b[0], b[1], f.entrant_bases(self.month, streams.RESPAWN_EXIT),
             self._shift, self._sigma, t_default, t_overdue, c.overdue_months, h_refused, h_other,
-            self._apply_probabilities(c.apply_rate), apply_mult,
+            self._apply_probabilities(c.apply_rate), apply_mult, self._first_loan_terms(),
             self._dyn_terms(), kernel.PHI, self._screen_bases(self.month),
             self._screening, self._lend_terms(), self._defaulted_buf, self._exits_buf, self._applicants_buf,
             self._app_amount, self._app_term, self._app_outcome, self._released, self._repaid,
@@ -642,6 +637,7 @@ class GuaranteeModel(mesa.Model):
         self.applicants = self._applicants_buf[:k[1]]
         self._entered(self._exits_buf[:k[4]], streams.RESPAWN_EXIT)
         self._book_direct(self._lent)
+        m.listed_firms += w * k[9]
         m.dynamic_triggers += w * self._lent[5]
         m.dynamic_trigger_amount += w * self._lent[6]
         m.overdue_new += w * k[2]
