@@ -520,7 +520,9 @@ def month(pop, ent, month_index, base_risk, base_free, b_exit, shift, sigma, t_d
     for j in range(n_exit):
         i = exits[j]
         cell = 2 * np.int64(has_file[i]) + 1  # an entrant has no loan yet: a first loan
-        mult = _multiplier(i, apply_mult, first_loan, month_index) if by_probability else 1.0
+        # a firm that has just entered has no months without a loan yet: not on the first-loan
+        # list (the row's `last_loan` and `tax_good` are still the closed firm's)
+        mult = (apply_mult[i] if apply_mult.shape[0] > 0 else 1.0) if by_probability else 1.0
         if _applies(bits64(base_free, i), cell, p_apply, by_probability, mult, apply_below):
             applicants[na] = i
             na += 1

@@ -246,3 +246,32 @@ def test_the_report_and_the_app_name_the_instruments_in_force():
                    for line in explain.scheme_lines(sim.load_config("hunan_2_8", {"first_loan.enabled": False})))
     res = sim.run("hunan_2_8", {"firms.n": 3000, "horizon": 36, "mc.replications": 2, "first_loan.enabled": True})
     assert "First-loan target" in first_loan_line(res) and "of 2 replications" in first_loan_line(res)
+
+
+def test_an_entrant_is_not_on_the_first_loan_list_of_the_firm_it_replaces():
+    """Every firm without a loan closes this month (exit hazard 1) and an entrant takes its
+    row. The closed firms were all listed (grade B or better, no loan for years) and outreach
+    would make every one of them apply; an entrant has had no months without a loan, so it
+    applies at the plain rate (5%), not the listed rate (100%)."""
+    from sim import kernel
+    from sim.risk import streams as st
+
+    cfg = sim.load_config("4321")
+    n = 20000
+    f = FirmPopulation(n, cfg.province, cfg.firms, 0.0, np.random.default_rng(0))
+    G, month = int(f.guarantor.max()) + 1, 30
+    apps, counts = np.zeros(n, np.int64), np.zeros(10, np.int64)
+    b = st.bases(f.key, month, [st.LATENT, st.NO_LOAN_TESTS])
+    listed = (True, 24, 20.0, np.full(n, -100, np.int32), np.ones(n, bool))
+    # no bank lends and none uses the scheme: the applicants are only counted
+    screening = (0.0, 1.0, 3, 10, np.ones(3), np.full((1, 2), -np.inf), np.zeros(1), np.zeros(1, bool),
+                 0.0, 1e7, True, 1.0, np.zeros((G, 1)), np.ones(1), np.ones(1, bool), np.zeros(1, np.int64))
+    kernel.month(f.pop, f.ent, month, b[0], b[1], f.entrant_bases(month, st.RESPAWN_EXIT),
+                 np.zeros(f.group.max() + 1), 1.0, f.threshold, f.threshold_overdue, 3, 1.0, 1.0,
+                 np.full((2, 2), 0.05), np.zeros(0), listed, (False, 0.5, 0.5, 1, np.uint64(0)), kernel.PHI,
+                 np.zeros(5, np.uint64), screening, (0.05, 0.08, G), np.zeros(n, np.int64),
+                 np.zeros(n, np.int64), apps, np.zeros(n), np.zeros(n, np.int16), np.zeros(n, np.int8),
+                 np.zeros(G), np.zeros(G + 1), np.zeros(7), counts, np.zeros((2, n), np.int64))
+    assert counts[4] == n and counts[9] == n  # all listed, all closed
+    share = counts[8] / n  # applicants among the entrants: 5% x 20,000 = 1,000 (sd 31)
+    assert abs(share - 0.05) < 5 * math.sqrt(0.05 * 0.95 / n)
