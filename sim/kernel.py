@@ -146,6 +146,16 @@ def below(v, z, table):
     return v < phi(z)
 
 
+@njit(cache=True, inline="always")
+def new_loan_health(i, health, health_falls, state, flagged):
+    """A new loan starts with a neutral operating-health record (the index at the latent
+    value's mean, no falls, not flagged): the platform scores each loan from its own start."""
+    health[i] = 0.0
+    health_falls[i] = 0
+    state[i] = 0.0
+    flagged[i] = False
+
+
 @njit(cache=True)
 def respawn_rows(rows, b, pop, ent):
     """Each row in `rows` becomes a new firm (an entrant), from its seven keyed numbers (bases
@@ -196,10 +206,7 @@ def respawn_rows(rows, b, pop, ent):
         rest = min(max(v * k - g, 0.0), 1.0)
         bank[i] = min(int(rest * n_banks), n_banks - 1)
         refused[i] = False
-        health[i] = 0.0
-        health_falls[i] = 0
-        state[i] = 0.0
-        flagged[i] = False
+        new_loan_health(i, health, health_falls, state, flagged)  # no loan yet: a neutral record
         collateral_loss[i] = 0.0
         recovery_delay[i] = 0
         shock_until[i] = 0
@@ -212,16 +219,6 @@ def respawn_rows(rows, b, pop, ent):
         term[i] = 0
         age[i] = 0
 
-
-
-@njit(cache=True, inline="always")
-def new_loan_health(i, health, health_falls, state, flagged):
-    """A new loan starts with a neutral operating-health record (the index at the latent
-    value's mean, no falls, not flagged): the platform scores each loan from its own start."""
-    health[i] = 0.0
-    health_falls[i] = 0
-    state[i] = 0.0
-    flagged[i] = False
 
 
 @njit(cache=True)
@@ -292,7 +289,7 @@ def screen(apps, b, pop, scr, lend, table, lent, app_amount, app_term, app_outco
         k = bank[i]
         if not bank_open[k]:  # its scoring model's lending authority is suspended
             apps[left] = i
-            app_amount[left], app_term[left], app_outcome[left] = amt, trm, 4
+            app_amount[left], app_term[left], app_outcome[left] = amt, trm, MODEL_SUSPENDED
             left += 1
             continue
         sd = (noise[0] if on_platform[i] else (noise[1] if has_file[i] else noise[2])) * bank_noise[k]
@@ -315,18 +312,18 @@ def screen(apps, b, pop, scr, lend, table, lent, app_amount, app_term, app_outco
             refused[i] = False
             new_loan_health(i, health, health_falls, state, flagged)
             continue
-        out = 2
+        out = FOR_SCHEME
         if not in_scheme[k] or amt > max_loan:
-            out = 0
+            out = BANK_REFUSED
         else:
             est = lp + sd * ndtri(v)  # the same signal, now with the extra noise
             if not _signal_within(uniform_open(b[3], i), scheme_limit[k] - est + lp, lp,
                                   sd * extra_scale, table):
-                out = 0
+                out = BANK_REFUSED
             elif uses_guarantor and not _signal_within(uniform_open(b[4], i),
                                                        guarantor_limit[guarantor[i], guarantor_col[k]], lp,
                                                        guarantor_noise, table):
-                out = 3
+                out = GUARANTOR_REFUSED
         apps[left] = i
         app_amount[left], app_term[left], app_outcome[left] = amt, trm, out
         left += 1
