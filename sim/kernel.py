@@ -413,28 +413,41 @@ def month(pop, ent, month_index, base_risk, base_free, b_exit, shift, sigma, t_d
     n = channel.shape[0]
     fl_on, fl_months, fl_outreach, last_loan, tax_good = first_loan
     by_probability = apply_mult.shape[0] > 0 or fl_on  # per-firm multipliers
+    # A firm's probability is at most the highest cell's x the highest shock multiplier
+    # (`any_apply`), x the outreach if it is on the first-loan list (`any_apply_listed`).
+    top = 1.0
+    if apply_mult.shape[0] > 0:
+        top = 0.0
+        for i in range(apply_mult.shape[0]):
+            top = max(top, apply_mult[i])
     if not by_probability:
         any_apply = apply_below.max()
-    else:  # a firm's probability is at most the highest cell's x the highest multiplier
-        top = 1.0
-        if apply_mult.shape[0] > 0:
-            top = 0.0
-            for i in range(apply_mult.shape[0]):
-                top = max(top, apply_mult[i])
-        if fl_on:
-            top *= max(fl_outreach, 1.0)
+    else:
         any_apply = min(np.int64(math.ceil(p_apply.max() * top * 2.0**32)), np.int64(1) << 33)
+    any_apply_listed = min(np.int64(math.ceil(p_apply.max() * top * max(fl_outreach, 1.0) * 2.0**32)),
+                           np.int64(1) << 33)
     k_loan = k_free = n_listed = 0
-    for i in range(n):
-        has_loan = channel[i] != NO_LOAN
-        loan_rows[k_loan] = i
-        k_loan += has_loan
-        bits = bits64(base_free, i)
-        maybe = (np.int64(bits >> _S32) < exit_below[np.int64(refused[i])]) | (np.int64(bits & _LOW32) < any_apply)
-        free_rows[k_free] = i
-        k_free += maybe & (not has_loan)
-        if fl_on:  # the same every row: predicted
-            n_listed += (not has_loan) & tax_good[i] & (month_index - last_loan[i] >= fl_months)
+    if not fl_on:
+        for i in range(n):
+            has_loan = channel[i] != NO_LOAN
+            loan_rows[k_loan] = i
+            k_loan += has_loan
+            bits = bits64(base_free, i)
+            maybe = (np.int64(bits >> _S32) < exit_below[np.int64(refused[i])]) | (np.int64(bits & _LOW32) < any_apply)
+            free_rows[k_free] = i
+            k_free += maybe & (not has_loan)
+    else:  # the same, with the listed firms counted and given their own bound
+        for i in range(n):
+            has_loan = channel[i] != NO_LOAN
+            loan_rows[k_loan] = i
+            k_loan += has_loan
+            listed = (not has_loan) & tax_good[i] & (month_index - last_loan[i] >= fl_months)
+            n_listed += listed
+            bits = bits64(base_free, i)
+            bound = any_apply_listed if listed else any_apply
+            maybe = (np.int64(bits >> _S32) < exit_below[np.int64(refused[i])]) | (np.int64(bits & _LOW32) < bound)
+            free_rows[k_free] = i
+            k_free += maybe & (not has_loan)
     # Pass 2: the loans, in row order. Loans repaid this month join the rows without a loan.
     k_repaid = 0
     for j in range(k_loan):
