@@ -175,14 +175,17 @@ def respawn_rows(rows, b, pop, ent):
     n_sectors = sector_cum.shape[1]
     for j in range(rows.shape[0]):
         i = rows[j]
+        # = searchsorted(cdf, u, "right"), capped at the last: the cumulative shares rise, so
+        # it is the count of them u is at or above; counted without branches (a search's
+        # branches, taken at random, cost more than the compares)
         u_region = float(bits64(b[0], i) >> _S11) * _TWO_M53
         r = 0
-        while r < n_regions - 1 and u_region >= region_cdf[r]:  # = searchsorted(cdf, u, "right")
-            r += 1
+        for k in range(n_regions - 1):
+            r += u_region >= region_cdf[k]
         u_sector = float(bits64(b[1], i) >> _S11) * _TWO_M53
         s = 0
-        while s < n_sectors - 1 and u_sector >= sector_cum[r, s]:
-            s += 1
+        for k in range(n_sectors - 1):
+            s += u_sector >= sector_cum[r, k]
         z_pd = ndtri(uniform_open(b[2], i))
         p = region_pd[r] * sector_mult[s] * math.exp(pd_disp * z_pd - 0.5 * pd_disp * pd_disp)
         p = min(max(p, 1e-5), 0.95)
