@@ -77,6 +77,12 @@ def test_instruments_in_force_are_named():
     # Anhui's files switch on the platform (its scheme) and the circuit-breaker (its banks)
     names = [n for n, _ in in_force(sim.load_config("anhui_433", {"firms.n": 2000}, province="anhui"))]
     assert any("动态" in n for n in names) and any("熔断" in n for n in names)
+    # Hunan's dynamic split names its places when it has some
+    split = {"scheme.performance_split.enabled": True, "first_loan.enabled": False}
+    assert in_force(sim.load_config("hunan_2_8", {**split, "scheme.performance_split.places": []}))[0][0] \
+        .startswith("Hunan dynamic split (风险分担比例动态调整): ")
+    assert in_force(sim.load_config("hunan_2_8", {**split, "scheme.performance_split.places": ["chang_zhu_tan", "loudi"]})
+                    )[0][0].startswith("Hunan dynamic split (风险分担比例动态调整) in chang_zhu_tan, loudi: ")
 
 
 # ------------------------------------------------------------------ 3. Hunan's dynamic split
