@@ -207,10 +207,17 @@ def test_hunan_dynamic_split_draws_out_scheme_credit_through_good_performers():
     # PD cap (bank.max_pd), not their expected-loss limit, binds on scheme loans, so the extra
     # tolerance changes nothing and the split alone moves scheme credit by +0.06 bn (se 0.05,
     # 16 paired runs): docs/instruments.md.
+    # Hunan's file runs it in its pilot (chang_zhu_tan): off, everywhere and the pilot typed
     o = dict(bank__max_expected_loss=0.012)
-    off = run("hunan_2_8", **o)
-    on = run("hunan_2_8", scheme__performance_split__enabled=True, **o)
-    assert_up(off, on, "new_lending_scheme", "first_time_borrowers")
+    off = run("hunan_2_8", scheme__performance_split__enabled=False, **o)
+    on = run("hunan_2_8", scheme__performance_split__enabled=True, scheme__performance_split__places=[], **o)
+    assert_up(off, on, "new_lending_scheme", "first_time_borrowers")  # 8.3 and 8.1 se
+    # In the pilot alone (45% of the firms) it draws out credit too, less than everywhere
+    # (+0.69 bn against +1.76 bn of scheme lending).
+    pilot = run("hunan_2_8", scheme__performance_split__enabled=True,
+                scheme__performance_split__places=["chang_zhu_tan"], **o)
+    assert_up(off, pilot, "new_lending_scheme", "first_time_borrowers")  # 8.1 and 5.8 se
+    assert_up(pilot, on, "new_lending_scheme", "first_time_borrowers")  # 7.8 and 7.0 se
 
 
 # ------------------------------------------------------------------ 2. the model circuit-breaker
@@ -269,8 +276,13 @@ def test_the_report_and_the_app_name_the_instruments_in_force(tmp_path):
     assert "动态风险分担" in line and "熔断" in line
     assert "none" in explain.scheme_lines(from_query("scenario=anhui_433&instruments=")[0].configs()[0])[-1]
     # a preset starts with its own instruments checked (Anhui's scheme: its platform; Hunan,
-    # the app's province: the first-loan programme)
-    assert from_query("scenario=anhui_433")[0].instruments == ("dynamic", "first_loan")
+    # the app's province: its dynamic split in its pilot and the first-loan programme)
+    assert from_query("scenario=anhui_433")[0].instruments == ("dynamic", "performance_split", "first_loan")
+    # checked, the split runs on a scheme it can move shares in, and not beside it on one
+    # without a fiscal payer (2:8), as the province's preset does
+    split, plain = from_query("scenario=4321&compare=2:8")[0].configs()
+    assert split.scheme.performance_split.enabled and not plain.scheme.performance_split.enabled
+    assert not from_query("scenario=2:8&instruments=performance_split")[0].configs()[0].scheme.performance_split.enabled
     with pytest.raises(sim.ConfigError, match="unknown instrument 'x'"):
         from_query("instruments=x")
     sim.run("anhui_433", {"firms.n": 4000, "horizon": 24, "mc.replications": 2, "scheme.dynamic.enabled": True},

@@ -161,7 +161,8 @@ def _check_engine(cfg: SimConfig, typed: set) -> None:
 
 
 def prepare(cfg: SimConfig, typed: Collection[str] = (), idle_keys: bool = True) -> SimConfig:
-    """Apply derived settings (scheme.bank_share), validate (see `validate` for typed and
+    """Apply derived settings (scheme.bank_share; Hunan's dynamic split off for a scheme it
+    cannot apply to unless typed), validate (see `validate` for typed and
     idle_keys), then turn the words of firms.n and mc.n_jobs (auto, all) into the numbers
     they stand for (`resolve_counts`). Idempotent: a resolved config stays as it is."""
     s = cfg.scheme
@@ -179,6 +180,13 @@ def prepare(cfg: SimConfig, typed: Collection[str] = (), idle_keys: bool = True)
         s.tranches[bank[0]].share = s.bank_share
         for n in others:
             s.tranches[n].share = s.tranches[n].share * (1.0 - s.bank_share) / rest if rest else 0.0
+    ps = s.performance_split
+    if ps.enabled and "scheme.performance_split.enabled" not in set(typed) and not split_fits(
+            [tranche_payer(n, t) for n, t in s.tranches.items()]):
+        # A province file's switch (Hunan's) holds for the schemes the split can apply to; on
+        # one without a guarantor or a fiscal payer there is nothing to move, and it is off.
+        # Typed, it is refused (validate).
+        ps.enabled = False
     _counts_from_text(cfg)
     validate(cfg, typed, idle_keys)
     resolve_counts(cfg)
