@@ -41,8 +41,9 @@ def in_force(cfg: SimConfig) -> list[tuple[str, str]]:
                     f"the NPL {cb.months} months running is suspended {cb.suspension_months} months; "
                     "the pool advances its expected losses", "docs/sources.md#anhui-report-a"))
     if ps.enabled:
-        out.append(("Hunan dynamic split (风险分担比例动态调整): fiscal and guarantor shares by each "
-                    "bank's NPL, first-time-borrower and credit-loan shares",
+        where = f" in {', '.join(ps.places)}" if ps.places else ""  # the pilot's places; else everywhere
+        out.append((f"Hunan dynamic split (风险分担比例动态调整){where}: fiscal and guarantor shares by "
+                    "each bank's NPL, first-time-borrower and credit-loan shares",
                     "docs/sources.md#hunan-report-h"))
     if cfg.pool.priority.enabled:
         out.append(("Performance-linked payouts (绩效挂钩优先兑付): priority in the provincial pool's "

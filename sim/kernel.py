@@ -263,7 +263,9 @@ def screen(apps, b, pop, scr, lend, table, lent, app_amount, app_term, app_outco
     tighter of max_pd and appetite / (LGD x share kept on a direct loan)). Otherwise, if the
     bank uses the scheme (`in_scheme[bank]`) and the amount is within `max_loan`, it screens
     with the extra noise of moral hazard (sd `extra_scale` x noise) against
-    `scheme_limit[bank]`; then the firm's guarantor reads its own signal against
+    `scheme_limit[bank, guarantor_pilot[guarantor]]` (column 1 where the firm's guarantor is in
+    Hunan's dynamic split's places, with the bank's extra tolerance; column 0 outside); then
+    the firm's guarantor reads its own signal against
     `guarantor_limit[guarantor, guarantor_col[bank]]` (a guarantor's limit may differ by the
     bank asking: Hunan's performance-linked split). Outcomes: 0 refused by the bank, 2 for the scheme (the
     guarantors' capacity decides next), 3 refused by the guarantor on risk, 4 refused because
@@ -273,6 +275,11 @@ def screen(apps, b, pop, scr, lend, table, lent, app_amount, app_term, app_outco
     A direct loan sums into `lent`: 0 amount, 1 interest over the term (at the rate of the
     firm's credit file), 2 first loans, 3 amount x years of first loans, 4 loans. A new loan
     starts a fresh operating-health record (`new_loan_health`).
+
+    scr = (log_min, log_max, term_min, term_span, noise, direct_limit, scheme_limit, in_scheme,
+    extra_scale, max_loan, uses_guarantor, guarantor_noise, guarantor_limit, bank_noise,
+    bank_open, guarantor_col, guarantor_pilot), built by `GuaranteeModel._set_screening`;
+    guarantor_pilot is int64 0/1 by guarantor.
     """
     (region, sector, group, guarantor, bank, pd, logit_pd, threshold, threshold_overdue, lgd,
      has_file, on_platform, refused, health, health_falls, insured, collateral_loss,
@@ -280,7 +287,7 @@ def screen(apps, b, pop, scr, lend, table, lent, app_amount, app_term, app_outco
      overdue_start, will_default, state, flagged) = pop
     (log_min, log_max, term_min, term_span, noise, direct_limit, scheme_limit, in_scheme,
      extra_scale, max_loan, uses_guarantor, guarantor_noise, guarantor_limit, bank_noise,
-     bank_open, guarantor_col) = scr
+     bank_open, guarantor_col, guarantor_pilot) = scr
     rate_file, rate_no_file, direct_bucket = lend
     left = 0
     for j in range(apps.shape[0]):
@@ -320,7 +327,7 @@ def screen(apps, b, pop, scr, lend, table, lent, app_amount, app_term, app_outco
             out = BANK_REFUSED
         else:
             est = lp + sd * ndtri(v)  # the same signal, now with the extra noise
-            if not _signal_within(uniform_open(b[3], i), scheme_limit[k] - est + lp, lp,
+            if not _signal_within(uniform_open(b[3], i), scheme_limit[k, guarantor_pilot[guarantor[i]]] - est + lp, lp,
                                   sd * extra_scale, table):
                 out = BANK_REFUSED
             elif uses_guarantor and not _signal_within(uniform_open(b[4], i),

@@ -54,7 +54,7 @@ from .risk import streams
 from .risk.copula import draw_factors
 from .risk.sharing import flagged_shares, performance_scores, performance_shares
 from .risk.waterfall import split_losses
-from .shocks import ShockEngine
+from .shocks import ShockEngine, region_indices
 
 REGUARANTORS = ("reguarantor", "national_fund")  # payers that are Reguarantor agents
 REIMBURSERS = (*REGUARANTORS, "pool")  # shares the claimant pays first and claims back
@@ -208,6 +208,15 @@ class GuaranteeModel(mesa.Model):
         names, region, capital = guarantors(c)
         self.n_guarantors = len(names)
         self.guarantor_region = region
+        # Hunan's dynamic split applies to the loans of the guarantors in its places (their
+        # firms' prefectures): 1 in the pilot, 0 outside; every guarantor without places.
+        places = c.scheme.performance_split.places
+        in_pilot = np.ones(self.n_regions, bool)
+        if places:
+            in_pilot[:] = False
+            in_pilot[region_indices(list(places), c.province)] = True
+        self.guarantor_pilot = in_pilot[region].astype(np.int64)
+        self._split_everywhere = bool(in_pilot.all())
         for i in range(self.n_guarantors):
             GuaranteeAgency(self, i, int(region[i]), names[i], float(capital[i]), c.guarantor)
         # Mesa's AgentSet of the guarantors, in creation (= index) order: every loop over
@@ -470,20 +479,28 @@ class GuaranteeModel(mesa.Model):
             funds_back = self.pool.expected_recovery(c.guarantor.investment_return)
             # what the guarantor keeps on each bank's loans (its tranche and the funds' share it
             # fronts and expects not to get back): a column per bank under Hunan's dynamic
-            # split, else one column for all
+            # split, else one column for all; outside the split's places a guarantor keeps the
+            # scheme's share whichever bank asks (the same value in every column)
             rows, dyn_rows = ((self.bank_shares, self.bank_dynamic_shares) if self.performance_on
                               else (self.shares[None, :], self.dynamic_shares[None, :]))
 
-            def by_bank(back):
+            def by_row(rows, dyn_rows, back):
                 return ((1.0 - flagged) * self._kept_by_claimant(rows, "guarantor", back)
                         + flagged * self._kept_by_claimant(dyn_rows, "guarantor", back))
 
-            kept = np.repeat(by_bank(funds_back)[None, :], G, axis=0)
+            def by_guarantor(back):
+                k = np.repeat(by_row(rows, dyn_rows, back)[None, :], G, axis=0)
+                if self.performance_on and not self._split_everywhere:
+                    k[self.guarantor_pilot == 0] = by_row(self.shares[None, :], self.dynamic_shares[None, :], back)
+                return k
+
+            kept = by_guarantor(funds_back)
             if self.pool.priority[:G].any():
                 # A claimant with priority in the provincial pool expects its claims paid sooner
                 # and given up less: it keeps less of a loss (performance-linked payouts).
                 ahead = self.pool.expected_recovery(c.guarantor.investment_return, priority=True)
-                kept[self.pool.priority[:G]] = by_bank(ahead)
+                first = self.pool.priority[:G]
+                kept[first] = by_guarantor(ahead)[first]
             net_fee = c.scheme.guarantee_fee
             for p in REGUARANTORS:
                 sh = self.share_of[p]
@@ -540,7 +557,9 @@ class GuaranteeModel(mesa.Model):
         """Hunan's dynamic split, once a year: each bank's score from its NPL ratio, its share
         of first-time borrowers and its share of credit (unsecured) loans against the
         province's (risk.sharing.performance_scores), then its tranche shares and its extra
-        tolerance on scheme loans."""
+        tolerance on scheme loans. The score is the bank's, on its whole loan book (direct and
+        scheme, in the split's places and outside: a bank's historical NPL is a bank-level
+        figure in the report); its shares and tolerance apply only in the places."""
         f, ps = self.firms, self.cfg.scheme.performance_split
         nb = self.cfg.bank.count
         on = f.channel != NO_LOAN
@@ -704,12 +723,18 @@ class GuaranteeModel(mesa.Model):
             np.add.at(self._npl_release_claimant, (due[s_idx], claimant), loss)
         payer = self._payer_matrix(claimant)
         shares = self.shares
-        if self.performance_on:  # Hunan: each bank's own shares
-            shares = self.bank_shares[f.bank[idx[s_idx]]]
+        if self.performance_on:  # Hunan: each bank's own shares in the split's places
+            bank = f.bank[idx[s_idx]]
+            shares = self.bank_shares[bank]
+            if not self._split_everywhere:  # the scheme's own shares outside them
+                inside = self.guarantor_pilot[agency] == 1
+                shares = np.where(inside[:, None], shares, self.shares[None, :])
         if self.dynamic_on:  # Anhui: raised public share on flagged loans
             tripped = f.flagged[idx[s_idx]]
-            flagged_rows = (self.bank_dynamic_shares[f.bank[idx[s_idx]]] if self.performance_on
+            flagged_rows = (self.bank_dynamic_shares[bank] if self.performance_on
                             else self.dynamic_shares[None, :])
+            if self.performance_on and not self._split_everywhere:
+                flagged_rows = np.where(inside[:, None], flagged_rows, self.dynamic_shares[None, :])
             shares = np.where(tripped[:, None], flagged_rows, shares)
             m.dynamic_share_loans += w * np.count_nonzero(tripped)
             m.dynamic_share_loss += loss[tripped].sum()
@@ -1023,7 +1048,8 @@ class GuaranteeModel(mesa.Model):
         """What the firm kernel screens applicants with this month (`kernel.screen`): each
         bank's limits on its signal as logits (the tighter of max_pd and appetite / (LGD x the
         share it keeps); on a direct loan to a firm on the platform it may keep less), its moral
-        hazard, whether it can use the scheme, each guarantor's largest acceptable PD."""
+        hazard, whether it can use the scheme, each guarantor's largest acceptable PD, and
+        whether each guarantor's loans are in Hunan's dynamic split (its places)."""
         c, bc, fc = self.cfg, self.cfg.bank, self.cfg.firms
         self._scheme_open = self.scheme_active and not (self.uses_pool and self.pool.empty
                                                         and c.pool.when_empty == "stop")
@@ -1031,10 +1057,14 @@ class GuaranteeModel(mesa.Model):
         with np.errstate(divide="ignore"):
             direct_limit = _logit_limit(np.minimum(bc.max_pd, self._bank_appetite[:, None]
                                                    / (fc.lgd_mean * keep_direct[None, :])))
-            # Hunan's dynamic split gives good performers more tolerance on scheme loans
+            # Hunan's dynamic split gives good performers more tolerance on scheme loans in its
+            # places: column 1 of the bank's limit (in the pilot), not column 0 (outside)
             appetite = self._bank_appetite + (c.scheme.performance_split.tolerance * np.maximum(self.bank_score, 0.0)
                                               if self.performance_on else 0.0)
-            scheme_limit = _logit_limit(np.minimum(bc.max_pd, appetite / (fc.lgd_mean * self.bank_kept)))
+            pilot_limit = _logit_limit(np.minimum(bc.max_pd, appetite / (fc.lgd_mean * self.bank_kept)))
+            outside_limit = (_logit_limit(np.minimum(bc.max_pd, self._bank_appetite / (fc.lgd_mean * self.bank_kept)))
+                             if self.performance_on and not self._split_everywhere else pilot_limit)
+            scheme_limit = np.ascontiguousarray(np.stack([outside_limit, pilot_limit], axis=1))
         # Less effort = a noisier signal: extra independent noise so that the total sd is
         # base x (1 + moral_hazard x (1 - effort)), effort = min(1, kept share / full_effort_share).
         effort = min(1.0, self.bank_kept / bc.full_effort_share) if bc.full_effort_share > 0 else 1.0
@@ -1050,7 +1080,7 @@ class GuaranteeModel(mesa.Model):
             float(c.scheme.max_loan), self.uses_guarantor, float(c.guarantor.noise), _logit_limit(gmax),
             np.ascontiguousarray(self.model_noise[self.model_of_bank]),
             np.ascontiguousarray(self.model_suspended_until[self.model_of_bank] <= self.month),
-            guarantor_col)
+            guarantor_col, self.guarantor_pilot)
 
     def _screen_bases(self, month: int) -> np.ndarray:
         return streams.bases(self.shocks.key, month, [streams.LOAN_AMOUNT, streams.LOAN_TERM,

@@ -10,6 +10,7 @@ import sim
 from sim import kernel
 from sim.model import GuaranteeModel
 from sim.run.runner import replication_seed
+from sim.firms import FirmPopulation
 from sim.instruments import in_force
 from sim.risk.sharing import flagged_shares, performance_scores, performance_shares
 
@@ -76,6 +77,12 @@ def test_instruments_in_force_are_named():
     # Anhui's files switch on the platform (its scheme) and the circuit-breaker (its banks)
     names = [n for n, _ in in_force(sim.load_config("anhui_433", {"firms.n": 2000}, province="anhui"))]
     assert any("动态" in n for n in names) and any("熔断" in n for n in names)
+    # Hunan's dynamic split names its places when it has some
+    split = {"scheme.performance_split.enabled": True, "first_loan.enabled": False}
+    assert in_force(sim.load_config("hunan_2_8", {**split, "scheme.performance_split.places": []}))[0][0] \
+        .startswith("Hunan dynamic split (风险分担比例动态调整): ")
+    assert in_force(sim.load_config("hunan_2_8", {**split, "scheme.performance_split.places": ["chang_zhu_tan", "loudi"]})
+                    )[0][0].startswith("Hunan dynamic split (风险分担比例动态调整) in chang_zhu_tan, loudi: ")
 
 
 # ------------------------------------------------------------------ 3. Hunan's dynamic split
@@ -99,6 +106,97 @@ def test_hunan_dynamic_split_needs_a_guarantor_and_a_fiscal_payer():
         sim.load_config("hunan_2_8", {"scheme.performance_split.step": 2})
 
 
+def test_hunan_dynamic_split_places_must_be_the_provinces():
+    with pytest.raises(sim.ConfigError) as e:
+        sim.load_config("hunan_2_8", {"scheme.performance_split.enabled": True,
+                                      "scheme.performance_split.places": ["changsha", "atlantis"]})
+    text = str(e.value)
+    assert "\n" not in text
+    assert text.startswith("scheme.performance_split.places = ['changsha', 'atlantis']: unknown place "
+                           "'atlantis'; known (hunan): changsha, zhuzhou"), text
+    assert text.endswith("areas: central, chang_zhu_tan, dongting_lake, other, southwest"), text
+    # an area stands for its prefectures, as in a shock's places; Jiangxi has no Changsha
+    assert sim.load_config("hunan_2_8", {"scheme.performance_split.places": ["chang_zhu_tan", "yueyang"]})
+    with pytest.raises(sim.ConfigError, match=r"^scheme\.performance_split\.places = \['changsha'\]: "
+                                              r"unknown place 'changsha'; known \(jiangxi\)"):
+        sim.load_config("4321", {"scheme.performance_split.places": ["changsha"]}, province="jiangxi")
+
+
+def test_the_bank_screens_a_scheme_applicant_with_the_limit_of_its_guarantors_place():
+    """kernel.screen reads the bank's scheme limit in column guarantor_pilot[guarantor]: here
+    column 0 refuses everyone and column 1 accepts everyone, and guarantors alternate."""
+    cfg = sim.load_config("hunan_2_8", {"firms.n": 2000})
+    f = FirmPopulation(2000, cfg.province, cfg.firms, 0.0, np.random.default_rng(0), n_banks=3)
+    G = int(f.guarantor.max()) + 1
+    pilot = np.arange(G, dtype=np.int64) % 2
+    limit = np.tile([-np.inf, np.inf], (3, 1))
+    scr = (0.0, 1.0, 3, 10, np.ones(3), np.full((3, 2), -np.inf), limit, np.ones(3, bool), 0.0,
+           1e12, False, 1.0, np.zeros((G, 1)), np.ones(3), np.ones(3, bool), np.zeros(3, np.int64), pilot)
+    apps = np.arange(f.n, dtype=np.int64)
+    n = f.n
+    outcome = np.zeros(n, np.int8)
+    left = kernel.screen(apps, np.arange(5, dtype=np.uint64), f.pop, scr, (0.05, 0.08, G), kernel.PHI,
+                         np.zeros(7), np.zeros(n), np.zeros(n, np.int16), outcome)
+    assert left == n  # no direct loan
+    in_pilot = pilot[f.guarantor[apps]] == 1
+    assert 0 < in_pilot.sum() < n
+    assert (outcome[in_pilot] == kernel.FOR_SCHEME).all() and (outcome[~in_pilot] == kernel.BANK_REFUSED).all()
+
+
+def test_hunan_dynamic_split_does_nothing_outside_its_places(monkeypatch):
+    """places=[chang_zhu_tan] (the pilot area: Changsha, Zhuzhou, Xiangtan): every scheme loan
+    outside it that defaults is split with the
+    scheme's own shares (and its payers pay exactly those shares of the loss), its guarantor
+    keeps the scheme's share whichever bank asks, and the banks screen its applicants with no
+    extra tolerance; inside, loans take their bank's moved shares. An accounting check,
+    claim by claim and month by month over one run."""
+    import sim.model as model_module
+    from sim.model import _logit_limit
+
+    cfg = sim.load_config("hunan_2_8", {**BASE, "mc.replications": 1, "bank.max_expected_loss": 0.012,
+                                        "scheme.performance_split.enabled": True,
+                                        "scheme.performance_split.places": ["chang_zhu_tan"]})
+    claims = []
+    real = model_module.split_losses
+
+    def spy(loss, shares, payer, budget, cap_per_loan=None):
+        split = real(loss, shares, payer, budget, cap_per_loan)
+        claims.append((loss, np.broadcast_to(shares, payer.shape).copy(), payer.copy(), split, m.bank_shares))
+        return split
+
+    monkeypatch.setattr(model_module, "split_losses", spy)
+    m = GuaranteeModel(cfg, rng=np.random.default_rng(replication_seed(cfg.mc.seed, 0)))
+    area = [i for i, r in enumerate(cfg.province.regions) if r.area == "chang_zhu_tan"]
+    assert len(area) == 3
+    inside = np.isin(m.guarantor_region, area)
+    assert (m.guarantor_pilot == inside).all() and 0 < inside.sum() < m.n_guarantors
+    bc, lgd = cfg.bank, cfg.firms.lgd_mean
+    tolerant = 0
+    while m.running:
+        m.step()
+        kept = m.guarantor_kept
+        assert (kept[~inside] == kept[~inside][:, :1]).all()  # one value whatever the bank
+        limit = m._screening[6]
+        bare = _logit_limit(np.minimum(bc.max_pd, m._bank_appetite / (lgd * m.bank_kept)))
+        assert np.array_equal(limit[:, 0], bare)  # outside: no extra tolerance
+        tolerant += int((limit[:, 1] > bare).sum())
+    assert m.month == cfg.horizon and tolerant > 0 and (m.bank_score != 0).any()
+    g = m.tranche_payers.index("guarantor")
+    outside_n = moved = 0
+    for loss, shares, payer, split, bank_shares in claims:
+        agency = payer[:, g] - m._guarantor0  # the guarantor fronts its own tranche
+        out = ~inside[agency]
+        assert (shares[out] == m.shares).all()
+        ok = out & (split.shortfall == 0)
+        np.testing.assert_allclose(split.paid[ok], loss[ok, None] * m.shares[None, :], rtol=1e-12)
+        # inside, each loan takes one bank's row (moved once banks are scored)
+        ins = shares[~out]
+        assert (ins[:, None, :] == bank_shares[None, :, :]).all(axis=2).any(axis=1).all()
+        outside_n += int(ok.sum())
+        moved += int((ins != m.shares).any(axis=1).sum())
+    assert outside_n > 50 and moved > 10, (outside_n, moved)  # 106 and 25 of 151 claims
+
+
 def test_hunan_dynamic_split_draws_out_scheme_credit_through_good_performers():
     """Mechanism: once a year each bank is scored on its NPL, first-time-borrower and
     credit-loan shares; on a good performer's loans the funds take more and the guarantor
@@ -109,10 +207,17 @@ def test_hunan_dynamic_split_draws_out_scheme_credit_through_good_performers():
     # PD cap (bank.max_pd), not their expected-loss limit, binds on scheme loans, so the extra
     # tolerance changes nothing and the split alone moves scheme credit by +0.06 bn (se 0.05,
     # 16 paired runs): docs/instruments.md.
+    # Hunan's file runs it in its pilot (chang_zhu_tan): off, everywhere and the pilot typed
     o = dict(bank__max_expected_loss=0.012)
-    off = run("hunan_2_8", **o)
-    on = run("hunan_2_8", scheme__performance_split__enabled=True, **o)
-    assert_up(off, on, "new_lending_scheme", "first_time_borrowers")
+    off = run("hunan_2_8", scheme__performance_split__enabled=False, **o)
+    on = run("hunan_2_8", scheme__performance_split__enabled=True, scheme__performance_split__places=[], **o)
+    assert_up(off, on, "new_lending_scheme", "first_time_borrowers")  # 8.3 and 8.1 se
+    # In the pilot alone (45% of the firms) it draws out credit too, less than everywhere
+    # (+0.69 bn against +1.76 bn of scheme lending).
+    pilot = run("hunan_2_8", scheme__performance_split__enabled=True,
+                scheme__performance_split__places=["chang_zhu_tan"], **o)
+    assert_up(off, pilot, "new_lending_scheme", "first_time_borrowers")  # 8.1 and 5.8 se
+    assert_up(pilot, on, "new_lending_scheme", "first_time_borrowers")  # 7.8 and 7.0 se
 
 
 # ------------------------------------------------------------------ 2. the model circuit-breaker
@@ -171,8 +276,13 @@ def test_the_report_and_the_app_name_the_instruments_in_force(tmp_path):
     assert "动态风险分担" in line and "熔断" in line
     assert "none" in explain.scheme_lines(from_query("scenario=anhui_433&instruments=")[0].configs()[0])[-1]
     # a preset starts with its own instruments checked (Anhui's scheme: its platform; Hunan,
-    # the app's province: the first-loan programme)
-    assert from_query("scenario=anhui_433")[0].instruments == ("dynamic", "first_loan")
+    # the app's province: its dynamic split in its pilot and the first-loan programme)
+    assert from_query("scenario=anhui_433")[0].instruments == ("dynamic", "performance_split", "first_loan")
+    # checked, the split runs on a scheme it can move shares in, and not beside it on one
+    # without a fiscal payer (2:8), as the province's preset does
+    split, plain = from_query("scenario=4321&compare=2:8")[0].configs()
+    assert split.scheme.performance_split.enabled and not plain.scheme.performance_split.enabled
+    assert not from_query("scenario=2:8&instruments=performance_split")[0].configs()[0].scheme.performance_split.enabled
     with pytest.raises(sim.ConfigError, match="unknown instrument 'x'"):
         from_query("instruments=x")
     sim.run("anhui_433", {"firms.n": 4000, "horizon": 24, "mc.replications": 2, "scheme.dynamic.enabled": True},

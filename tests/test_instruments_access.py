@@ -48,11 +48,15 @@ def test_a_bad_value_gives_one_line_naming_key_value_and_range(key, value, allow
 
 
 def test_instruments_are_off_by_default_and_named_when_on():
-    assert instruments.in_force(sim.load_config("4321", {"first_loan.enabled": False})) == []
-    # Hunan runs its first-loan programme (its province file switches it on)
-    assert [n for n, _ in instruments.in_force(sim.load_config("4321"))][0].startswith("First-loan")
+    assert instruments.in_force(sim.load_config("4321", {"first_loan.enabled": False,
+                                                         "scheme.performance_split.enabled": False})) == []
+    # Hunan runs its dynamic split in its pilot and its first-loan programme (its province file
+    # switches them on)
+    names = [n for n, _ in instruments.in_force(sim.load_config("4321"))]
+    assert len(names) == 2 and names[0].startswith("Hunan dynamic split (风险分担比例动态调整) in chang_zhu_tan")
+    assert names[1].startswith("First-loan")
     cfg = sim.load_config("4321", {"pool.priority.enabled": True, "first_loan.enabled": True,
-                                   "platform.enabled": True})
+                                   "platform.enabled": True, "scheme.performance_split.enabled": False})
     names = [n for n, _ in instruments.in_force(cfg)]
     assert len(names) == 3 and "绩效" in names[0] and "首贷培植" in names[1] and "平台" in names[2]
     assert all("docs/sources.md#" in src for _, src in instruments.in_force(cfg))
@@ -240,10 +244,10 @@ def test_the_report_and_the_app_name_the_instruments_in_force():
     from sim.report import first_loan_line, instruments_line
     cfg = sim.load_config("hunan_2_8", {"first_loan.enabled": True})
     assert "首贷培植" in instruments_line(cfg) and "docs/sources.md#hunan-report-h" in instruments_line(cfg)
-    assert "none beyond the scheme" in instruments_line(sim.load_config("hunan_2_8", {"first_loan.enabled": False}))
+    none = {"first_loan.enabled": False, "scheme.performance_split.enabled": False}
+    assert "none beyond the scheme" in instruments_line(sim.load_config("hunan_2_8", none))
     assert any("首贷培植" in line for line in explain.scheme_lines(cfg))
-    assert not any("Instrument in force" in line
-                   for line in explain.scheme_lines(sim.load_config("hunan_2_8", {"first_loan.enabled": False})))
+    assert not any("Instrument in force" in line for line in explain.scheme_lines(sim.load_config("hunan_2_8", none)))
     res = sim.run("hunan_2_8", {"firms.n": 3000, "horizon": 36, "mc.replications": 2, "first_loan.enabled": True})
     assert "First-loan target" in first_loan_line(res) and "of 2 replications" in first_loan_line(res)
 
@@ -264,8 +268,9 @@ def test_an_entrant_is_not_on_the_first_loan_list_of_the_firm_it_replaces():
     b = st.bases(f.key, month, [st.LATENT, st.NO_LOAN_TESTS])
     listed = (True, 24, 20.0, np.full(n, -100, np.int32), np.ones(n, bool))
     # no bank lends and none uses the scheme: the applicants are only counted
-    screening = (0.0, 1.0, 3, 10, np.ones(3), np.full((1, 2), -np.inf), np.zeros(1), np.zeros(1, bool),
-                 0.0, 1e7, True, 1.0, np.zeros((G, 1)), np.ones(1), np.ones(1, bool), np.zeros(1, np.int64))
+    screening = (0.0, 1.0, 3, 10, np.ones(3), np.full((1, 2), -np.inf), np.zeros((1, 2)), np.zeros(1, bool),
+                 0.0, 1e7, True, 1.0, np.zeros((G, 1)), np.ones(1), np.ones(1, bool), np.zeros(1, np.int64),
+                 np.ones(G, np.int64))
     kernel.month(f.pop, f.ent, month, b[0], b[1], f.entrant_bases(month, st.RESPAWN_EXIT),
                  np.zeros(f.group.max() + 1), 1.0, f.threshold, f.threshold_overdue, 3, 1.0, 1.0,
                  np.full((2, 2), 0.05), np.zeros(0), listed, (False, 0.5, 0.5, 1, np.uint64(0)), kernel.PHI,

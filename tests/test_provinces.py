@@ -76,8 +76,27 @@ def test_every_setting_reaches_the_config(name):
         assert value(cfg, key) == pytest.approx(v), key
 
 
-def test_hunan_sets_only_the_npl_time_and_its_first_loan_programme_its_other_defaults_are_the_schema():
-    assert settings("hunan") == [("firms.recovery_lag", 11), ("first_loan.enabled", True)]
+def test_hunan_sets_only_the_npl_time_its_first_loan_programme_and_its_pilot_split_its_other_defaults_are_the_schema():
+    assert settings("hunan") == [("firms.recovery_lag", 11), ("first_loan.enabled", True),
+                                 ("scheme.performance_split.enabled", True),
+                                 ("scheme.performance_split.places", ["chang_zhu_tan"])]
+
+
+def test_hunans_split_runs_in_its_pilot_on_the_schemes_it_can_apply_to():
+    """The preset switches the dynamic split on in chang_zhu_tan; a scheme without a guarantor
+    and a fiscal payer has no shares to move, so there the preset's switch is off (typed, it is
+    refused); another province does not run it."""
+    for scenario in ("hunan_2_8", "4321", "anhui_433"):
+        ps = sim.load_config(scenario).scheme.performance_split
+        assert (ps.enabled, ps.places) == (True, ["chang_zhu_tan"]), scenario
+    for scenario in ("bank_only", "2_8", "hunan_3_7", "full_guarantee"):
+        assert not sim.load_config(scenario).scheme.performance_split.enabled, scenario
+    with pytest.raises(sim.ConfigError, match=r"^scheme\.performance_split\.enabled = True: .*needs guarantor"):
+        sim.load_config("2_8", {"scheme.performance_split.enabled": True})
+    assert not sim.load_config("4321", {"scheme.performance_split.enabled": False}).scheme.performance_split.enabled
+    for name in PROVINCES:
+        if name != "hunan":
+            assert not sim.load_config("4321", province=name).scheme.performance_split.enabled, name
 
 
 @pytest.mark.parametrize("name", [p for p in PROVINCES if p != FITTED])

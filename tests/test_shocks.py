@@ -152,9 +152,9 @@ def _firm_month(f, month, t_default, t_overdue, months=3):
     defaulted, apps, counts = np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(10, np.int64)
     b = st.bases(f.key, month, [st.LATENT, st.NO_LOAN_TESTS])
     # no firm applies (application probability 0): the screening terms are never read
-    screening = (0.0, 1.0, 3, 10, np.ones(3), np.zeros((1, 2)), np.zeros(1), np.ones(1, bool), 0.0,
+    screening = (0.0, 1.0, 3, 10, np.ones(3), np.zeros((1, 2)), np.zeros((1, 2)), np.ones(1, bool), 0.0,
                  1e7, True, 1.0, np.zeros((G, 1)), np.ones(1), np.ones(1, bool),
-                 np.zeros(1, np.int64))
+                 np.zeros(1, np.int64), np.ones(G, np.int64))
     kernel.month(f.pop, f.ent, month, b[0], b[1], f.entrant_bases(month, st.RESPAWN_EXIT),
                  np.zeros(f.group.max() + 1), 1.0, t_default, t_overdue, months, 0.0, 0.0,
                  np.zeros((2, 2)), np.zeros(0), (False, 0, 1.0, np.zeros(0, np.int32), np.zeros(0, bool)),

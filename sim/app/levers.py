@@ -13,7 +13,8 @@ from functools import lru_cache
 from urllib.parse import parse_qsl
 
 from .. import instruments as instr
-from ..config import ConfigError, SimConfig, load_config
+from ..config import ConfigError, SimConfig, load_config, tranche_payer
+from ..config.rules import split_fits
 
 # The scheme the side-by-side mode puts beside a preset when the page turns it on (issue 15:
 # 4321 against 2:8); any other preset can be chosen instead.
@@ -148,9 +149,10 @@ class Levers:
         return replace(cls(scenario=scenario, tranches=tranches, values=values,
                            replenish=cfg.pool.replenish, instruments=instr.switched_on(cfg)), **kept)
 
-    def overrides(self, scheme: bool = True) -> dict:
+    def overrides(self, scheme: bool = True, scenario: str = "") -> dict:
         """The config overrides these levers stand for. scheme=False leaves out the scheme's
-        own keys (tranches and fee): the paired model runs its preset as written."""
+        own keys (tranches and fee): the paired model runs its preset as written. `scenario`:
+        the preset they are for (this one's unless given: the side-by-side preset's)."""
         out: dict = {}
         for key, v in self.values.items():
             if not scheme and key.startswith("scheme."):
@@ -164,6 +166,13 @@ class Levers:
         out["mc.seed"] = int(self.seed)
         for name, (key, _) in INSTRUMENTS.items():  # the page's checkboxes, on or off
             out[key] = name in self.instruments
+        # Hunan's dynamic split (checked where the province runs it) has no shares to move in
+        # a scheme without a guarantor and a fiscal payer: that scheme runs without it, as the
+        # province's preset does (the scheme panel names the instruments in force)
+        split = INSTRUMENTS["performance_split"][0]
+        if out[split] and not split_fits([tranche_payer(n, t) for n, t in
+                                          preset(scenario or self.scenario).scheme.tranches.items()]):
+            out[split] = False
         if self.flood:
             out["shock"] = "flood"
             out["shock.month"] = int(self.flood_month)
@@ -184,7 +193,7 @@ class Levers:
             if self.compare not in PRESETS:
                 raise ConfigError(f"side by side with {self.compare!r}: not a preset of the app; "
                                   f"choose one of {', '.join(PRESETS)}")
-            cfgs.append(load_config(self.compare, self.overrides(scheme=False)))
+            cfgs.append(load_config(self.compare, self.overrides(scheme=False, scenario=self.compare)))
         return cfgs
 
 

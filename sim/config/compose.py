@@ -127,7 +127,10 @@ def apply_presets(dcfg: Any, typed: Iterable[str]) -> None:
             if key in seen:
                 raise ConfigError(f"{label}: {key} = {value!r}: also set by {seen[key]}")
             seen[key] = label
-            if key.split(".")[0] in ("province", "scheme", "mc", "shock") and key != "province.pd_scale":
+            # The scenario sets the scheme; a province sets only its own instrument on it
+            # (Hunan's dynamic split, which prepare turns off for a scheme it cannot apply to).
+            if (key.split(".")[0] in ("province", "scheme", "mc", "shock") and key != "province.pd_scale"
+                    and not key.startswith(PROVINCE_SCHEME_KEYS)):
                 raise ConfigError(f"{label}: {key} = {value!r}: a province file sets institutions, "
                                   "firms, banks and funds, not this section")
             if OmegaConf.select(dcfg, key, default=_MISSING) is _MISSING:
@@ -138,6 +141,8 @@ def apply_presets(dcfg: Any, typed: Iterable[str]) -> None:
 
 
 _MISSING = object()
+# The scheme keys a province file may set: the province's own instrument on whatever scheme runs.
+PROVINCE_SCHEME_KEYS = ("scheme.performance_split.",)
 
 
 def compose_config(overrides: list[str], idle_keys: bool = True) -> SimConfig:

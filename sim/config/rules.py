@@ -82,10 +82,17 @@ def _check_scheme(cfg: SimConfig) -> None:
     dup = sorted({p for p in payers if payers.count(p) > 1})
     if dup:
         fail("scheme.tranches", payers, f"each payer may hold one tranche; repeated: {', '.join(dup)}")
-    if s.performance_split.enabled and not ({"pool", "government"} & set(payers) and "guarantor" in payers):
+    if s.performance_split.enabled and not split_fits(payers):
         fail("scheme.performance_split.enabled", True,
              f"moves shares between the fiscal payers and the guarantor; scheme {s.name or '?'} "
              f"has payers {', '.join(payers)} (needs guarantor and pool or government)")
+    check_places("scheme.performance_split.places", s.performance_split.places, cfg.province, "place")
+
+
+def split_fits(payers: Collection[str]) -> bool:
+    """Whether Hunan's dynamic split (scheme.performance_split) has shares to move under a
+    scheme with these payers: a guarantor's and a fiscal payer's (pool or government)."""
+    return bool({"pool", "government"} & set(payers)) and "guarantor" in payers
 
 
 def _check_province(p: ProvinceConfig) -> None:
@@ -154,7 +161,8 @@ def _check_engine(cfg: SimConfig, typed: set) -> None:
 
 
 def prepare(cfg: SimConfig, typed: Collection[str] = (), idle_keys: bool = True) -> SimConfig:
-    """Apply derived settings (scheme.bank_share), validate (see `validate` for typed and
+    """Apply derived settings (scheme.bank_share; Hunan's dynamic split off for a scheme it
+    cannot apply to unless typed), validate (see `validate` for typed and
     idle_keys), then turn the words of firms.n and mc.n_jobs (auto, all) into the numbers
     they stand for (`resolve_counts`). Idempotent: a resolved config stays as it is."""
     s = cfg.scheme
@@ -172,6 +180,13 @@ def prepare(cfg: SimConfig, typed: Collection[str] = (), idle_keys: bool = True)
         s.tranches[bank[0]].share = s.bank_share
         for n in others:
             s.tranches[n].share = s.tranches[n].share * (1.0 - s.bank_share) / rest if rest else 0.0
+    ps = s.performance_split
+    if ps.enabled and "scheme.performance_split.enabled" not in set(typed) and not split_fits(
+            [tranche_payer(n, t) for n, t in s.tranches.items()]):
+        # A province file's switch (Hunan's) holds for the schemes the split can apply to; on
+        # one without a guarantor or a fiscal payer there is nothing to move, and it is off.
+        # Typed, it is refused (validate).
+        ps.enabled = False
     _counts_from_text(cfg)
     validate(cfg, typed, idle_keys)
     resolve_counts(cfg)
@@ -291,6 +306,17 @@ def _place_names(p: ProvinceConfig) -> tuple[list[str], list[str]]:
     return names, areas
 
 
+def check_places(key: str, places: Collection[str], p: ProvinceConfig, noun: str) -> None:
+    """Refuse a list of places (prefecture or area names, as shocks and Hunan's dynamic split
+    take them) that names one the province does not have."""
+    names, areas = _place_names(p)
+    bad = [x for x in places if x not in names and x not in areas]
+    if bad:
+        known = ", ".join(names) + (f"; areas: {', '.join(areas)}" if areas else "")
+        fail(key, list(places), f"unknown {noun}{'s' if len(bad) > 1 else ''} "
+             f"{', '.join(map(repr, bad))}; known ({p.name}): {known}")
+
+
 def uninsured_uplift(h: HazardConfig) -> float:
     """Overdue uplift of uninsured firms, from the average and the insured one:
     u_all = q u_ins + (1 - q) u_unins  =>  u_unins = (u_all - q u_ins) / (1 - q)."""
@@ -324,13 +350,7 @@ def _check_event(key: str, ev: ShockEventConfig, cfg: SimConfig) -> None:
                  f"January {cfg.start_year})")
     elif ev.return_period is None:
         fail(f"{key}.return_period", None, "timing=drawn needs a return period in years (> 1)")
-    names, areas = _place_names(cfg.province)
-    bad = [x for x in ev.prefectures if x not in names and x not in areas]
-    if bad:
-        known = ", ".join(names) + (f"; areas: {', '.join(areas)}" if areas else "")
-        fail(f"{key}.prefectures", list(ev.prefectures),
-             f"unknown prefecture{'s' if len(bad) > 1 else ''} {', '.join(map(repr, bad))}; "
-             f"known ({cfg.province.name}): {known}")
+    check_places(f"{key}.prefectures", ev.prefectures, cfg.province, "prefecture")
     sectors = [x.name for x in cfg.province.sectors]
     bad = [x for x in ev.sectors if x not in sectors]
     if bad:

@@ -190,9 +190,21 @@ class PerformanceSplitConfig:
     loans the public payers' share moves by `step` x score x that share and the guarantor's
     the other way; the funds' per-loss cap rises with a raised share (a lower compensation
     threshold); a bank with a positive score accepts `tolerance` x score more expected loss on
-    scheme loans (more tolerance)."""
+    scheme loans (more tolerance).
+
+    Where: `places`, prefecture or area names (an area stands for its prefectures, as a
+    shock's `prefectures`); empty = every prefecture. A scheme loan is in the pilot when its
+    firm's prefecture (= its guarantor's) is named: there it takes its bank's shares, its
+    guarantor's limit depends on the bank asking, and the bank screens it with its extra
+    tolerance; elsewhere it takes the scheme's own shares, the guarantor keeps the scheme's
+    share whichever bank asks and the bank screens it without extra tolerance. A bank's score
+    is computed on its whole loan book, in the pilot and outside (a bank's historical NPL is a
+    bank-level figure in the report)."""
 
     enabled: bool = False
+    # Where the split applies: prefecture or area names (Hunan: chang_zhu_tan); empty = the
+    # whole province.
+    places: List[str] = field(default_factory=list)
     step: float = num(0.25, 0, 1)  # assumption
     npl_weight: float = num(1.0, 0, 10)  # assumption
     first_loan_weight: float = num(0.5, 0, 10)  # assumption
