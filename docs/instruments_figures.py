@@ -58,7 +58,9 @@ def main() -> None:
     if "breaker" in which:
         print("2. Circuit-breaker, province=anhui scenario=anhui_433, bank.scoring_model_dispersion=0.5 in both "
               "arms, firms.n=auto, 60 months, 20 replications")
-        off, on = arms("anhui_433", "anhui", {"mc.replications": 20, "bank.scoring_model_dispersion": 0.5},
+        # Anhui's file runs the breaker: the off arm types it off
+        off, on = arms("anhui_433", "anhui", {"mc.replications": 20, "bank.scoring_model_dispersion": 0.5,
+                                              "bank.circuit_breaker.enabled": False},
                        {"bank.circuit_breaker.enabled": True})
         r, years = on.replications, on.config.horizon / 12
         print(f"  trips a year {r.model_trips.mean() / years:.2f} on {r.model_trip_outstanding.mean() / years / 1e9:.2f} bn; "
@@ -110,11 +112,16 @@ def main() -> None:
         print("Paired tests of tests/test_instruments.py (firms.n 20000, 48 months, 16 replications, seed 11)")
         base = {"firms.n": 20000, "horizon": 48, "mc.replications": 16, "mc.seed": 11,
                 "firms.loan_min": 5e4, "firms.loan_max": 5e5}
-        off, on = arms("anhui_433", "anhui", base, {"scheme.dynamic.enabled": True})
+        # as the tests: the platform alone (Anhui's breaker off in both arms), then the breaker
+        # alone (the platform off) with models that differ and a trip at 1.5x
+        b = {**base, "bank.circuit_breaker.enabled": False}
+        off, on = arms("anhui_433", "anhui", {**b, "scheme.dynamic.enabled": False}, {"scheme.dynamic.enabled": True})
         paired(off, on, ["realised_share_fiscal", "loss_pool", "new_lending_scheme", "realised_share_bank",
                          "realised_share_guarantor"])
-        b = {**base, "bank.scoring_model_dispersion": 0.5}
-        off, on = arms("anhui_433", "anhui", b, {"bank.circuit_breaker.enabled": True})
+        b = {**base, "bank.scoring_model_dispersion": 0.5, "scheme.dynamic.enabled": False,
+             "bank.circuit_breaker.npl_multiple": 1.5}
+        off, on = arms("anhui_433", "anhui", {**b, "bank.circuit_breaker.enabled": False},
+                       {"bank.circuit_breaker.enabled": True})
         paired(off, on, ["rationed", "fiscal_cost", "new_lending_total", "loss_bank"])
         b = {**base, "bank.max_expected_loss": 0.012, "scheme.performance_split.enabled": False}
         off, on = arms("hunan_2_8", None, b, {"scheme.performance_split.enabled": True,
