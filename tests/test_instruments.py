@@ -202,22 +202,22 @@ def test_hunan_dynamic_split_draws_out_scheme_credit_through_good_performers():
     credit-loan shares; on a good performer's loans the funds take more and the guarantor
     less, so the guarantors accept more of its applicants, and the bank itself tolerates more
     expected loss on scheme loans. Scheme credit and first-time borrowers rise. (The fiscal
-    cost rises too, +7.8 m yuan, but at 1.7 se on 16 paired runs: not asserted.)"""
+    cost rises too, +11 m yuan, but at 2.2 se on 16 paired runs: not asserted.)"""
     # At the schema's bank appetite (1.2%): at the calibrated Hunan appetite (4.8%) the banks'
     # PD cap (bank.max_pd), not their expected-loss limit, binds on scheme loans, so the extra
-    # tolerance changes nothing and the split alone moves scheme credit by +0.06 bn (se 0.05,
-    # 16 paired runs): docs/instruments.md.
+    # tolerance changes nothing: at the calibrated preset, in its pilot, the split lowers scheme
+    # credit slightly, -0.155 bn (se 0.013, 40 paired runs at firms.n=auto; docs/instruments.md).
     # Hunan's file runs it in its pilot (chang_zhu_tan): off, everywhere and the pilot typed
     o = dict(bank__max_expected_loss=0.012)
     off = run("hunan_2_8", scheme__performance_split__enabled=False, **o)
     on = run("hunan_2_8", scheme__performance_split__enabled=True, scheme__performance_split__places=[], **o)
-    assert_up(off, on, "new_lending_scheme", "first_time_borrowers")  # 8.3 and 8.1 se
+    assert_up(off, on, "new_lending_scheme", "first_time_borrowers")  # 8.2 and 8.5 se
     # In the pilot alone (45% of the firms) it draws out credit too, less than everywhere
-    # (+0.69 bn against +1.76 bn of scheme lending).
+    # (+0.70 bn against +1.84 bn of scheme lending).
     pilot = run("hunan_2_8", scheme__performance_split__enabled=True,
                 scheme__performance_split__places=["chang_zhu_tan"], **o)
-    assert_up(off, pilot, "new_lending_scheme", "first_time_borrowers")  # 8.1 and 5.8 se
-    assert_up(pilot, on, "new_lending_scheme", "first_time_borrowers")  # 7.8 and 7.0 se
+    assert_up(off, pilot, "new_lending_scheme", "first_time_borrowers")  # 7.3 and 4.4 se
+    assert_up(pilot, on, "new_lending_scheme", "first_time_borrowers")  # 7.8 and 8.7 se
 
 
 # ------------------------------------------------------------------ 2. the model circuit-breaker
