@@ -556,3 +556,22 @@ def month(pop, ent, month_index, base_risk, base_free, b_exit, shift, sigma, t_d
     lent[5] += triggers
     lent[6] += trigger_amount
     return overdue_amount
+
+
+@njit(cache=True)
+def bank_books(channel, bank, amount, loans_taken, lgd, credit_lgd, n_banks):
+    """Each bank's loans running, in one pass over the rows (for Hunan's dynamic split's
+    yearly score): (amount outstanding, loans, first loans, credit loans: LGD at least
+    `credit_lgd`), float64 by bank, summed in row order (as np.bincount)."""
+    out = np.zeros(n_banks)
+    loans = np.zeros(n_banks)
+    first = np.zeros(n_banks)
+    credit = np.zeros(n_banks)
+    for i in range(channel.shape[0]):
+        if channel[i] != NO_LOAN:
+            k = bank[i]
+            out[k] += amount[i]
+            loans[k] += 1.0
+            first[k] += loans_taken[i] == 1
+            credit[k] += lgd[i] >= credit_lgd
+    return out, loans, first, credit

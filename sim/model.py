@@ -562,14 +562,9 @@ class GuaranteeModel(mesa.Model):
         figure in the report); its shares and tolerance apply only in the places."""
         f, ps = self.firms, self.cfg.scheme.performance_split
         nb = self.cfg.bank.count
-        on = f.channel != NO_LOAN
-        bank = f.bank[on].astype(np.intp)
-        amount = f.amount[on]
-        out = np.bincount(bank, weights=amount, minlength=nb)
+        out, loans, first, credit = kernel.bank_books(f.channel, f.bank, f.amount, f.loans_taken, f.lgd,
+                                                      float(ps.credit_loan_lgd), nb)
         npl = np.maximum(self._npl_bank, 0.0) / self.weight  # unweighted, as the book
-        loans = np.bincount(bank, minlength=nb).astype(float)
-        first = np.bincount(bank, weights=(f.loans_taken[on] == 1).astype(float), minlength=nb)
-        credit = np.bincount(bank, weights=(f.lgd[on] >= ps.credit_loan_lgd).astype(float), minlength=nb)
         with np.errstate(invalid="ignore", divide="ignore"):
             self.bank_score = performance_scores(
                 npl / (out + npl), first / loans, credit / loans,
