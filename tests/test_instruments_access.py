@@ -200,9 +200,12 @@ def test_platforms_take_the_better_risks_from_the_schemes_applicants():
     """Paired: platforms lend to the applicants they judge safe among those the bank would not
     lend to alone, so the firms left to ask for the scheme's cover are riskier on average and
     the scheme's claim rate rises."""
-    off = run("hunan_2_8")
-    on = run("hunan_2_8", platform__enabled=True)
-    assert_up(off, on, "scheme_applicant_pd_mean", "claim_rate", "platform_lending")
+    # 48 months: the claim rate counts claims on the loans made under the platforms'
+    # competition, and at the calibrated terms (up to 23 months) those fall due in the second
+    # year and after; over 24 months the rise was 2.5 se (6 paired runs), over 48 it is 6.4 se.
+    off = run("hunan_2_8", horizon=48)
+    on = run("hunan_2_8", horizon=48, platform__enabled=True)
+    assert_up(off, on, "scheme_applicant_pd_mean", "claim_rate", "platform_lending")  # 12.0, 6.4, 66 se
     d, se = paired(off, on, "new_lending_scheme")
     assert d < 0 and -d > K * se, (d, se)  # less credit through the scheme
     assert off.replications.platform_lending.max() == 0

@@ -4,6 +4,7 @@ and probabilities shown with their uncertainty."""
 
 import pytest
 
+import sim
 from sim import cli
 
 FAST = ["mc.replications=2", "firms.n=1500", "horizon=12"]
@@ -99,14 +100,18 @@ def test_shock_keys_in_a_sweep_with_a_shock_are_fine(monkeypatch):
 
 # ------------------------------------------------------------------ 3. the key the user typed
 @pytest.mark.parametrize("arg,needle", [
-    # the other bound is the Hunan preset's (its calibration block: loans 273,173-2,731,731
-    # yuan, terms 3-23 months)
-    ("firms.loan_min=3000000", "sim: error: firms.loan_min = 3000000.0: must be <= firms.loan_max (2.73173e+06)"),
-    ("firms.loan_max=1000", "sim: error: firms.loan_max = 1000.0: must be >= firms.loan_min (273173)"),
-    ("firms.term_min=24", "sim: error: firms.term_min = 24: must be <= firms.term_max (23)"),
-    ("firms.term_max=2", "sim: error: firms.term_max = 2: must be >= firms.term_min (3)"),
+    # the other bound is the Hunan preset's, as its calibration block sets it (loans of about
+    # 0.27-2.7 m yuan, terms 3-23 months): read from the preset, so that a refit does not
+    # change what the test checks
+    ("firms.loan_min=3000000", "sim: error: firms.loan_min = 3000000.0: must be <= firms.loan_max ({loan_max:g})"),
+    ("firms.loan_max=1000", "sim: error: firms.loan_max = 1000.0: must be >= firms.loan_min ({loan_min:g})"),
+    ("firms.term_min=24", "sim: error: firms.term_min = 24: must be <= firms.term_max ({term_max})"),
+    ("firms.term_max=2", "sim: error: firms.term_max = 2: must be >= firms.term_min ({term_min})"),
 ])
 def test_cross_field_error_names_the_typed_key_first(arg, needle, tmp_path, monkeypatch, capsys):
+    f = sim.load_config("4321").firms
+    assert f.loan_max > 3e5 and f.term_max < 24  # the cases above cross the preset's bounds
+    needle = needle.format(loan_max=f.loan_max, loan_min=f.loan_min, term_max=f.term_max, term_min=f.term_min)
     assert one_error_line([arg, *FAST], tmp_path, monkeypatch, capsys) == needle
 
 
