@@ -654,7 +654,11 @@ def aggregate(reps: pd.DataFrame) -> pd.DataFrame:
         fin = x[np.isfinite(x)]
         r = {"metric": col, "n": fin.shape[0]}
         if fin.shape[0]:
-            r.update(mean=fin.mean(), sd=fin.std(ddof=1) if fin.shape[0] > 1 else 0.0,
+            # a ratio to net assets near zero can be finite and huge (1e300): its sd overflows
+            # to inf, which is what it is (read its percentiles)
+            with np.errstate(over="ignore", invalid="ignore"):
+                sd = fin.std(ddof=1) if fin.shape[0] > 1 else 0.0
+            r.update(mean=fin.mean(), sd=sd,
                      p5=np.quantile(fin, 0.05), p50=np.quantile(fin, 0.5), p95=np.quantile(fin, 0.95))
             if col.startswith("loss_") or col == "shortfall":
                 r.update(var99=var(fin), es99=expected_shortfall(fin))

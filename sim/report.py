@@ -424,8 +424,9 @@ def shock_tables(res: "Results") -> tuple[pd.DataFrame, pd.DataFrame, tuple[int,
             rows.append((f"lowest balance: {label}", f"{fund}_min_balance", 1e-9, "bn yuan"))
     for p in ["bank"] + [p for p in payers if p != "bank"]:
         rows.append((f"net loss: {PAYER_LABEL[p]}", f"loss_{p}", 1e-9, "bn yuan"))
-    a = res.replications.set_index("replication")
-    b = cf.replications.set_index("replication")
+    # copies, whole: columns are added below (a frame built column by column is fragmented)
+    a = res.replications.set_index("replication").copy()
+    b = cf.replications.set_index("replication").copy()
     cols = footprint_columns(res)
     if cols and "guarantor" in payers:
         for t, src in ((a, res.timeseries), (b, cf.timeseries)):
