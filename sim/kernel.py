@@ -3,8 +3,9 @@ applications, the banks' and guarantors' screening and direct loans.
 
 Why compiled: a month touches every firm, and done as a dozen NumPy passes over the whole
 population (each with its own temporaries) the firm work cost 30x a bare NumPy draw per firm.
-Here a few loops go over the rows (a branch-free pass listing the loans and the rows that may
-close or apply, the loans, the rows without a loan, then the entrants and the applicants),
+Here a few loops go over the rows (two vectorised passes flagging the loans with something to
+do this month and the rows that may close or apply, one listing them, then the listed loans,
+the rows without a loan, the entrants and the applicants),
 with Numba (`njit`, `cache=True`: compiled on the first run after install, then reused).
 
 Random numbers are keyed: each is the SplitMix64 hash of (replication key, month, purpose,
@@ -129,6 +130,14 @@ def _phi_table():
 
 PHI = _phi_table()
 
+# A staircase above Phi, for the loans' first pass: Phi(z) < p whenever z <= ndtri(p) (less a
+# margin far above Phi's rounding), so a number v >= p with z at or below that step cannot
+# fall overdue. Tested without a table look-up, so that the pass runs several rows at a time.
+_STAIR_P = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5)
+_STAIR_Z = tuple(float(ndtri(p)) - 1e-9 for p in _STAIR_P)
+(_P0, _P1, _P2, _P3, _P4, _P5, _P6, _P7, _P8) = _STAIR_P
+(_Z0, _Z1, _Z2, _Z3, _Z4, _Z5, _Z6, _Z7, _Z8) = _STAIR_Z
+
 
 @njit(cache=True, inline="always")
 def below(v, z, table):
@@ -154,6 +163,16 @@ def new_loan_health(i, health, health_falls, state, flagged):
     health_falls[i] = 0
     state[i] = 0.0
     flagged[i] = False
+
+
+@njit(cache=True, inline="always")
+def above_stair(v, z):
+    """v at or above the staircase over Phi at z (so `below(v, z)` is False): some step p
+    with v >= p and z at or below ndtri(p), less a margin. Arithmetic only, so that a loop
+    calling it runs several rows at a time."""
+    return (((v >= _P0) & (z <= _Z0)) | ((v >= _P1) & (z <= _Z1)) | ((v >= _P2) & (z <= _Z2))
+            | ((v >= _P3) & (z <= _Z3)) | ((v >= _P4) & (z <= _Z4)) | ((v >= _P5) & (z <= _Z5))
+            | ((v >= _P6) & (z <= _Z6)) | ((v >= _P7) & (z <= _Z7)) | ((v >= _P8) & (z <= _Z8)))
 
 
 @njit(cache=True)
@@ -436,10 +455,10 @@ def month(pop, ent, month_index, base_risk, base_free, b_exit, shift, sigma, t_d
         any_apply = min(np.int64(math.ceil(p_apply.max() * top * 2.0**32)), np.int64(1) << 33)
     any_apply_listed = min(np.int64(math.ceil(p_apply.max() * top * max(fl_outreach, 1.0) * 2.0**32)),
                            np.int64(1) << 33)
-    # Pass 1a, vectorised (no stores that depend on the data): a flag byte per row, bit 0 a
-    # loan, bit 1 a number that could close or apply it, bit 2 on the first-loan list.
-    # Pass 1b lists the rows from the flags. Two passes cost less than one: the first runs
-    # several rows at a time (2.4 times faster at Hunan's 305,244 rows).
+    # Passes 1a and 1b run several rows at a time (vectorised: no table look-up and no store
+    # that depends on the data); pass 1c lists the rows from the flag byte they leave per row.
+    # Pass 1a: bit 0 a loan, bit 1 a number that could close it or make it apply (if it has
+    # no loan), bit 2 on the first-loan list.
     flags = np.empty(n, np.uint8)
     e0, e1 = exit_below[0], exit_below[1]
     if not fl_on:
@@ -458,24 +477,42 @@ def month(pop, ent, month_index, base_risk, base_free, b_exit, shift, sigma, t_d
             maybe = (np.int64(bits >> _S32) < eb) | (np.int64(bits & _LOW32) < bound)
             flags[i] = (np.uint8(has_loan) | (np.uint8(maybe) << np.uint8(1))
                         | (np.uint8(listed) << np.uint8(2)))
-    k_loan = k_free = n_listed = 0
+    # Pass 1b: each loan ages (and records the month when the first-loan programme runs),
+    # and bit 3 marks a loan with something to do this month: it matures, is in arrears, may
+    # fall overdue, or the health rule reads it. A performing loan cannot fall overdue when
+    # its number is above the staircase over Phi at its z (taken at the lowest cell's shift,
+    # so at least its own): most loans, most months, have nothing more to do. Pass 1c lists
+    # the loans with something to do and the candidates among the rows without a loan.
+    s_min = shift.min()
+    if fl_on:
+        for i in range(n):
+            last_loan[i] = month_index if channel[i] != NO_LOAN else last_loan[i]
+    for i in range(n):
+        has_loan = channel[i] != NO_LOAN
+        a = age[i] + np.int16(has_loan)
+        age[i] = a
+        performing = status[i] == PERFORMING
+        z = (t_overdue[i] - s_min) * inv_sigma
+        u = uniform_open(base_risk, i)
+        busy = ((performing & (a >= term[i])) | (not performing) | (not above_stair(u, z))
+                | (track & (channel[i] == SCHEME)))
+        flags[i] |= np.uint8(has_loan & busy) << np.uint8(3)
+    k_busy = k_free = n_listed = n_loans = 0
     for i in range(n):
         fl = flags[i]
-        loan_rows[k_loan] = i
-        k_loan += fl & 1
+        loan_rows[k_busy] = i
+        k_busy += (fl >> 3) & 1
         free_rows[k_free] = i
         k_free += (fl & 3) == 2
-        n_listed += fl >> 2
-    # Pass 2: the loans, in row order. Loans repaid this month join the rows without a loan.
+        n_listed += (fl >> 2) & 1
+        n_loans += fl & 1
+    # Pass 2: the loans with something to do, in row order (the tests every loan took; the
+    # others have only aged). Loans repaid this month join the rows without a loan.
     k_repaid = 0
-    for j in range(k_loan):
+    for j in range(k_busy):
         i = loan_rows[j]
-        if fl_on:
-            last_loan[i] = month_index
         st = status[i]
-        a = age[i] + 1
-        age[i] = a
-        if st == PERFORMING and a >= term[i]:
+        if st == PERFORMING and age[i] >= term[i]:
             g = agency[i]
             repaid[g] += amount[i]
             if channel[i] == SCHEME:
@@ -517,10 +554,10 @@ def month(pop, ent, month_index, base_risk, base_free, b_exit, shift, sigma, t_d
                 flagged[i] = True
                 triggers += 1.0
                 trigger_amount += amount[i]
-        n_running += 1
         if status[i] == OVERDUE:
             n_overdue += 1
             overdue_amount += amount[i]
+    n_running = n_loans - k_repaid - nd  # loans running at the end (defaulted excluded)
     # Pass 3: rows without a loan (the listed ones and those repaid this month, merged in row
     # order): exit test, else application test.
     p = q = 0

@@ -59,3 +59,22 @@ def test_loan_book_kept_incrementally_equals_the_masked_sums_every_month():
             assert ag.outstanding == pytest.approx(model.weight * f.amount[on].sum(), rel=1e-9, abs=1e-3)
         assert model.book[-1] == pytest.approx(f.amount[f.channel == 1].sum(), rel=1e-9, abs=1e-3)
         assert np.all(f.amount[f.channel == 0] == 0)  # firms without a loan add nothing
+
+
+def test_a_loan_the_first_pass_leaves_alone_cannot_fall_overdue():
+    """The loans' first pass leaves a performing loan alone when its number is above the
+    staircase over Phi at its z (`kernel.above_stair`); that must mean the exact test
+    (`kernel.below`) says no: at each step's corner, just inside it, and on random points."""
+    from sim import kernel
+
+    for p, z in zip(kernel._STAIR_P, kernel._STAIR_Z):
+        assert kernel.phi(z) < p
+        assert kernel.above_stair(p, z) and not kernel.below(p, z, kernel.PHI)
+    rng = np.random.default_rng(3)
+    v, z = rng.random(100_000), rng.uniform(-6.0, 1.0, 100_000)
+    left = 0
+    for vi, zi in zip(v, z):
+        if kernel.above_stair(vi, zi):
+            left += 1
+            assert not kernel.below(vi, zi, kernel.PHI), (vi, zi)
+    assert left > 50_000  # and it does leave most such loans alone
