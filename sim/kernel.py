@@ -433,11 +433,11 @@ def month(pop, ent, month_index, base_risk, base_free, b_exit, shift, sigma, t_d
     for f in range(2):
         for first in range(2):
             apply_below[2 * f + first] = math.ceil(p_apply[f, first] * 2.0**32)
-    # Pass 1, without branches: list the rows with a loan, and the rows without one whose
-    # number could make them close or apply (a superset: the highest application probability,
-    # times the highest per-firm multiplier if there are any: a shock's demand, the first-loan
-    # programme's outreach). Branching on a random
-    # attribute row by row costs more than the work itself.
+    # Pass 1, without branches: list the loans with something to do this month, and the rows
+    # without a loan whose number could make them close or apply (a superset: the highest
+    # application probability, times the highest per-firm multiplier if there are any: a
+    # shock's demand, the first-loan programme's outreach). Branching on a random attribute
+    # row by row costs more than the work itself.
     loan_rows, free_rows = work[0], work[1]
     n = channel.shape[0]
     fl_on, fl_months, fl_outreach, last_loan, tax_good = first_loan
@@ -461,22 +461,18 @@ def month(pop, ent, month_index, base_risk, base_free, b_exit, shift, sigma, t_d
     # no loan), bit 2 on the first-loan list.
     flags = np.empty(n, np.uint8)
     e0, e1 = exit_below[0], exit_below[1]
-    if not fl_on:
-        for i in range(n):
-            bits = bits64(base_free, i)
-            eb = e1 if refused[i] else e0
-            maybe = (np.int64(bits >> _S32) < eb) | (np.int64(bits & _LOW32) < any_apply)
-            flags[i] = np.uint8(channel[i] != NO_LOAN) | (np.uint8(maybe) << np.uint8(1))
-    else:  # the same, with the listed firms marked and given their own bound
-        for i in range(n):
-            has_loan = channel[i] != NO_LOAN
+    for i in range(n):
+        has_loan = channel[i] != NO_LOAN
+        listed = False
+        bound = any_apply
+        if fl_on:  # the same every row: the loop is compiled once for each case
             listed = (not has_loan) & tax_good[i] & (month_index - last_loan[i] >= fl_months)
-            bits = bits64(base_free, i)
-            eb = e1 if refused[i] else e0
             bound = any_apply_listed if listed else any_apply
-            maybe = (np.int64(bits >> _S32) < eb) | (np.int64(bits & _LOW32) < bound)
-            flags[i] = (np.uint8(has_loan) | (np.uint8(maybe) << np.uint8(1))
-                        | (np.uint8(listed) << np.uint8(2)))
+        bits = bits64(base_free, i)
+        eb = e1 if refused[i] else e0
+        maybe = (np.int64(bits >> _S32) < eb) | (np.int64(bits & _LOW32) < bound)
+        flags[i] = (np.uint8(has_loan) | (np.uint8(maybe) << np.uint8(1))
+                    | (np.uint8(listed) << np.uint8(2)))
     # Pass 1b: each loan ages (and records the month when the first-loan programme runs),
     # and bit 3 marks a loan with something to do this month: it matures, is in arrears, may
     # fall overdue, or the health rule reads it. A performing loan cannot fall overdue when
