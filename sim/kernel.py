@@ -360,15 +360,11 @@ def screen(apps, b, pop, scr, lend, table, lent, app_amount, app_term, app_outco
 
 
 @njit(cache=True, inline="always")
-def _multiplier(i, apply_mult, first_loan, month_index):
+def _multiplier(i, apply_mult, listed, outreach):
     """A firm's application multiplier: a shock's demand (`apply_mult`, empty without one) x
-    the first-loan programme's outreach while the firm is listed (no loan for the months
-    needed and tax-credit grade B or better)."""
-    on, months_needed, outreach, last_loan, tax_good = first_loan
+    the first-loan programme's outreach if the firm is on its list (the first pass says)."""
     m = apply_mult[i] if apply_mult.shape[0] > 0 else 1.0
-    if on and tax_good[i] and month_index - last_loan[i] >= months_needed:
-        m = outreach * m
-    return m
+    return outreach * m if listed else m
 
 
 @njit(cache=True, inline="always")
@@ -403,7 +399,7 @@ def month(pop, ent, month_index, base_risk, base_free, b_exit, shift, sigma, t_d
     first_loan = (on, months_needed, outreach, last_loan, tax_good): the first-loan programme
     (首贷培植). When on, a row with a loan records the month in `last_loan`, and a row without
     one is listed (无贷户名单) while `tax_good` and it has had no loan for `months_needed`
-    months (`_multiplier`); `counts[9]` counts the listed rows at the start of the month.
+    months (the first pass); `counts[9]` counts the listed rows at the start of the month.
 
     dyn = (on, persistence, noise, periods, base): Anhui's operating-health rule
     (`health_step`), run on scheme loans when on: each month the platform reads the firm's
@@ -572,7 +568,7 @@ def month(pop, ent, month_index, base_risk, base_free, b_exit, shift, sigma, t_d
             n_exit_ref += ref
             continue
         cell = 2 * np.int64(has_file[i]) + np.int64(loans_taken[i] == 0)
-        mult = _multiplier(i, apply_mult, first_loan, month_index) if by_probability else 1.0
+        mult = _multiplier(i, apply_mult, (flags[i] >> 2) & 1, fl_outreach) if by_probability else 1.0
         if _applies(bits, cell, p_apply, by_probability, mult, apply_below):
             applicants[na] = i
             na += 1
@@ -582,8 +578,8 @@ def month(pop, ent, month_index, base_risk, base_free, b_exit, shift, sigma, t_d
         i = exits[j]
         cell = 2 * np.int64(has_file[i]) + 1  # an entrant has no loan yet: a first loan
         # a firm that has just entered has no months without a loan yet: not on the first-loan
-        # list (the row's `last_loan` and `tax_good` are still the closed firm's)
-        mult = (apply_mult[i] if apply_mult.shape[0] > 0 else 1.0) if by_probability else 1.0
+        # list (the row's flags are still the closed firm's)
+        mult = _multiplier(i, apply_mult, False, fl_outreach) if by_probability else 1.0
         if _applies(bits64(base_free, i), cell, p_apply, by_probability, mult, apply_below):
             applicants[na] = i
             na += 1
