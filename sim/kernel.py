@@ -612,3 +612,13 @@ def bank_books(channel, bank, amount, loans_taken, lgd, credit_lgd, n_banks):
             first[k] += loans_taken[i] == 1
             credit[k] += lgd[i] >= credit_lgd
     return out, loans, first, credit
+
+
+@njit(cache=True)
+def amount_by(bank, amount, of_bank, n_out):
+    """The loan book summed by a grouping of the banks (`of_bank[bank]`: Anhui's scoring
+    models), in row order (as np.bincount; rows without a loan have amount 0)."""
+    out = np.zeros(n_out)
+    for i in range(bank.shape[0]):
+        out[of_bank[bank[i]]] += amount[i]
+    return out

@@ -837,7 +837,7 @@ class GuaranteeModel(mesa.Model):
             self.tally.model_advance_returned += back
             self.model_advance_out[mdl] = 0.0
             self.model_suspended_until[mdl] = 0
-        out = self.weight * np.bincount(self.model_of_bank[f.bank], weights=f.amount, minlength=n_models)
+        out = self.weight * kernel.amount_by(f.bank, f.amount, self.model_of_bank, n_models)
         npl = np.bincount(self.model_of_bank, weights=np.maximum(self._npl_bank, 0.0), minlength=n_models)
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = np.where(out + npl > 0, npl / (out + npl), 0.0)
