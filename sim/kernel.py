@@ -7,6 +7,9 @@ Here a few loops go over the rows (two vectorised passes flagging the loans with
 do this month and the rows that may close or apply, one listing them, then the listed loans,
 the rows without a loan, the entrants and the applicants),
 with Numba (`njit`, `cache=True`: compiled on the first run after install, then reused).
+The loops that visit scattered rows (the loans with something to do, the applicants, the
+entrants) ask for the lines of the row `_AHEAD` places on (`prefetch`): waiting for memory, not
+arithmetic, was most of their time (screening 124 -> 49 ns an applicant at 305,244 firms).
 
 Random numbers are keyed: each is the SplitMix64 hash of (replication key, month, purpose,
 row), computed inline (the same function as `sim.risk.streams.counter_bits64`), so a firm's
@@ -32,7 +35,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 NO_LOAN, DIRECT, SCHEME = 0, 1, 2
 PERFORMING, OVERDUE, DEFAULTED = 0, 1, 2
@@ -51,6 +57,38 @@ _TWO_M32 = 2.0 ** -32
 # Phi on [Z_LO, Z_HI] in steps of 1/Z_STEPS; below Z_LO Phi < 1e-23, under any uniform's
 # resolution (2^-53), above Z_HI 1 - Phi < 1e-23.
 Z_LO, Z_HI, Z_STEPS = -10.0, 10.0, 64
+
+# How many rows ahead the scattered-row loops ask for their lines (`prefetch`)
+_AHEAD = 8
+
+
+@intrinsic
+def prefetch(typingctx, arr, row, write):
+    """A hint that `arr[row]` will be read (write = 0) or written (1) soon: LLVM's prefetch, so
+    the loops that visit scattered rows (applicants, loans at work) have the next rows' lines
+    on the way while they work on this one. No effect on any value."""
+    if not isinstance(write, types.IntegerLiteral):
+        return None
+    sig = types.void(arr, row, write)
+
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, signature.args[0], ary, [args[1]])
+        i32 = ir.IntType(32)
+        i8p = builder.bitcast(ptr, ir.IntType(8).as_pointer())
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [i8p.type, i32, i32, i32]), "llvm.prefetch.p0")
+        builder.call(fn, [i8p, i32(write.literal_value), i32(3), i32(1)])
+        return context.get_dummy_value()
+    return sig, codegen
+
+
+@njit(cache=True, inline="always")
+def prefetch_record(first, last, row):
+    """Prefetch (for writing) a firm's record (sim/firms.py): the lines of its first and last
+    fields, which are all the lines it spans."""
+    prefetch(first, row, 1)
+    prefetch(last, row, 1)
 
 
 @njit(cache=True, inline="always")
@@ -192,7 +230,25 @@ def respawn_rows(rows, b, pop, ent):
      lgd_mean, lgd_disp, file_share, coverage, insured_p, g_count, g_first, n_banks) = ent
     n_regions = region_cdf.shape[0]
     n_sectors = sector_cum.shape[1]
-    for j in range(rows.shape[0]):
+    n_rows = rows.shape[0]
+    for j in range(n_rows):
+        if j + _AHEAD < n_rows:  # every array of the row is written
+            r = rows[j + _AHEAD]
+            prefetch_record(pd, insured, r)
+            prefetch(group, r, 1)
+            prefetch(threshold, r, 1)
+            prefetch(threshold_overdue, r, 1)
+            prefetch(has_file, r, 1)
+            prefetch(refused, r, 1)
+            prefetch(loans_taken, r, 1)
+            prefetch(channel, r, 1)
+            prefetch(amount, r, 1)
+            prefetch(term, r, 1)
+            prefetch(age, r, 1)
+            prefetch(agency, r, 1)
+            prefetch(status, r, 1)
+            prefetch(overdue_start, r, 1)
+            prefetch(will_default, r, 1)
         i = rows[j]
         # = searchsorted(cdf, u, "right"), capped at the last: the cumulative shares rise, so
         # it is the count of them u is at or above; counted without branches (a search's
@@ -309,7 +365,19 @@ def screen(apps, b, pop, scr, lend, table, lent, app_amount, app_term, app_outco
      bank_open, guarantor_col, guarantor_pilot) = scr
     rate_file, rate_no_file, direct_bucket = lend
     left = 0
-    for j in range(apps.shape[0]):
+    n_apps = apps.shape[0]
+    for j in range(n_apps):
+        if j + _AHEAD < n_apps:  # the rows this loop reads and a direct loan writes
+            r = apps[j + _AHEAD]
+            prefetch_record(pd, insured, r)
+            prefetch(has_file, r, 0)
+            prefetch(loans_taken, r, 1)
+            prefetch(channel, r, 1)
+            prefetch(amount, r, 1)
+            prefetch(term, r, 1)
+            prefetch(age, r, 1)
+            prefetch(agency, r, 1)
+            prefetch(refused, r, 1)
         i = apps[j]
         u = float(bits64(b[0], i) >> _S11) * _TWO_M53
         amt = math.exp(log_min + (log_max - log_min) * u)
@@ -502,6 +570,19 @@ def month(pop, ent, month_index, base_risk, base_free, b_exit, shift, sigma, t_d
     # others have only aged). Loans repaid this month join the rows without a loan.
     k_repaid = 0
     for j in range(k_busy):
+        if j + _AHEAD < k_busy:
+            r = loan_rows[j + _AHEAD]
+            prefetch(status, r, 1)
+            prefetch(age, r, 0)
+            prefetch(term, r, 0)
+            prefetch(channel, r, 1)
+            prefetch(amount, r, 1)
+            prefetch(agency, r, 0)
+            prefetch(overdue_start, r, 1)
+            prefetch(will_default, r, 1)
+            prefetch(group, r, 0)
+            prefetch(t_overdue, r, 0)
+            prefetch(t_default, r, 0)
         i = loan_rows[j]
         st = status[i]
         if st == PERFORMING and age[i] >= term[i]:
