@@ -641,18 +641,18 @@ def month(pop, ent, month_index, base_risk, base_free, b_exit, shift, sigma, t_d
         else:
             i = loan_rows[q]
             q += 1
+        # Without branches (which way a row goes is random): the row is written to both
+        # lists and counted in the one it belongs to.
         bits = bits64(base_free, i)
         ref = np.int64(refused[i])
-        if np.int64(bits >> _S32) < exit_below[ref]:
-            exits[n_exit] = i  # replaced by an entrant after the pass, which then may apply
-            n_exit += 1
-            n_exit_ref += ref
-            continue
+        closes = np.int64(bits >> _S32) < exit_below[ref]
+        exits[n_exit] = i  # replaced by an entrant after the pass, which then may apply
+        n_exit += closes
+        n_exit_ref += ref & closes
         cell = 2 * np.int64(has_file[i]) + np.int64(loans_taken[i] == 0)
         mult = _multiplier(i, apply_mult, (flags[i] >> 2) & 1, fl_outreach) if by_probability else 1.0
-        if _applies(bits, cell, p_apply, by_probability, mult, apply_below):
-            applicants[na] = i
-            na += 1
+        applicants[na] = i
+        na += (not closes) & _applies(bits, cell, p_apply, by_probability, mult, apply_below)
     # Entrants in the closed firms' rows (one call: see respawn_rows), and their applications.
     respawn_rows(exits[:n_exit], b_exit, pop, ent)
     for j in range(n_exit):
