@@ -206,11 +206,19 @@ def new_loan_health(i, health, health_falls, state, flagged):
 @njit(cache=True, inline="always")
 def above_stair(v, z):
     """v at or above the staircase over Phi at z (so `below(v, z)` is False): some step p
-    with v >= p and z at or below ndtri(p), less a margin. Arithmetic only, so that a loop
-    calling it runs several rows at a time."""
-    return (((v >= _P0) & (z <= _Z0)) | ((v >= _P1) & (z <= _Z1)) | ((v >= _P2) & (z <= _Z2))
-            | ((v >= _P3) & (z <= _Z3)) | ((v >= _P4) & (z <= _Z4)) | ((v >= _P5) & (z <= _Z5))
-            | ((v >= _P6) & (z <= _Z6)) | ((v >= _P7) & (z <= _Z7)) | ((v >= _P8) & (z <= _Z8)))
+    with v >= p and z at or below ndtri(p), less a margin. The steps rise in both p and z, so
+    among the steps with p <= v the highest z is the last one's: the test is z against that
+    step's z (picked by selects, not a look-up: a loop calling it runs several rows at a time)."""
+    zt = _Z0
+    zt = _Z1 if v >= _P1 else zt
+    zt = _Z2 if v >= _P2 else zt
+    zt = _Z3 if v >= _P3 else zt
+    zt = _Z4 if v >= _P4 else zt
+    zt = _Z5 if v >= _P5 else zt
+    zt = _Z6 if v >= _P6 else zt
+    zt = _Z7 if v >= _P7 else zt
+    zt = _Z8 if v >= _P8 else zt
+    return (v >= _P0) & (z <= zt)
 
 
 @njit(cache=True)

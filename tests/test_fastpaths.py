@@ -78,3 +78,22 @@ def test_a_loan_the_first_pass_leaves_alone_cannot_fall_overdue():
             left += 1
             assert not kernel.below(vi, zi, kernel.PHI), (vi, zi)
     assert left > 50_000  # and it does leave most such loans alone
+
+
+def test_the_staircase_test_is_its_definition():
+    """`kernel.above_stair` picks the last step at or below v and tests z against it; that is
+    the staircase's definition, some step p with v >= p and z <= its z: the same answer at
+    every corner, on either side of each step, and on random points."""
+    from sim import kernel
+
+    def by_definition(v, z):
+        return any(v >= p and z <= zs for p, zs in zip(kernel._STAIR_P, kernel._STAIR_Z))
+
+    edges_v = [0.0, 1.0] + [q for p in kernel._STAIR_P for q in (np.nextafter(p, 0), p, np.nextafter(p, 1))]
+    edges_z = [-20.0, 5.0] + [q for zs in kernel._STAIR_Z for q in (np.nextafter(zs, -9), zs, np.nextafter(zs, 9))]
+    points = [(v, z) for v in edges_v for z in edges_z]
+    rng = np.random.default_rng(4)
+    points += list(zip(rng.random(20_000) ** 3, rng.uniform(-5.0, 1.0, 20_000)))
+    answers = [kernel.above_stair(v, z) for v, z in points]
+    assert answers == [by_definition(v, z) for v, z in points]
+    assert 0 < sum(answers) < len(answers)
