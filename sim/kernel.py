@@ -693,13 +693,15 @@ def bank_books(channel, bank, amount, loans_taken, lgd, credit_lgd, n_banks):
     loans = np.zeros(n_banks)
     first = np.zeros(n_banks)
     credit = np.zeros(n_banks)
+    # Without a branch on having a loan (a coin toss row by row): a row without one adds its
+    # amount, 0, and a count of 0.
     for i in range(channel.shape[0]):
-        if channel[i] != NO_LOAN:
-            k = bank[i]
-            out[k] += amount[i]
-            loans[k] += 1.0
-            first[k] += loans_taken[i] == 1
-            credit[k] += lgd[i] >= credit_lgd
+        has_loan = channel[i] != NO_LOAN
+        k = bank[i]
+        out[k] += amount[i]
+        loans[k] += has_loan
+        first[k] += has_loan & (loans_taken[i] == 1)
+        credit[k] += has_loan & (lgd[i] >= credit_lgd)
     return out, loans, first, credit
 
 
