@@ -92,6 +92,19 @@ def prefetch_record(first, last, row):
 
 
 @njit(cache=True, inline="always")
+def prefetch_loan(row, loans_taken, channel, amount, term, age, agency, refused):
+    """Prefetch (for writing) the row's fields a new loan sets outside its record: a direct
+    loan in the screening, and every entrant (no loan yet)."""
+    prefetch(loans_taken, row, 1)
+    prefetch(channel, row, 1)
+    prefetch(amount, row, 1)
+    prefetch(term, row, 1)
+    prefetch(age, row, 1)
+    prefetch(agency, row, 1)
+    prefetch(refused, row, 1)
+
+
+@njit(cache=True, inline="always")
 def mix(z):
     """SplitMix64 finaliser (uint64, wrapping)."""
     z = (z ^ (z >> _S30)) * _M1
@@ -247,13 +260,7 @@ def respawn_rows(rows, b, pop, ent):
             prefetch(threshold, r, 1)
             prefetch(threshold_overdue, r, 1)
             prefetch(has_file, r, 1)
-            prefetch(refused, r, 1)
-            prefetch(loans_taken, r, 1)
-            prefetch(channel, r, 1)
-            prefetch(amount, r, 1)
-            prefetch(term, r, 1)
-            prefetch(age, r, 1)
-            prefetch(agency, r, 1)
+            prefetch_loan(r, loans_taken, channel, amount, term, age, agency, refused)
             prefetch(status, r, 1)
             prefetch(overdue_start, r, 1)
             prefetch(will_default, r, 1)
@@ -379,13 +386,7 @@ def screen(apps, b, pop, scr, lend, table, lent, app_amount, app_term, app_outco
             r = apps[j + _AHEAD]
             prefetch_record(pd, insured, r)
             prefetch(has_file, r, 0)
-            prefetch(loans_taken, r, 1)
-            prefetch(channel, r, 1)
-            prefetch(amount, r, 1)
-            prefetch(term, r, 1)
-            prefetch(age, r, 1)
-            prefetch(agency, r, 1)
-            prefetch(refused, r, 1)
+            prefetch_loan(r, loans_taken, channel, amount, term, age, agency, refused)
         i = apps[j]
         u = float(bits64(b[0], i) >> _S11) * _TWO_M53
         amt = math.exp(log_min + (log_max - log_min) * u)
