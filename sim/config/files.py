@@ -108,11 +108,18 @@ def checked(group: str, stem: str) -> DictConfig:
 
 
 @lru_cache(maxsize=None)
+def _structured(schema: type) -> DictConfig:
+    """The schema as a config, built once: building it is most of checking a file (29 of 36 ms
+    for a scenario), and `OmegaConf.merge` copies it rather than change it."""
+    return OmegaConf.structured(schema)
+
+
+@lru_cache(maxsize=None)
 def _checked(group: str, stem: str, path: Path, mtime: float) -> DictConfig:
     node = read(group, stem)
     schema = SimConfig if group == "scenario" else GROUPS[group]
     try:
-        OmegaConf.merge(OmegaConf.structured(schema), node)
+        OmegaConf.merge(_structured(schema), node)
     except OmegaConfBaseException as e:
         raise ConfigError(f"{group} file {stem}.yaml: {describe_omegaconf_error(e)}") from None
     return node
