@@ -12,7 +12,9 @@ entrants) ask for the lines of the row `_AHEAD` places on (`prefetch`): waiting 
 arithmetic, was most of their time (screening 124 -> 49 ns an applicant at 305,244 firms).
 
 Random numbers are keyed: each is the SplitMix64 hash of (replication key, month, purpose,
-row), computed inline (the same function as `sim.risk.streams.counter_bits64`), so a firm's
+row), computed inline (`bits64`; `sim.risk.streams` gives the same numbers as arrays through
+`keyed_bits` and its siblings, which are here so that every compiled use of the hash is in
+one file, and Numba's cache, which follows the file a function is in, stays right), so a firm's
 numbers do not depend on which other rows are drawn, and a shocked run and its counterfactual
 share every number the shock did not touch (common random numbers). The per-purpose base of a
 month comes from `streams.base` in Python.
@@ -123,6 +125,33 @@ def uniform_open(base, row):
     """A uniform in (0, 1): the top 52 bits moved to the middle of their cell, exact in
     float64, so never 0 or 1; as `streams.counter_normal` uses before its inverse CDF."""
     return (float(bits64(base, row) >> _S12) + 0.5) * _TWO_M52
+
+
+@njit(cache=True)
+def keyed_bits(base, rows):
+    """`bits64` of each row, as an array (`streams.counter_bits64`)."""
+    out = np.empty(rows.shape[0], np.uint64)
+    for j in range(rows.shape[0]):
+        out[j] = bits64(base, rows[j])
+    return out
+
+
+@njit(cache=True)
+def keyed_uniform(base, rows):
+    """Each row's uniform in [0, 1), a multiple of 2^-53 (`streams.counter_uniform`)."""
+    out = np.empty(rows.shape[0])
+    for j in range(rows.shape[0]):
+        out[j] = float(bits64(base, rows[j]) >> _S11) * _TWO_M53
+    return out
+
+
+@njit(cache=True)
+def keyed_open_uniform(base, rows):
+    """`uniform_open` of each row (what `streams.counter_normal` takes the inverse CDF of)."""
+    out = np.empty(rows.shape[0])
+    for j in range(rows.shape[0]):
+        out[j] = uniform_open(base, rows[j])
+    return out
 
 
 @njit(cache=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import ndtri
 
 from sim.risk import streams as st
 
@@ -25,19 +26,33 @@ def test_counter_draws_depend_only_on_key_month_purpose_and_row():
     assert st.counter_uniform(KEY, 7, st.NO_LOAN_TESTS, np.array([], np.intp)).shape == (0,)
 
 
-def test_kernel_hash_is_the_streams_hash():
-    """The compiled kernel computes the keyed numbers inline: the same bits, uniforms and
-    normals as the NumPy functions for the same (key, month, purpose, row)."""
+def _splitmix64_numpy(base: int, rows: np.ndarray) -> np.ndarray:
+    """SplitMix64 written out in NumPy uint64 arithmetic (wrapping): output number row + 1 from
+    state `base`. A reference for the compiled hash, kept here and nowhere in the package."""
+    with np.errstate(over="ignore"):
+        z = np.uint64(base) + (rows.astype(np.uint64) + np.uint64(1)) * np.uint64(st._GAMMA)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(st._M1)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(st._M2)
+        return z ^ (z >> np.uint64(31))
+
+
+def test_keyed_numbers_are_splitmix64():
+    """The compiled hash (the kernel's inline `bits64`, and the arrays of `counter_*` built on
+    it) is SplitMix64 as written out in NumPy; the uniforms and normals are its top bits."""
     from sim import kernel
 
-    rows = np.array([0, 1, 17, 99_999, 2_000_000])
+    rows = np.array([0, 1, 17, 99_999, 2_000_000, 2**40])
     base = st.base(KEY, 5, st.LATENT)
-    bits = np.array([kernel.bits64(base, int(r)) for r in rows], np.uint64)
-    np.testing.assert_array_equal(bits, st.counter_bits64(KEY, 5, st.LATENT, rows))
+    ref = _splitmix64_numpy(int(base), rows)
+    np.testing.assert_array_equal(st.counter_bits64(KEY, 5, st.LATENT, rows), ref)
+    np.testing.assert_array_equal(np.array([kernel.bits64(base, int(r)) for r in rows], np.uint64), ref)
+    np.testing.assert_array_equal(st.counter_bits53(KEY, 5, st.LATENT, rows), (ref >> np.uint64(11)).astype(np.int64))
+    np.testing.assert_array_equal(st.counter_uniform(KEY, 5, st.LATENT, rows),
+                                  (ref >> np.uint64(11)).astype(np.int64) * 2.0**-53)
     v = np.array([kernel.uniform_open(base, int(r)) for r in rows])
-    top52 = (st.counter_bits64(KEY, 5, st.LATENT, rows) >> np.uint64(12)).astype(np.int64)
-    np.testing.assert_array_equal(v, (top52 + 0.5) * 2.0**-52)
+    np.testing.assert_array_equal(v, ((ref >> np.uint64(12)).astype(np.int64) + 0.5) * 2.0**-52)
     assert 0 < v.min() and v.max() < 1
+    np.testing.assert_array_equal(st.counter_normal(KEY, 5, st.LATENT, rows), ndtri(v))
     np.testing.assert_allclose([kernel.ndtri(x) for x in v], st.counter_normal(KEY, 5, st.LATENT, rows),
                                rtol=1e-13)
 
@@ -73,8 +88,11 @@ def test_table_comparison_is_exact():
 def test_splitmix64_matches_the_reference_finaliser():
     # SplitMix64 from state 0: the first outputs of the reference generator (Vigna)
     gamma = 0x9E3779B97F4A7C15
-    out = st.splitmix64(np.array([gamma, 2 * gamma % 2**64], np.uint64))
+    from sim import kernel
+
+    out = [kernel.mix(np.uint64(gamma)), kernel.mix(np.uint64(2 * gamma % 2**64))]
     assert [int(x) for x in out] == [0xE220A8397B1DCDAF, 0x6E789E6AA1B965F4]
+    assert [int(x) for x in _splitmix64_numpy(0, np.array([0, 1]))] == [0xE220A8397B1DCDAF, 0x6E789E6AA1B965F4]
     assert st._mix_int(gamma) == 0xE220A8397B1DCDAF
 
 

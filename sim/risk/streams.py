@@ -11,17 +11,20 @@ every draw that the shock did not touch identical in both runs.
 
 Every draw is a counter-based hash (the SplitMix64 finaliser in uint64 arithmetic) of
 (key, month, purpose, row): the top 53 bits give a float64 uniform, normals are its exact
-inverse CDF. The compiled firm kernel (sim/kernel.py) computes the same hash inline for the
-per-row draws of a month (arrears, exits, applications, entrants, loan requests, the banks'
-and guarantors' signals) from the month's per-purpose `base`; the NumPy functions here give
-the same numbers for the rest (the guarantors' capacity order, fund appropriations). The
-initial population and loan book are month -1.
+inverse CDF. The hash is compiled once, in sim/kernel.py (`bits64`): the firm kernel computes
+it inline for the per-row draws of a month (arrears, exits, applications, entrants, loan
+requests, the banks' and guarantors' signals) from the month's per-purpose `base`, and the
+functions here give the same numbers as arrays for the rest (the guarantors' capacity order,
+fund appropriations, the instruments' draws). The initial population and loan book are
+month -1.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from scipy.special import ndtri
+
+from .. import kernel
 
 # Purposes. Entrants (respawn) take ENTRANT_* + one of the call sites below, so a row that
 # is refilled twice in a month (defaulted, then closed) gets two different entrants.
@@ -54,14 +57,6 @@ def _mix_int(z: int) -> int:
     return z ^ (z >> 31)
 
 
-def splitmix64(z: np.ndarray) -> np.ndarray:
-    """SplitMix64 finaliser, element-wise on uint64 (wrapping arithmetic)."""
-    z = np.asarray(z, np.uint64)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(_M1)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(_M2)
-    return z ^ (z >> np.uint64(31))
-
-
 def _base(key: int, month: int, purpose: int) -> int:
     s = _mix_int(int(key) + _GAMMA)
     s = _mix_int(s ^ (int(month) + _GAMMA))
@@ -69,7 +64,8 @@ def _base(key: int, month: int, purpose: int) -> int:
 
 
 def base(key: int, month: int, purpose: int) -> np.uint64:
-    """The hash state of (key, month, purpose): row r's bits are splitmix64(base + (r+1) gamma)."""
+    """The hash state of (key, month, purpose): row r's bits are the SplitMix64 finaliser of
+    base + (r+1) gamma (`kernel.bits64`)."""
     return np.uint64(_base(key, month, purpose))
 
 
@@ -79,11 +75,14 @@ def bases(key: int, month: int, purposes: list[int]) -> np.ndarray:
     return np.array([_mix_int(s ^ (int(p) + 2 * _GAMMA)) for p in purposes], np.uint64)
 
 
+def _rows(rows: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(rows, np.int64).reshape(-1)
+
+
 def counter_bits64(key: int, month: int, purpose: int, rows: np.ndarray) -> np.ndarray:
     """64 hashed bits per row: SplitMix64 output number row + 1 from a state set by
-    (key, month, purpose)."""
-    rows = np.asarray(rows).astype(np.uint64)
-    return splitmix64(np.uint64(_base(key, month, purpose)) + (rows + np.uint64(1)) * np.uint64(_GAMMA))
+    (key, month, purpose), i.e. the finaliser of base + (row + 1) x gamma (mod 2^64)."""
+    return kernel.keyed_bits(base(key, month, purpose), _rows(rows))
 
 
 def counter_bits53(key: int, month: int, purpose: int, rows: np.ndarray) -> np.ndarray:
@@ -92,12 +91,12 @@ def counter_bits53(key: int, month: int, purpose: int, rows: np.ndarray) -> np.n
 
 
 def counter_uniform(key: int, month: int, purpose: int, rows: np.ndarray) -> np.ndarray:
-    """float64 uniforms in [0, 1), multiples of 2^-53 (like Generator.random)."""
-    return counter_bits53(key, month, purpose, rows) * 2.0**-53
+    """float64 uniforms in [0, 1), multiples of 2^-53 (like Generator.random): the top 53
+    bits x 2^-53."""
+    return kernel.keyed_uniform(base(key, month, purpose), _rows(rows))
 
 
 def counter_normal(key: int, month: int, purpose: int, rows: np.ndarray) -> np.ndarray:
     """Standard normals: ndtri of a uniform in the middle of its 2^-52 cell (the top 52 bits;
     exact in float64, so never 0 or 1: finite, |z| < 8.2)."""
-    bits52 = (counter_bits64(key, month, purpose, rows) >> np.uint64(12)).astype(np.int64)
-    return ndtri((bits52 + 0.5) * 2.0**-52)
+    return ndtri(kernel.keyed_open_uniform(base(key, month, purpose), _rows(rows)))
