@@ -736,10 +736,11 @@ def bank_books(channel, bank, amount, loans_taken, lgd, credit_lgd, n_banks):
 
 
 @njit(cache=True)
-def amount_by(bank, amount, of_bank, n_out):
-    """The loan book summed by a grouping of the banks (`of_bank[bank]`: Anhui's scoring
-    models), in row order (as np.bincount; rows without a loan have amount 0)."""
+def amount_by(key, amount, group_of, n_out):
+    """The loan book summed by a grouping of a per-row key (`group_of[key]`: the banks' scoring
+    models for Anhui's breaker; the identity on `agency` for the book by guarantor), in row
+    order (as np.bincount; rows without a loan have amount 0)."""
     out = np.zeros(n_out)
-    for i in range(bank.shape[0]):
-        out[of_bank[bank[i]]] += amount[i]
+    for i in range(key.shape[0]):
+        out[group_of[key[i]]] += amount[i]
     return out

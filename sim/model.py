@@ -1013,16 +1013,17 @@ class GuaranteeModel(mesa.Model):
     def _refresh_outstanding(self) -> None:
         """Each guarantor's outstanding guarantees, from the loan book.
 
-        One pass: `agency` is the guarantor of a scheme loan and n_guarantors for a direct
-        loan, and firms without a loan have amount 0, so the bincount's last bucket is the
-        direct book. Kept in `book` (unweighted: times `weight` for province yuan) for the
+        One compiled pass in row order: `agency` is the guarantor of a scheme loan and
+        n_guarantors for a direct loan, and firms without a loan have amount 0, so the last
+        bucket is the direct book. Kept in `book` (unweighted: times `weight` for province yuan) for the
         metrics; `_originate` adds each month's new loans to it, maturities and defaults take
         theirs out, and once a year it is counted afresh so that rounding in those updates
         cannot build up.
         """
         f = self.firms
         if self.month % 12 == 0:
-            self.book = np.bincount(f.agency, weights=f.amount, minlength=self.n_guarantors + 1)
+            G = self.n_guarantors
+            self.book = kernel.amount_by(f.agency, f.amount, np.arange(G + 1), G + 1)
         self._post_outstanding()
 
     def _post_outstanding(self) -> None:
