@@ -1015,10 +1015,10 @@ class GuaranteeModel(mesa.Model):
 
         One compiled pass in row order: `agency` is the guarantor of a scheme loan and
         n_guarantors for a direct loan, and firms without a loan have amount 0, so the last
-        bucket is the direct book. Kept in `book` (unweighted: times `weight` for province yuan) for the
-        metrics; `_originate` adds each month's new loans to it, maturities and defaults take
-        theirs out, and once a year it is counted afresh so that rounding in those updates
-        cannot build up.
+        bucket is the direct book. Kept in `book` (unweighted: times `weight` for province
+        yuan) for the metrics; `_originate` adds each month's new loans to it, maturities and
+        defaults take theirs out, and once a year it is counted afresh so that rounding in
+        those updates cannot build up.
         """
         f = self.firms
         if self.month % 12 == 0:

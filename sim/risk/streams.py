@@ -76,6 +76,7 @@ def bases(key: int, month: int, purposes: list[int]) -> np.ndarray:
 
 
 def _rows(rows: np.ndarray) -> np.ndarray:
+    """Row numbers as the compiled loops take them: one contiguous int64 array."""
     return np.ascontiguousarray(rows, np.int64).reshape(-1)
 
 
