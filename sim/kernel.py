@@ -121,6 +121,12 @@ def bits64(base, row):
 
 
 @njit(cache=True, inline="always")
+def uniform53(base, row):
+    """A uniform in [0, 1): the top 53 bits x 2^-53 (= `streams.counter_uniform`)."""
+    return float(bits64(base, row) >> _S11) * _TWO_M53
+
+
+@njit(cache=True, inline="always")
 def uniform_open(base, row):
     """A uniform in (0, 1): the top 52 bits moved to the middle of their cell, exact in
     float64, so never 0 or 1; as `streams.counter_normal` uses before its inverse CDF."""
@@ -138,10 +144,10 @@ def keyed_bits(base, rows):
 
 @njit(cache=True)
 def keyed_uniform(base, rows):
-    """Each row's uniform in [0, 1), a multiple of 2^-53 (`streams.counter_uniform`)."""
+    """`uniform53` of each row (`streams.counter_uniform`)."""
     out = np.empty(rows.shape[0])
     for j in range(rows.shape[0]):
-        out[j] = float(bits64(base, rows[j]) >> _S11) * _TWO_M53
+        out[j] = uniform53(base, rows[j])
     return out
 
 
@@ -297,11 +303,11 @@ def respawn_rows(rows, b, pop, ent):
         # = searchsorted(cdf, u, "right"), capped at the last: the cumulative shares rise, so
         # it is the count of them u is at or above; counted without branches (a search's
         # branches, taken at random, cost more than the compares)
-        u_region = float(bits64(b[0], i) >> _S11) * _TWO_M53
+        u_region = uniform53(b[0], i)
         r = 0
         for k in range(n_regions - 1):
             r += u_region >= region_cdf[k]
-        u_sector = float(bits64(b[1], i) >> _S11) * _TWO_M53
+        u_sector = uniform53(b[1], i)
         s = 0
         for k in range(n_sectors - 1):
             s += u_sector >= sector_cum[r, k]
@@ -317,9 +323,9 @@ def respawn_rows(rows, b, pop, ent):
         threshold[i] = ndtri(p_month)
         threshold_overdue[i] = ndtri(min(p_month * (1.0 + cure_ratio), max_monthly))
         lgd[i] = min(max(lgd_mean + lgd_disp * ndtri(uniform_open(b[3], i)), 0.0), 1.0)
-        has_file[i] = float(bits64(b[4], i) >> _S11) * _TWO_M53 < file_share
-        on_platform[i] = float(bits64(b[5], i) >> _S11) * _TWO_M53 < coverage
-        insured[i] = float(bits64(b[6], i) >> _S11) * _TWO_M53 < insured_p[s]
+        has_file[i] = uniform53(b[4], i) < file_share
+        on_platform[i] = uniform53(b[5], i) < coverage
+        insured[i] = uniform53(b[6], i) < insured_p[s]
         lo = region_lo[r]
         v = min(max((u_region - lo) / (region_cdf[r] - lo), 0.0), 1.0)
         k = g_count[r]
@@ -417,9 +423,9 @@ def screen(apps, b, pop, scr, lend, table, lent, app_amount, app_term, app_outco
             prefetch(has_file, r, 0)
             prefetch_loan(r, loans_taken, channel, amount, term, age, agency, refused)
         i = apps[j]
-        u = float(bits64(b[0], i) >> _S11) * _TWO_M53
+        u = uniform53(b[0], i)
         amt = math.exp(log_min + (log_max - log_min) * u)
-        u = float(bits64(b[1], i) >> _S11) * _TWO_M53
+        u = uniform53(b[1], i)
         trm = term_min + min(int(u * term_span), term_span - 1)
         k = bank[i]
         if not bank_open[k]:  # its scoring model's lending authority is suspended
