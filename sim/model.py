@@ -284,6 +284,12 @@ class GuaranteeModel(mesa.Model):
                                               [p == "guarantor" for p in self.tranche_payers],
                                               self.bank_score, ps.step if self.performance_on else 0.0)
         self.bank_dynamic_shares = flagged_shares(self.bank_shares, self._public, self.cfg.scheme.dynamic.public_share)
+        # The same by (bank, in the split's places): the scheme's own shares outside (column 0),
+        # the bank's inside (column 1); a claim reads its row by its guarantor's place.
+        self.pilot_shares = np.stack([np.broadcast_to(self.shares, self.bank_shares.shape),
+                                      self.bank_shares], axis=1)
+        self.pilot_dynamic_shares = np.stack([np.broadcast_to(self.dynamic_shares, self.bank_shares.shape),
+                                              self.bank_dynamic_shares], axis=1)
 
     def _init_instruments(self) -> None:
         """State of the policy instruments that are switched on (sim/incentives.py, docs/levers.md);
@@ -719,17 +725,12 @@ class GuaranteeModel(mesa.Model):
         payer = self._payer_matrix(claimant)
         shares = self.shares
         if self.performance_on:  # Hunan: each bank's own shares in the split's places
-            bank = f.bank[idx[s_idx]]
-            shares = self.bank_shares[bank]
-            if not self._split_everywhere:  # the scheme's own shares outside them
-                inside = self.guarantor_pilot[agency] == 1
-                shares = np.where(inside[:, None], shares, self.shares[None, :])
+            bank, inside = f.bank[idx[s_idx]], self.guarantor_pilot[agency]
+            shares = self.pilot_shares[bank, inside]
         if self.dynamic_on:  # Anhui: raised public share on flagged loans
             tripped = f.flagged[idx[s_idx]]
-            flagged_rows = (self.bank_dynamic_shares[bank] if self.performance_on
+            flagged_rows = (self.pilot_dynamic_shares[bank, inside] if self.performance_on
                             else self.dynamic_shares[None, :])
-            if self.performance_on and not self._split_everywhere:
-                flagged_rows = np.where(inside[:, None], flagged_rows, self.dynamic_shares[None, :])
             shares = np.where(tripped[:, None], flagged_rows, shares)
             m.dynamic_share_loans += w * np.count_nonzero(tripped)
             m.dynamic_share_loss += loss[tripped].sum()
